@@ -1,0 +1,81 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts import services
+from accounts.models import ApiKey, PublisherProfile, User
+from config.api_errors import ApplicationError
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "name", "is_staff", "is_active", "date_joined"]
+    search_fields = ["email", "name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password", "name")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(PublisherProfile)
+class PublisherProfileAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "slug", "user", "status", "verified", "created_at"]
+    list_filter = ["status", "verified"]
+    search_fields = ["display_name", "slug", "user__email"]
+    readonly_fields = ["reviewed_at", "reviewed_by", "created_at"]
+    actions = ["approve", "approve_and_verify", "mark_verified", "reject"]
+
+    def _review(self, request, queryset, *, approve, verified=None, note=""):
+        done = 0
+        for profile in queryset:
+            try:
+                services.publisher_review(
+                    profile=profile, reviewer=request.user, approve=approve, note=note, verified=verified
+                )
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{profile}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} publisher profile(s) updated.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected applications")
+    def approve(self, request, queryset):
+        self._review(request, queryset, approve=True)
+
+    @admin.action(description="Approve and mark verified")
+    def approve_and_verify(self, request, queryset):
+        self._review(request, queryset, approve=True, verified=True)
+
+    @admin.action(description="Mark verified")
+    def mark_verified(self, request, queryset):
+        queryset.update(verified=True)
+
+    @admin.action(description="Reject (write the reason in the profile's review note first)")
+    def reject(self, request, queryset):
+        for profile in queryset:
+            self._review(
+                request,
+                [profile],
+                approve=False,
+                note=profile.review_note or "Your application does not meet the store's publishing rules.",
+            )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "user__email"]
+    readonly_fields = ["prefix", "secret_hash", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        # Keys are issued by the service (it shows the secret once); the admin cannot show it.
+        return False
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset:
+            services.api_key_revoke(api_key=key)

@@ -1,0 +1,34 @@
+from django import forms
+
+from accounts.models import PublisherProfile
+
+
+class SignUpForm(forms.Form):
+    email = forms.EmailField()
+    name = forms.CharField(max_length=150, required=False, label="Name (optional)")
+    password = forms.CharField(widget=forms.PasswordInput, min_length=1)
+    password_confirm = forms.CharField(widget=forms.PasswordInput, label="Repeat password")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_confirm"):
+            self.add_error("password_confirm", "The two passwords differ.")
+        return cleaned
+
+
+class PublisherApplicationForm(forms.ModelForm):
+    class Meta:
+        model = PublisherProfile
+        fields = ["display_name", "slug", "bio", "website"]
+        help_texts = {"slug": "Your models' ids start with it, e.g. your-slug/model-name."}
+
+    def validate_unique(self):
+        # Uniqueness is the service's rule; it answers with a clearer message.
+        pass
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    requests_per_minute = forms.IntegerField(min_value=1, required=False)
+    tokens_per_minute = forms.IntegerField(min_value=1, required=False)
+    monthly_token_budget = forms.IntegerField(min_value=1, required=False)

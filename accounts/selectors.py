@@ -1,0 +1,26 @@
+"""Account reads."""
+
+from django.db.models import QuerySet
+
+from accounts.models import ApiKey, PublisherProfile, User
+
+
+def api_keys_of(*, user: User) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(user=user).order_by("revoked_at", "-created_at")
+
+
+def api_key_of(*, user: User, key_id: int) -> ApiKey | None:
+    """The user's own key; someone else's key is indistinguishable from a missing one."""
+    return ApiKey.objects.filter(user=user, pk=key_id).first()
+
+
+def publisher_profile_of(*, user: User) -> PublisherProfile | None:
+    return PublisherProfile.objects.filter(user=user).first()
+
+
+def approved_publisher_by_slug(*, slug: str) -> PublisherProfile | None:
+    return (
+        PublisherProfile.objects.select_related("user")
+        .filter(slug=slug, status=PublisherProfile.Status.APPROVED)
+        .first()
+    )

@@ -1,0 +1,150 @@
+"""Account writes: sign-up, publisher applications, API keys."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import ApiKey, PublisherProfile, User
+from config.api_errors import ApplicationError
+
+KEY_PREFIX = "gpts"
+# Writing last_used_at on every request would make each call a write; once a minute is enough.
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def user_sign_up(*, email: str, password: str, name: str = "") -> User:
+    """Creates a customer. Emails are unique case-insensitively; weak passwords are refused."""
+    email = User.objects.normalize_email(email.strip()).lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ApplicationError("An account with this email already exists.", field="email", code="duplicate_email")
+    candidate = User(email=email, name=name)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), field="password", code="weak_password") from exc
+    return User.objects.create_user(email=email, password=password, name=name)
+
+
+def publisher_apply(
+    *, user: User, display_name: str, slug: str, bio: str = "", website: str = ""
+) -> PublisherProfile:
+    """Files (or re-files after a rejection) the user's application to publish.
+
+    An approved publisher keeps their profile; re-applying only updates a pending or
+    rejected application, which goes back to pending.
+    """
+    slug = slugify(slug or display_name)
+    if not slug:
+        raise ApplicationError("Choose a slug made of letters, digits or dashes.", field="slug")
+    taken = PublisherProfile.objects.filter(slug=slug).exclude(user=user).exists()
+    if taken:
+        raise ApplicationError("This slug is taken by another publisher.", field="slug", code="duplicate_slug")
+    with transaction.atomic():
+        profile = PublisherProfile.objects.select_for_update().filter(user=user).first()
+        if profile is None:
+            return PublisherProfile.objects.create(
+                user=user, display_name=display_name, slug=slug, bio=bio, website=website
+            )
+        profile.display_name = display_name
+        profile.slug = slug
+        profile.bio = bio
+        profile.website = website
+        if profile.status == PublisherProfile.Status.REJECTED:
+            profile.status = PublisherProfile.Status.PENDING
+            profile.review_note = ""
+        profile.save()
+        return profile
+
+
+def publisher_review(
+    *, profile: PublisherProfile, reviewer: User, approve: bool, note: str = "", verified: bool | None = None
+) -> PublisherProfile:
+    """Staff decision on an application. Rejection needs a note the applicant will read."""
+    if not approve and not note.strip():
+        raise ApplicationError("Say why the application is rejected.", field="review_note")
+    profile.status = PublisherProfile.Status.APPROVED if approve else PublisherProfile.Status.REJECTED
+    profile.review_note = "" if approve else note.strip()
+    profile.reviewed_at = timezone.now()
+    profile.reviewed_by = reviewer
+    if verified is not None:
+        profile.verified = verified
+    profile.save()
+    return profile
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    secret: str  # the full key; shown once, never stored
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(
+    *,
+    user: User,
+    name: str,
+    requests_per_minute: int | None = None,
+    tokens_per_minute: int | None = None,
+    monthly_token_budget: int | None = None,
+) -> IssuedKey:
+    """Issues a new key. The returned secret is the only copy that will ever exist."""
+    name = name.strip()
+    if not name:
+        raise ApplicationError("Give the key a name.", field="name")
+    for field, value in (
+        ("requests_per_minute", requests_per_minute),
+        ("tokens_per_minute", tokens_per_minute),
+        ("monthly_token_budget", monthly_token_budget),
+    ):
+        if value is not None and value < 1:
+            raise ApplicationError("Limits must be positive, or left empty for none.", field=field)
+    prefix = secrets.token_hex(6)
+    while ApiKey.objects.filter(prefix=prefix).exists():
+        prefix = secrets.token_hex(6)
+    full = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(
+        user=user,
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash(full),
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        monthly_token_budget=monthly_token_budget,
+    )
+    return IssuedKey(api_key=key, secret=full)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        api_key.refresh_from_db()
+    return api_key
+
+
+def api_key_authenticate(*, raw: str) -> ApiKey | None:
+    """The active key matching ``raw``, or None. Marks it used (at most once a minute)."""
+    parts = raw.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    key = (
+        ApiKey.objects.select_related("user")
+        .filter(prefix=parts[1], revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if key is None or not hmac.compare_digest(key.secret_hash, _hash(raw.strip())):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

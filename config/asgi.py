@@ -1,0 +1,17 @@
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django_asgi = get_asgi_application()
+
+from django.conf import settings  # noqa: E402
+
+if settings.DEBUG or settings.DJANGO_ENV != "production":
+    # Under uvicorn there is no runserver to serve /static/; whitenoise serves
+    # collected files, this serves the source folders in development.
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    application = ASGIStaticFilesHandler(django_asgi)
+else:
+    application = django_asgi

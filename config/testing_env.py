@@ -1,0 +1,32 @@
+"""pytest plugin (loaded with -p before Django starts): points the suite at its services.
+
+DATABASE_URL and REDIS_URL name PostgreSQL and Redis. Under CI=true they are required:
+a suite that silently fell back to SQLite would not test what production runs.
+Each xdist worker gets its own Redis database so that workers never see each
+other's streams and counters (PostgreSQL databases get a suffix from pytest-django).
+"""
+
+import os
+
+os.environ["DJANGO_ENV"] = "test"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Playwright's sync API runs an event loop in the test thread; Django would refuse ORM calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+if _CI:
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if missing:
+        raise SystemExit(f"CI=true but {', '.join(missing)} not set: the suite needs real services.")
+
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw"):
+    base, _, _db = os.environ["REDIS_URL"].rpartition("/")
+    if _db.isdigit():
+        os.environ["REDIS_URL"] = f"{base}/{int(_db) + 1 + int(_worker[2:])}"
+
+os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+os.makedirs(os.environ["VAR_DIR"], exist_ok=True)

@@ -1,0 +1,77 @@
+"""Workers announce themselves in Redis so the web side can tell, in one round trip,
+whether any worker consumes a queue (health checks, 503 before enqueueing).
+
+A broadcast ``celery inspect ping`` would take a full timeout when no worker is up;
+a key with a short TTL answers at once and disappears by itself when a worker dies.
+"""
+
+import json
+import socket
+import threading
+import time
+
+from celery.signals import worker_ready, worker_shutdown
+
+HEARTBEAT_PREFIX = "gptstore:worker-heartbeat:"
+HEARTBEAT_INTERVAL = 2.0
+HEARTBEAT_TTL = 6
+
+_stop = threading.Event()
+
+
+def _redis():
+    import redis
+    from django.conf import settings
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def live_workers() -> list[dict]:
+    """Workers whose heartbeat is fresh, each as {"hostname", "queues", "pid"}."""
+    client = _redis()
+    keys = list(client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=100))
+    if not keys:
+        return []
+    return [json.loads(raw) for raw in client.mget(keys) if raw]
+
+
+def queue_has_worker(queue: str) -> bool:
+    return any(queue in worker.get("queues", []) for worker in live_workers())
+
+
+def _beat(hostname: str, queues: list[str], pid: int) -> None:
+    client = _redis()
+    key = f"{HEARTBEAT_PREFIX}{hostname}"
+    payload = json.dumps({"hostname": hostname, "queues": queues, "pid": pid})
+    while not _stop.is_set():
+        try:
+            client.set(key, payload, ex=HEARTBEAT_TTL)
+        except Exception:  # noqa: BLE001 - Redis may blink; the next beat retries
+            pass
+        _stop.wait(HEARTBEAT_INTERVAL)
+    try:
+        client.delete(key)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+@worker_ready.connect
+def _start_heartbeat(sender=None, **kwargs):
+    import os
+
+    consumer = getattr(sender, "consumer", None) if sender is not None else None
+    queues: list[str] = []
+    if consumer is not None and getattr(consumer, "task_consumer", None) is not None:
+        queues = [queue.name for queue in consumer.task_consumer.queues]
+    hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}-{os.getpid()}"
+    _stop.clear()
+    thread = threading.Thread(
+        target=_beat, args=(hostname, queues, os.getpid()), name="heartbeat", daemon=True
+    )
+    thread.start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**kwargs):
+    _stop.set()
+    time.sleep(0)

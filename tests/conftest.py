@@ -1,0 +1,158 @@
+"""Fixtures shared by the whole suite: real services, users, a real worker, a real browser."""
+
+import os
+
+import pytest
+import redis as redis_lib
+from django.conf import settings
+
+from tests.factories import ApiKeyFactory, PublisherFactory, UserFactory
+from tests.services import (
+    CI,
+    free_port,
+    require_service,
+    start_celery_worker,
+    start_localstripe,
+    stop_process,
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Browser and worker journeys are slowest; run them last so fast failures show first.
+    order = {"browser": 2, "e2e": 1}
+    items.sort(key=lambda item: max((order.get(m.name, 0) for m in item.iter_markers()), default=0))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _services_reachable():
+    if settings.USING_POSTGRES is False and CI:
+        pytest.exit("CI=true needs PostgreSQL through DATABASE_URL.", returncode=3)
+    require_service("Redis", settings.REDIS_URL)
+
+
+@pytest.fixture
+def redis_client():
+    """The suite's Redis database, emptied before the test."""
+    client = redis_lib.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache(request):
+    # Django's cache lives in Redis too; rate-limit counters must not leak between tests.
+    if "redis_client" not in request.fixturenames:
+        try:
+            redis_lib.Redis.from_url(settings.REDIS_URL).flushdb()
+        except redis_lib.RedisError:
+            pass
+    yield
+
+
+@pytest.fixture
+def password():
+    return "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def user(password):
+    return UserFactory(password=password)
+
+
+@pytest.fixture
+def other_user(password):
+    return UserFactory(password=password)
+
+
+@pytest.fixture
+def staff_user(password):
+    return UserFactory(password=password, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def publisher(password):
+    """An approved, verified publisher profile (its user is ``publisher.user``)."""
+    return PublisherFactory(user__password=password)
+
+
+@pytest.fixture
+def api_key_for():
+    """Issues a real key for a user; returns (ApiKey, secret)."""
+
+    def issue(user, **limits):
+        return ApiKeyFactory.issue(user=user, **limits)
+
+    return issue
+
+
+# --- real processes --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker process on the test database and Redis.
+
+    Tests that use it must see committed data: mark them ``transactional_db``.
+    """
+    log_dir = tmp_path_factory.mktemp("worker")
+    process = start_celery_worker(
+        database_name=settings.DATABASES["default"]["NAME"],
+        queues=["default", settings.INFERENCE_DEFAULT_QUEUE],
+        log_path=log_dir / "worker.log",
+    )
+    yield process
+    stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory):
+    """A localstripe server on a free port; Stripe settings point at it for the session."""
+    port = free_port()
+    process = start_localstripe(port=port, log_path=tmp_path_factory.mktemp("stripe") / "localstripe.log")
+    base = f"http://127.0.0.1:{port}"
+    previous = (settings.STRIPE_API_BASE, settings.STRIPE_JS_URL)
+    settings.STRIPE_API_BASE = base
+    settings.STRIPE_JS_URL = f"{base}/js.stripe.com/v3/"
+    os.environ["STRIPE_API_BASE"] = base
+    yield base
+    settings.STRIPE_API_BASE, settings.STRIPE_JS_URL = previous
+    stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download cannot work here)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.path.exists(executable):
+        message = f"Chromium not found at {executable}; `make test` installs the Debian package."
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()

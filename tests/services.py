@@ -1,0 +1,130 @@
+"""Starting and stopping the real processes the suite talks to."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import redis as redis_lib
+from django.conf import settings
+
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def require_service(name: str, url: str) -> None:
+    """Fails (under CI) or skips the session when a required service is unreachable."""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2):
+            return
+    except OSError as exc:
+        message = f"{name} at {url} is unreachable ({exc}); start it or set its URL."
+        if CI:
+            pytest.exit(message, returncode=3)
+        pytest.skip(message)
+
+
+def database_url_for(database_name: str) -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database_name}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{database_name}"
+
+
+def _wait_for_worker(process, queues, log_path: Path, timeout: float = 60) -> None:
+    from config.worker_heartbeat import live_workers
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Celery worker exited early:\n{log_path.read_text()[-4000:]}")
+        for worker in live_workers():
+            if worker.get("pid") == process.pid and set(queues) <= set(worker.get("queues", [])):
+                return
+        time.sleep(0.2)
+    stop_process(process)
+    raise RuntimeError(f"Celery worker did not come up in {timeout}s:\n{log_path.read_text()[-4000:]}")
+
+
+def start_celery_worker(
+    *,
+    database_name: str,
+    queues: list[str],
+    log_path: Path,
+    pool: str = "threads",
+    concurrency: int = 4,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": database_url_for(database_name),
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "VAR_DIR": str(settings.VAR_DIR),
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", settings.STRIPE_API_BASE),
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "config", "worker",
+        "-Q", ",".join(queues), "-P", pool, "-c", str(concurrency),
+        "--without-gossip", "--without-mingle", "-l", "INFO",
+        "-n", f"test-{os.getpid()}-{free_port()}@%h",
+    ]  # fmt: skip
+    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log_path = log_path  # type: ignore[attr-defined]
+    _wait_for_worker(process, queues, log_path)
+    return process
+
+
+def start_localstripe(*, port: int, log_path: Path) -> subprocess.Popen:
+    executable = Path(sys.executable).parent / "localstripe"
+    log = open(log_path, "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [str(executable), "--port", str(port), "--from-scratch"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"localstripe exited early:\n{log_path.read_text()[-4000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    stop_process(process)
+    raise RuntimeError("localstripe did not start in 30s")
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def redis_for_tests() -> redis_lib.Redis:
+    return redis_lib.Redis.from_url(settings.REDIS_URL)
