@@ -1,0 +1,58 @@
+from django.db import models
+
+
+class Listing(models.Model):
+    """A model offered in the store by a publisher. Public only when approved."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        DELISTED = "delisted", "Delisted"
+
+    class Task(models.TextChoices):
+        CHAT = "chat", "Chat"
+        TEXT_GENERATION = "text-generation", "Text generation"
+        CODE = "code", "Code"
+        SUMMARIZATION = "summarization", "Summarization"
+        TRANSLATION = "translation", "Translation"
+        OTHER = "other", "Other"
+
+    publisher = models.ForeignKey(
+        "accounts.PublisherProfile", on_delete=models.PROTECT, related_name="listings"
+    )
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=80)
+    summary = models.CharField(max_length=300, blank=True)
+    card_markdown = models.TextField(blank=True)
+    task = models.CharField(max_length=32, choices=Task.choices, default=Task.CHAT)
+    tags = models.JSONField(default=list, blank=True)
+    license = models.CharField(max_length=64, default="apache-2.0")
+    languages = models.JSONField(default=list, blank=True)
+    conversation_starters = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    rejection_reason = models.TextField(blank=True)
+    featured = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["publisher", "slug"], name="listing_slug_unique_per_publisher")
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self):
+        return self.model_id
+
+    @property
+    def model_id(self) -> str:
+        """The id customers pass as ``model`` to the /v1 API."""
+        return f"{self.publisher.slug}/{self.slug}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == self.Status.APPROVED
