@@ -1,4 +1,4 @@
-"""pytest plugin (loaded with -p before Django starts): points the suite at its services.
+"""Settings for pytest: sets the test environment, then loads config.settings.
 
 DATABASE_URL and REDIS_URL name PostgreSQL and Redis. Under CI=true they are required:
 a suite that silently fell back to SQLite would not test what production runs.
@@ -9,7 +9,6 @@ other's streams and counters (PostgreSQL databases get a suffix from pytest-djan
 import os
 
 os.environ["DJANGO_ENV"] = "test"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Playwright's sync API runs an event loop in the test thread; Django would refuse ORM calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -30,3 +29,5 @@ if _worker.startswith("gw"):
 
 os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
 os.makedirs(os.environ["VAR_DIR"], exist_ok=True)
+
+from config.settings import *  # noqa: E402,F403
