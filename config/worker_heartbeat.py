@@ -59,10 +59,12 @@ def _beat(hostname: str, queues: list[str], pid: int) -> None:
 def _start_heartbeat(sender=None, **kwargs):
     import os
 
-    consumer = getattr(sender, "consumer", None) if sender is not None else None
+    # The sender is the worker's Consumer (older Celery sent the WorkController).
+    consumer = getattr(sender, "consumer", None) or sender
     queues: list[str] = []
-    if consumer is not None and getattr(consumer, "task_consumer", None) is not None:
-        queues = [queue.name for queue in consumer.task_consumer.queues]
+    app = getattr(consumer, "app", None)
+    if app is not None:
+        queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
     hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}-{os.getpid()}"
     _stop.clear()
     thread = threading.Thread(

@@ -30,23 +30,29 @@ def _services_reachable():
     require_service("Redis", settings.REDIS_URL)
 
 
+def _forget_test_state(client: redis_lib.Redis) -> None:
+    """Deletes what tests leave in Redis (streams, counters, cache) but keeps what a
+    running worker needs: Celery's queue bindings and the workers' heartbeats."""
+    keep = ("_kombu.", "unacked", "gptstore:worker-heartbeat:")
+    doomed = [key for key in client.scan_iter(count=500) if not key.decode().startswith(keep)]
+    for start in range(0, len(doomed), 500):
+        client.delete(*doomed[start : start + 500])
+
+
 @pytest.fixture
 def redis_client():
-    """The suite's Redis database, emptied before the test."""
     client = redis_lib.Redis.from_url(settings.REDIS_URL)
-    client.flushdb()
     yield client
     client.close()
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache(request):
-    # Django's cache lives in Redis too; rate-limit counters must not leak between tests.
-    if "redis_client" not in request.fixturenames:
-        try:
-            redis_lib.Redis.from_url(settings.REDIS_URL).flushdb()
-        except redis_lib.RedisError:
-            pass
+def _clean_redis():
+    # Rate-limit counters, streams and the cache must not leak from one test into the next.
+    try:
+        _forget_test_state(redis_lib.Redis.from_url(settings.REDIS_URL))
+    except redis_lib.RedisError:
+        pass
     yield
 
 
