@@ -1,0 +1,47 @@
+from django.conf import settings
+from django.db import models
+
+
+class UsageRecord(models.Model):
+    """One completed (or failed, or cancelled) generation request and what it cost."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        PLAYGROUND = "playground", "Playground"
+
+    class Access(models.TextChoices):
+        PURCHASE = "purchase", "Purchase"
+        RENTAL = "rental", "Rental quota"
+
+    request_id = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_records"
+    )
+    listing = models.ForeignKey("store.Listing", on_delete=models.PROTECT, related_name="usage_records")
+    version = models.ForeignKey(
+        "store.ListingVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    access = models.CharField(max_length=16, choices=Access.choices)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    charged_tokens = models.PositiveIntegerField(default=0)
+    finish_reason = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=16, default="ok")  # ok | cancelled | error
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["listing", "-created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.request_id} {self.listing_id} {self.prompt_tokens}+{self.completion_tokens}"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
