@@ -27,7 +27,13 @@ if _worker.startswith("gw"):
     if _db.isdigit():
         os.environ["REDIS_URL"] = f"{base}/{int(_db) + 1 + int(_worker[2:])}"
 
-os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+# Files (uploads, converted models) go under a folder per database, so that runs against
+# different databases (parallel runs, xdist workers) never write over each other's files.
+_db_name = os.environ.get("DATABASE_URL", "sqlite").rstrip("/").rsplit("/", 1)[-1] or "default"
+_suffix = f"-{_worker}" if _worker else ""
+os.environ.setdefault(
+    "VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test", f"{_db_name}{_suffix}")
+)
 os.makedirs(os.environ["VAR_DIR"], exist_ok=True)
 
 from config.settings import *  # noqa: E402,F403
