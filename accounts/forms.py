@@ -17,6 +17,8 @@ class SignUpForm(forms.Form):
 
 
 class PublisherApplicationForm(forms.ModelForm):
+    website = forms.URLField(required=False, assume_scheme="https")
+
     class Meta:
         model = PublisherProfile
         fields = ["display_name", "slug", "bio", "website"]
