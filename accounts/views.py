@@ -46,18 +46,23 @@ def dashboard(request):
 @login_required
 def api_keys(request):
     form = ApiKeyForm(request.POST or None)
-    issued = None
     if request.method == "POST" and form.is_valid():
         try:
             issued = services.api_key_create(user=request.user, **form.cleaned_data)
         except ApplicationError as exc:
             _apply_error(form, exc)
         else:
-            form = ApiKeyForm()
+            # Post/Redirect/Get: the secret rides in the session for exactly one page view,
+            # so a reload neither re-creates the key nor shows the secret again.
+            request.session["new_api_key"] = {"id": issued.api_key.pk, "secret": issued.secret}
+            return redirect("accounts:api_keys")
+    issued = request.session.pop("new_api_key", None)
+    keys = selectors.api_keys_of(user=request.user)
+    new_key = next((key for key in keys if issued and key.pk == issued["id"]), None)
     return render(
         request,
         "accounts/api_keys.html",
-        {"form": form, "issued": issued, "keys": selectors.api_keys_of(user=request.user)},
+        {"form": form, "new_key": new_key, "secret": issued["secret"] if new_key else None, "keys": keys},
     )
 
 

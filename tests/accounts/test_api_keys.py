@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_new_key_is_shown_once_then_only_its_prefix(client, user):
     client.force_login(user)
-    response = client.post("/accounts/keys/", {"name": "laptop"})
+    response = client.post("/accounts/keys/", {"name": "laptop"}, follow=True)
     html = response.content.decode()
     secret = re.search(r"gpts_[0-9a-f]{12}_[A-Za-z0-9_\-]{43}", html).group(0)
     key = ApiKey.objects.get(user=user)
