@@ -1,3 +1,4 @@
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 
@@ -37,6 +38,14 @@ class Listing(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Kept by a PostgreSQL trigger (see migration 0002): name A, summary and tags B, card C.
+    # A trigger rather than a service so that every write path (admin, bulk_create, raw SQL)
+    # keeps it current at no extra query. Unused (always NULL) on SQLite.
+    search_vector = SearchVectorField(null=True, editable=False)
+    # Denormalised by store.services.review_* so that sorting 100k listings by rating
+    # does not aggregate every review on every page.
+    rating_average = models.FloatField(null=True, blank=True, editable=False)
+    review_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
