@@ -1,0 +1,17 @@
+from billing.models.earnings import EarningsEntry, StripeEvent
+from billing.models.orders import Entitlement, Order
+from billing.models.pricing import ListingTerms, PriceOption, TermsAcceptance
+from billing.models.quota import QuotaHold, QuotaLedgerEntry, QuotaPack
+
+__all__ = [
+    "EarningsEntry",
+    "Entitlement",
+    "ListingTerms",
+    "Order",
+    "PriceOption",
+    "QuotaHold",
+    "QuotaLedgerEntry",
+    "QuotaPack",
+    "StripeEvent",
+    "TermsAcceptance",
+]
