@@ -1,0 +1,58 @@
+"""Production settings refuse to start without their secrets; the embedded defaults need none."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "s3cret",
+    "ALLOWED_HOSTS": "store.example.com",
+    "DATABASE_URL": "postgres://u:p@db:5432/store",
+    "REDIS_URL": "redis://redis:6379/0",
+    "STRIPE_SECRET_KEY": "sk_live_x",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
+}
+
+
+def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("DJANGO")}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; from django.conf import settings; django.setup(); print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_starts_with_all_its_secrets():
+    result = load_settings(PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "django.db.backends.postgresql"]
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without_a_secret(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = load_settings(env)
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+def test_a_malformed_boolean_fails_loudly():
+    result = load_settings({"DJANGO_ENV": "development", "DEBUG": "maybe"})
+    assert result.returncode != 0
+    assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_the_embedded_defaults_need_no_configuration(tmp_path):
+    result = load_settings({"DJANGO_ENV": "development", "VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "django.db.backends.sqlite3"]
