@@ -45,3 +45,39 @@ class UsageRecord(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+class BlockedPattern(models.Model):
+    """A staff-kept content safeguard: prompts matching it are refused (400 content_policy_violation).
+
+    ``match_count`` and ``last_matched_at`` are bumped with an F() update on every refusal so
+    staff see which patterns fire without a log table growing per request.
+    """
+
+    pattern = models.CharField(max_length=500)
+    is_regex = models.BooleanField(default=False, help_text="Off: a plain, case-insensitive substring.")
+    reason = models.CharField(max_length=200, blank=True, help_text="Shown to the customer in the error.")
+    active = models.BooleanField(default=True)
+    match_count = models.PositiveIntegerField(default=0, editable=False)
+    last_matched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-active", "pattern"]
+
+    def __str__(self):
+        return f"{'/' + self.pattern + '/' if self.is_regex else self.pattern}"
+
+    def clean(self):
+        import re
+
+        from django.core.exceptions import ValidationError
+
+        if self.is_regex:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValidationError({"pattern": f"Not a valid regular expression: {exc}"}) from exc

@@ -1,0 +1,64 @@
+"""Web-side tokenization: the prompt is tokenized here so that quota holds and context checks
+use exact counts before anything is sent to a worker.
+
+Tokenizers are loaded from the version folder (MEDIA_ROOT/<storage_path>, local files only)
+and kept in a small per-process LRU: loading one takes tens of milliseconds, a lookup none.
+"""
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from django.conf import settings
+
+CACHE_SIZE = 16
+_cache: OrderedDict[str, object] = OrderedDict()
+_lock = threading.Lock()
+
+
+def tokenizer_for(*, storage_path: str):
+    """The tokenizer of a model folder, loaded once per process."""
+    with _lock:
+        tokenizer = _cache.get(storage_path)
+        if tokenizer is not None:
+            _cache.move_to_end(storage_path)
+            return tokenizer
+    from transformers import AutoTokenizer
+
+    folder = Path(settings.MEDIA_ROOT) / storage_path
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    with _lock:
+        _cache[storage_path] = tokenizer
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return tokenizer
+
+
+def message_text(content) -> str:
+    """A message's text: a string, or OpenAI's list of content parts (text parts only)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def plain_chat_text(messages: list[dict]) -> str:
+    """The fallback format for models without a chat template: role-prefixed lines."""
+    lines = [f"{message['role']}: {message_text(message.get('content'))}" for message in messages]
+    return "\n".join(lines) + "\nassistant:"
+
+
+def chat_prompt_ids(*, storage_path: str, messages: list[dict]) -> list[int]:
+    tokenizer = tokenizer_for(storage_path=storage_path)
+    plain = [{"role": m["role"], "content": message_text(m.get("content"))} for m in messages]
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(plain, add_generation_prompt=True, tokenize=False)
+        # The template writes the special tokens (BOS, role markers) itself.
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return list(tokenizer(plain_chat_text(plain))["input_ids"])
+
+
+def text_prompt_ids(*, storage_path: str, prompt: str) -> list[int]:
+    tokenizer = tokenizer_for(storage_path=storage_path)
+    return list(tokenizer(prompt)["input_ids"])
