@@ -1,0 +1,87 @@
+"""Stripe webhook processing: each verified event is stored once and applied once.
+
+Invariant: an event id is inserted under a unique constraint in the same transaction as
+its effects, so a redelivery (or ten) changes nothing; the effects themselves are
+idempotent order transitions, so events arriving out of order end in the same state.
+"""
+
+import logging
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing import gateway
+from billing.models import Order, StripeEvent
+from billing.services.orders import order_fail, order_fulfil, order_mark_refunded
+from config.api_errors import ApplicationError
+
+log = logging.getLogger(__name__)
+
+
+def _order_for_intent(intent: dict) -> Order | None:
+    order = Order.objects.filter(payment_intent_id=intent.get("id")).first()
+    if order is not None:
+        return order
+    number = (intent.get("metadata") or {}).get("order_number")
+    if not number:
+        return None
+    try:
+        number = uuid.UUID(str(number))
+    except ValueError:
+        return None
+    return Order.objects.filter(number=number, payment_intent_id__isnull=True).first()
+
+
+def _on_succeeded(intent: dict) -> None:
+    order = _order_for_intent(intent)
+    if order is not None:
+        order_fulfil(order_id=order.pk, intent=gateway.payment_snapshot(intent))
+
+
+def _on_failed(intent: dict) -> None:
+    order = _order_for_intent(intent)
+    if order is not None:
+        message = gateway.payment_snapshot(intent).failure_message or "The payment failed."
+        order_fail(order_id=order.pk, message=message)
+
+
+def _on_refunded(charge: dict) -> None:
+    order = Order.objects.filter(payment_intent_id=charge.get("payment_intent")).first()
+    if order is None:
+        return
+    if not charge.get("refunded") and int(charge.get("amount_refunded") or 0) < order.amount:
+        return  # partial refunds are not sold here; staff refund whole orders
+    refunds = (charge.get("refunds") or {}).get("data") or []
+    order_mark_refunded(order_id=order.pk, refund_id=refunds[0]["id"] if refunds else "")
+
+
+HANDLERS = {
+    "payment_intent.succeeded": _on_succeeded,
+    "payment_intent.payment_failed": _on_failed,
+    "charge.refunded": _on_refunded,
+}
+
+
+def stripe_event_process(*, event: dict) -> str:
+    """Applies one verified event; returns "processed", "duplicate" or "ignored"."""
+    handler = HANDLERS.get(event.get("type"))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = StripeEvent.objects.create(event_id=event["id"], type=event["type"], payload=event)
+        except IntegrityError:
+            return "duplicate"
+        if handler is None:
+            return "ignored"
+        try:
+            with transaction.atomic():
+                handler(event["data"]["object"])
+        except ApplicationError as exc:
+            # Recorded but not applied (e.g. an amount that does not match): retrying
+            # the same event cannot succeed, so it is not worth a failing response.
+            log.error("Stripe event %s not applied: %s", event["id"], exc.message)
+            return "ignored"
+        record.processed_at = timezone.now()
+        record.save(update_fields=["processed_at"])
+    return "processed"
