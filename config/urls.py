@@ -11,6 +11,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/catalog/", include("store.api.urls")),
     path("accounts/", include("accounts.urls")),
     path("billing/", include("billing.urls")),
     path("v1/", include("inference.api.urls")),

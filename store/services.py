@@ -1,4 +1,4 @@
-"""Store writes: listings and their lifecycle.
+"""Store writes: listings and their lifecycle, curation (featuring, collections, reports), reviews.
 
 Lifecycle: draft → pending → approved | rejected; rejected → pending (after a fix);
 approved → delisted; delisted → pending (relist asks for a new review).
@@ -6,13 +6,22 @@ Every change of status writes a ListingStatusChange row (the audit log) in the s
 transaction as the change itself.
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, Count
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import PublisherProfile, User
 from config.api_errors import ApplicationError
-from store.models import Listing, ListingStatusChange, ListingVersion
+from store.models import (
+    Collection,
+    CollectionItem,
+    Listing,
+    ListingReport,
+    ListingStatusChange,
+    ListingVersion,
+    Review,
+)
 
 S = Listing.Status
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
@@ -127,3 +136,165 @@ def listing_transition(*, listing_id: int, to_status: str, actor: User | None, r
             listing=listing, actor=actor, from_status=current, to_status=to_status, reason=reason
         )
     return listing
+
+
+def _require_staff(actor: User | None) -> None:
+    if actor is None or not actor.is_staff:
+        raise ApplicationError("Only staff can do this.", status=403, code="forbidden")
+
+
+# --- curation ---------------------------------------------------------------------------
+
+
+def listing_set_featured(*, listing_id: int, featured: bool, actor: User | None) -> Listing:
+    """Staff put an approved listing on (or take it off) the home page's featured shelf.
+
+    Only approved listings can be featured; delisting does not clear the flag, but the
+    home page shows approved listings only, so a delisted one disappears from the shelf.
+    """
+    _require_staff(actor)
+    listing = Listing.objects.get(pk=listing_id)
+    if featured and listing.status != Listing.Status.APPROVED:
+        raise ApplicationError("Only approved listings can be featured.", code="not_public", status=409)
+    if listing.featured != featured:
+        listing.featured = featured
+        listing.save(update_fields=["featured", "updated_at"])
+    return listing
+
+
+def collection_create(
+    *, name: str, slug: str = "", description: str = "", position: int = 0, is_visible: bool = True
+) -> Collection:
+    """Creates a curated collection; its slug is unique across collections."""
+    name = name.strip()
+    if not name:
+        raise ApplicationError("A collection needs a name.", field="name")
+    slug = slugify(slug or name)[:80]
+    if Collection.objects.filter(slug=slug).exists():
+        raise ApplicationError("A collection with this slug exists.", field="slug", code="duplicate_slug")
+    return Collection.objects.create(
+        name=name, slug=slug, description=description.strip(), position=position, is_visible=is_visible
+    )
+
+
+def collection_add_listing(*, collection: Collection, listing: Listing, position: int | None = None) -> CollectionItem:
+    """Puts a listing in a collection (at the end unless a position is given); adding twice moves it."""
+    if position is None:
+        last = collection.items.order_by("-position").values_list("position", flat=True).first()
+        position = 0 if last is None else last + 1
+    item, _ = CollectionItem.objects.update_or_create(
+        collection=collection, listing=listing, defaults={"position": position}
+    )
+    return item
+
+
+def collection_remove_listing(*, collection: Collection, listing: Listing) -> None:
+    CollectionItem.objects.filter(collection=collection, listing=listing).delete()
+
+
+# --- reports ----------------------------------------------------------------------------
+
+
+def report_create(*, listing: Listing, reporter: User, reason: str, text: str) -> ListingReport:
+    """A signed-in visitor reports a listing they can see; one open report per visitor and listing."""
+    if reporter is None or not reporter.is_authenticated:
+        raise ApplicationError("Log in to report a listing.", status=401, code="not_authenticated")
+    if reason not in ListingReport.Reason.values:
+        raise ApplicationError("Pick a reason for the report.", field="reason")
+    text = (text or "").strip()
+    if len(text) < 10:
+        raise ApplicationError("Tell us what is wrong in a sentence or two.", field="text")
+    if len(text) > 4000:
+        raise ApplicationError("Keep the report under 4000 characters.", field="text")
+    if ListingReport.objects.filter(listing=listing, reporter=reporter, status=ListingReport.Status.OPEN).exists():
+        raise ApplicationError(
+            "You already reported this listing; staff are looking into it.", code="duplicate_report", status=409
+        )
+    return ListingReport.objects.create(listing=listing, reporter=reporter, reason=reason, text=text)
+
+
+def report_close(*, report_id: int, actor: User | None, status: str, note: str = "") -> ListingReport:
+    """Staff resolve (acted on it) or dismiss (nothing wrong) an open report, once."""
+    _require_staff(actor)
+    if status not in {ListingReport.Status.RESOLVED, ListingReport.Status.DISMISSED}:
+        raise ApplicationError("A report is closed as resolved or dismissed.", field="status")
+    now = timezone.now()
+    # Conditional update: two curators closing the same report produce one decision.
+    updated = ListingReport.objects.filter(pk=report_id, status=ListingReport.Status.OPEN).update(
+        status=status, resolution_note=note.strip(), resolved_by=actor, resolved_at=now
+    )
+    if not updated:
+        raise ApplicationError("This report is already closed.", code="already_closed", status=409)
+    return ListingReport.objects.get(pk=report_id)
+
+
+# --- reviews ----------------------------------------------------------------------------
+
+
+def _listing_refresh_rating(listing_id: int) -> None:
+    summary = Review.objects.filter(listing_id=listing_id).aggregate(avg=Avg("stars"), n=Count("id"))
+    Listing.objects.filter(pk=listing_id).update(rating_average=summary["avg"], review_count=summary["n"])
+
+
+def _clean_review(stars, text: str) -> tuple[int, str]:
+    try:
+        stars = int(stars)
+    except (TypeError, ValueError):
+        stars = 0
+    if not 1 <= stars <= 5:
+        raise ApplicationError("Give between 1 and 5 stars.", field="stars")
+    text = (text or "").strip()
+    if len(text) > 4000:
+        raise ApplicationError("Keep the review under 4000 characters.", field="text")
+    return stars, text
+
+
+def review_create(*, listing: Listing, author: User, stars: int, text: str = "") -> Review:
+    """A customer who bought or used an approved listing reviews it, once; its publisher cannot.
+
+    The listing's denormalised average and count change in the same transaction.
+    """
+    from billing.selectors import customer_can_review
+
+    stars, text = _clean_review(stars, text)
+    if listing.status != Listing.Status.APPROVED:
+        raise ApplicationError("Only published listings can be reviewed.", code="not_public", status=409)
+    if listing.publisher.user_id == author.pk:
+        raise ApplicationError("Publishers cannot review their own listings.", status=403, code="forbidden")
+    if not customer_can_review(user=author, listing=listing):
+        raise ApplicationError(
+            "Buy this model or use it with a rental before reviewing it.", status=403, code="not_a_customer"
+        )
+    try:
+        with transaction.atomic():
+            review = Review.objects.create(listing=listing, author=author, stars=stars, text=text)
+            _listing_refresh_rating(listing.pk)
+    except IntegrityError:
+        raise ApplicationError(
+            "You already reviewed this model; edit your review instead.", code="duplicate_review", status=409
+        ) from None
+    return review
+
+
+def review_update(*, review_id: int, author: User, stars: int, text: str = "") -> Review:
+    """Only the author edits a review; the listing's average follows."""
+    stars, text = _clean_review(stars, text)
+    with transaction.atomic():
+        review = Review.objects.select_for_update().get(pk=review_id)
+        if review.author_id != author.pk:
+            raise ApplicationError("This is someone else's review.", status=403, code="forbidden")
+        review.stars, review.text = stars, text
+        review.save(update_fields=["stars", "text", "updated_at"])
+        _listing_refresh_rating(review.listing_id)
+    return review
+
+
+def review_delete(*, review_id: int, actor: User) -> None:
+    """The author, or staff moderating, delete a review; the listing's average follows."""
+    with transaction.atomic():
+        review = Review.objects.select_for_update().get(pk=review_id)
+        if review.author_id != actor.pk and not actor.is_staff:
+            raise ApplicationError("This is someone else's review.", status=403, code="forbidden")
+        listing_id = review.listing_id
+        review.delete()
+        _listing_refresh_rating(listing_id)

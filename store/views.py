@@ -1,5 +1,230 @@
-from django.shortcuts import render
+"""Catalog pages: home, catalog, listing and publisher pages, reviews, reports, the curator page.
+
+Views parse input, call one selector or service, and render. Rules live in store/services.py
+and store/selectors.py.
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from config.api_errors import ApplicationError
+from store import selectors, services
+from store.forms import CatalogFilterForm, RejectForm, ReportForm, ReviewForm
+from store.markdown import render_markdown
+from store.models import Listing, ListingReport, Review
 
 
 def home(request):
-    return render(request, "store/home.html", {})
+    return render(
+        request,
+        "store/home.html",
+        {
+            "featured": selectors.featured_listings(),
+            "collections": selectors.home_collections(),
+            "trending": selectors.trending_listings(),
+            "newest": selectors.newest_listings(),
+        },
+    )
+
+
+def catalog(request):
+    form = CatalogFilterForm(request.GET or None)
+    form.is_valid()
+    filters = form.filters()
+    paginator = Paginator(selectors.catalog_listings(**filters), form.page_size())
+    page = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "store/catalog.html",
+        {
+            "form": form,
+            "page": page,
+            "query": filters["q"],
+            "prices_enabled": selectors.price_option_model() is not None,
+        },
+    )
+
+
+def _listing_or_404(request, publisher_slug: str, listing_slug: str) -> Listing:
+    listing = selectors.listing_for_viewer(publisher_slug=publisher_slug, slug=listing_slug, user=request.user)
+    if listing is None:
+        raise Http404("No such model.")
+    return listing
+
+
+def listing_detail(request, publisher_slug: str, listing_slug: str):
+    listing = _listing_or_404(request, publisher_slug, listing_slug)
+    user = request.user
+    is_owner = user.is_authenticated and listing.publisher.user_id == user.pk
+    own_review = selectors.review_by(user=user, listing=listing)
+    can_review = own_review is None and selectors.user_can_review(user=user, listing=listing)
+    return render(
+        request,
+        "store/listing_detail.html",
+        {
+            "listing": listing,
+            "card_html": render_markdown(listing.card_markdown),
+            "versions": selectors.listing_versions_for_viewer(listing=listing, user=user),
+            "reviews": selectors.listing_reviews(listing=listing),
+            "own_review": own_review,
+            "can_review": can_review,
+            "review_form": ReviewForm(
+                initial={"stars": own_review.stars, "text": own_review.text} if own_review else None
+            ),
+            "report_form": ReportForm(),
+            "is_owner": is_owner,
+            "show_history": is_owner or user.is_staff,
+            "status_changes": listing.status_changes.select_related("actor")[:20]
+            if (is_owner or user.is_staff)
+            else [],
+        },
+    )
+
+
+def _back_to(listing: Listing, anchor: str = ""):
+    return redirect(reverse("listing_detail", args=[listing.publisher.slug, listing.slug]) + anchor)
+
+
+def _report_error(request, error: ApplicationError) -> None:
+    messages.error(request, error.message)
+
+
+@login_required
+@require_POST
+def review_save(request, publisher_slug: str, listing_slug: str):
+    listing = _listing_or_404(request, publisher_slug, listing_slug)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give between 1 and 5 stars.")
+        return _back_to(listing, "#reviews")
+    existing = selectors.review_by(user=request.user, listing=listing)
+    try:
+        if existing is None:
+            services.review_create(listing=listing, author=request.user, **form.cleaned_data)
+            messages.success(request, "Thanks, your review is published.")
+        else:
+            services.review_update(review_id=existing.pk, author=request.user, **form.cleaned_data)
+            messages.success(request, "Your review is updated.")
+    except ApplicationError as error:
+        _report_error(request, error)
+    return _back_to(listing, "#reviews")
+
+
+@login_required
+@require_POST
+def review_delete(request, review_id: int):
+    review = get_object_or_404(Review.objects.select_related("listing__publisher"), pk=review_id)
+    try:
+        services.review_delete(review_id=review.pk, actor=request.user)
+        messages.success(request, "The review is deleted.")
+    except ApplicationError as error:
+        if error.status == 403:
+            raise PermissionDenied(error.message) from None
+        _report_error(request, error)
+    return _back_to(review.listing, "#reviews")
+
+
+@login_required
+@require_POST
+def report_create(request, publisher_slug: str, listing_slug: str):
+    listing = _listing_or_404(request, publisher_slug, listing_slug)
+    form = ReportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick a reason and tell us what is wrong.")
+        return _back_to(listing, "#report")
+    try:
+        services.report_create(listing=listing, reporter=request.user, **form.cleaned_data)
+        messages.success(request, "Thanks, staff will look at your report.")
+    except ApplicationError as error:
+        _report_error(request, error)
+    return _back_to(listing, "#report")
+
+
+def publisher_detail(request, slug: str):
+    publisher = selectors.publisher_public(slug=slug)
+    if publisher is None:
+        raise Http404("No such publisher.")
+    listings = selectors.catalog_listings(publisher=publisher, sort="newest")
+    return render(request, "store/publisher_detail.html", {"publisher": publisher, "listings": listings[:100]})
+
+
+# --- curation (staff) -------------------------------------------------------------------
+
+
+def staff_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied("Staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@staff_required
+def curate(request):
+    return render(
+        request,
+        "store/curate.html",
+        {
+            "queue": selectors.review_queue(),
+            "reports": selectors.open_reports(),
+            "reject_form": RejectForm(),
+        },
+    )
+
+
+CURATOR_ACTIONS = {
+    "approve": "approved",
+    "reject": "rejected",
+    "delist": "delisted",
+}
+
+
+@staff_required
+@require_POST
+def curate_listing(request, listing_id: int):
+    listing = get_object_or_404(Listing, pk=listing_id)
+    action = request.POST.get("action", "")
+    reason = request.POST.get("reason", "")
+    try:
+        if action in CURATOR_ACTIONS:
+            services.listing_transition(
+                listing_id=listing.pk, to_status=CURATOR_ACTIONS[action], actor=request.user, reason=reason
+            )
+        elif action in {"feature", "unfeature"}:
+            services.listing_set_featured(listing_id=listing.pk, featured=action == "feature", actor=request.user)
+        else:
+            raise ApplicationError("Unknown action.")
+        messages.success(request, f"{listing.name}: {action} done.")
+    except ApplicationError as error:
+        _report_error(request, error)
+    return redirect("curate")
+
+
+@staff_required
+@require_POST
+def curate_report(request, report_id: int):
+    report = get_object_or_404(ListingReport, pk=report_id)
+    status = {"resolve": ListingReport.Status.RESOLVED, "dismiss": ListingReport.Status.DISMISSED}.get(
+        request.POST.get("action", "")
+    )
+    try:
+        if status is None:
+            raise ApplicationError("Unknown action.")
+        services.report_close(report_id=report.pk, actor=request.user, status=status, note=request.POST.get("note", ""))
+        messages.success(request, f"Report on {report.listing.name} {status}.")
+    except ApplicationError as error:
+        _report_error(request, error)
+    return redirect("curate")

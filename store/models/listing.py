@@ -62,6 +62,11 @@ class Listing(models.Model):
         """The id customers pass as ``model`` to the /v1 API."""
         return f"{self.publisher.slug}/{self.slug}"
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("listing_detail", args=[self.publisher.slug, self.slug])
+
     @property
     def is_public(self) -> bool:
         return self.status == self.Status.APPROVED

@@ -1,0 +1,278 @@
+"""Store reads: what a visitor may see, the catalog with its filters and sorts, home shelves.
+
+Visibility: approved listings are public; drafts, pending, rejected and delisted listings are
+visible to their publisher and to staff only (everyone else gets a 404, not a 403, so that a
+hidden listing's existence does not leak).
+
+Every list here is built in a constant number of queries: card data (latest ready version's
+format and size, lowest price, recent usage) comes from correlated subqueries, not per-row lookups.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.apps import apps
+from django.db.models import Count, F, IntegerField, Min, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import PublisherProfile
+from store.models import Collection, CollectionItem, Listing, ListingReport, ListingVersion, Review
+from store.search import normalize_query, search_listings
+
+APPROVED = Listing.Status.APPROVED
+TRENDING_DAYS = 7
+
+
+@dataclass(frozen=True)
+class SizeBucket:
+    label: str
+    low: int | None  # parameters, inclusive
+    high: int | None  # parameters, exclusive
+
+
+SIZE_BUCKETS: dict[str, SizeBucket] = {
+    "tiny": SizeBucket("Under 200M parameters", None, 200_000_000),
+    "small": SizeBucket("200M to 2B", 200_000_000, 2_000_000_000),
+    "medium": SizeBucket("2B to 10B", 2_000_000_000, 10_000_000_000),
+    "large": SizeBucket("Over 10B", 10_000_000_000, None),
+}
+SORTS: dict[str, str] = {
+    "relevance": "Relevance",
+    "newest": "Newest",
+    "most_used": "Most used this week",
+    "rating": "Best rated",
+    "price": "Lowest price",
+}
+
+
+def price_option_model():
+    """billing.PriceOption, or None while the billing app has no prices (price filters hide)."""
+    try:
+        return apps.get_model("billing", "PriceOption")
+    except LookupError:
+        return None
+
+
+def _is_owner(user, listing: Listing) -> bool:
+    return bool(user and user.is_authenticated and listing.publisher.user_id == user.pk)
+
+
+def listing_visible_to(*, listing: Listing, user) -> bool:
+    if listing.status == APPROVED:
+        return True
+    return bool(user and user.is_authenticated and (user.is_staff or _is_owner(user, listing)))
+
+
+def listing_for_viewer(*, publisher_slug: str, slug: str, user) -> Listing | None:
+    """The listing at this address if ``user`` may see it, else None (the caller answers 404)."""
+    listing = (
+        Listing.objects.select_related("publisher", "publisher__user")
+        .filter(publisher__slug=publisher_slug, slug=slug)
+        .first()
+    )
+    if listing is None or not listing_visible_to(listing=listing, user=user):
+        return None
+    return listing
+
+
+# --- catalog ----------------------------------------------------------------------------
+
+
+def _ready_versions():
+    return ListingVersion.objects.filter(listing=OuterRef("pk"), status=ListingVersion.Status.READY).order_by(
+        "-number"
+    )
+
+
+def with_card_data(queryset: QuerySet) -> QuerySet:
+    """Adds what a listing card shows: publisher, latest ready format and size, lowest price."""
+    queryset = (
+        queryset.select_related("publisher")
+        .defer("card_markdown", "search_vector")
+        .annotate(
+            latest_format=Subquery(_ready_versions().values("source_format")[:1]),
+            latest_parameter_count=Subquery(_ready_versions().values("parameter_count")[:1]),
+        )
+    )
+    PriceOption = price_option_model()
+    if PriceOption is not None:
+        lowest = (
+            PriceOption.objects.filter(listing=OuterRef("pk"), active=True)
+            .order_by()
+            .values("listing")
+            .annotate(lowest=Min("amount"))
+            .values("lowest")
+        )
+        queryset = queryset.annotate(min_price=Subquery(lowest, output_field=IntegerField()))
+    return queryset
+
+
+def _with_recent_usage(queryset: QuerySet) -> QuerySet:
+    from inference.models import UsageRecord
+
+    since = timezone.now() - timedelta(days=TRENDING_DAYS)
+    uses = (
+        UsageRecord.objects.filter(listing=OuterRef("pk"), created_at__gte=since)
+        .order_by()
+        .values("listing")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return queryset.annotate(recent_uses=Coalesce(Subquery(uses, output_field=IntegerField()), 0))
+
+
+def catalog_listings(
+    *,
+    q: str = "",
+    task: str = "",
+    license: str = "",
+    source_format: str = "",
+    size: str = "",
+    price_min: int | None = None,
+    price_max: int | None = None,
+    sort: str = "relevance",
+    publisher: PublisherProfile | None = None,
+) -> QuerySet:
+    """Public listings matching the filters, in the requested order (prices in cents)."""
+    queryset = Listing.objects.filter(status=APPROVED)
+    if publisher is not None:
+        queryset = queryset.filter(publisher=publisher)
+    if task:
+        queryset = queryset.filter(task=task)
+    if license:
+        queryset = queryset.filter(license=license)
+    q = normalize_query(q)
+    queryset = with_card_data(search_listings(queryset, q))
+    if source_format:
+        queryset = queryset.filter(latest_format=source_format)
+    bucket = SIZE_BUCKETS.get(size)
+    if bucket is not None:
+        if bucket.low is not None:
+            queryset = queryset.filter(latest_parameter_count__gte=bucket.low)
+        if bucket.high is not None:
+            queryset = queryset.filter(latest_parameter_count__lt=bucket.high)
+    if price_option_model() is not None:
+        if price_min is not None:
+            queryset = queryset.filter(min_price__gte=price_min)
+        if price_max is not None:
+            queryset = queryset.filter(min_price__lte=price_max)
+    newest = (F("approved_at").desc(nulls_last=True), "-id")
+    if sort == "newest":
+        return queryset.order_by(*newest)
+    if sort == "most_used":
+        return _with_recent_usage(queryset).order_by("-recent_uses", *newest)
+    if sort == "rating":
+        return queryset.order_by(F("rating_average").desc(nulls_last=True), "-review_count", *newest)
+    if sort == "price" and price_option_model() is not None:
+        return queryset.order_by(F("min_price").asc(nulls_last=True), *newest)
+    if q:
+        return queryset.order_by("-rank", *newest)
+    return queryset.order_by("-featured", *newest)
+
+
+# --- home -------------------------------------------------------------------------------
+
+
+def featured_listings(*, limit: int = 8) -> list[Listing]:
+    queryset = Listing.objects.filter(status=APPROVED, featured=True)
+    return list(with_card_data(queryset).order_by(F("approved_at").desc(nulls_last=True), "-id")[:limit])
+
+
+def newest_listings(*, limit: int = 8) -> list[Listing]:
+    queryset = Listing.objects.filter(status=APPROVED)
+    return list(with_card_data(queryset).order_by(F("approved_at").desc(nulls_last=True), "-id")[:limit])
+
+
+def trending_listings(*, days: int = TRENDING_DAYS, limit: int = 8) -> list[Listing]:
+    """Public listings with the most usage records in the last ``days``; each gets ``recent_uses``."""
+    from inference.models import UsageRecord
+
+    since = timezone.now() - timedelta(days=days)
+    counts = list(
+        UsageRecord.objects.filter(created_at__gte=since, listing__status=APPROVED)
+        .values("listing_id")
+        .annotate(uses=Count("id"))
+        .order_by("-uses", "listing_id")[:limit]
+    )
+    if not counts:
+        return []
+    by_id = with_card_data(Listing.objects.filter(pk__in=[row["listing_id"] for row in counts])).in_bulk()
+    trending = []
+    for row in counts:
+        listing = by_id.get(row["listing_id"])
+        if listing is not None:
+            listing.recent_uses = row["uses"]
+            trending.append(listing)
+    return trending
+
+
+def home_collections(*, per_collection: int = 8) -> list[Collection]:
+    """Visible collections in order, each with ``shelf``: its approved listings in order."""
+    items = CollectionItem.objects.filter(listing__status=APPROVED).select_related("listing", "listing__publisher")
+    collections = list(
+        Collection.objects.filter(is_visible=True).prefetch_related(Prefetch("items", queryset=items))
+    )
+    shown = []
+    for collection in collections:
+        collection.shelf = [item.listing for item in collection.items.all()][:per_collection]
+        if collection.shelf:
+            shown.append(collection)
+    return shown
+
+
+# --- listing and publisher pages --------------------------------------------------------
+
+
+def listing_versions_for_viewer(*, listing: Listing, user) -> list[ListingVersion]:
+    """Ready versions for everyone; the publisher and staff also see versions in progress or failed."""
+    versions = listing.versions.prefetch_related("files").order_by("-number")
+    if not (user and user.is_authenticated and (user.is_staff or _is_owner(user, listing))):
+        versions = versions.filter(status=ListingVersion.Status.READY)
+    return list(versions)
+
+
+def listing_reviews(*, listing: Listing, limit: int = 50) -> list[Review]:
+    return list(listing.reviews.select_related("author").order_by("-created_at", "-id")[:limit])
+
+
+def review_by(*, user, listing: Listing) -> Review | None:
+    if not (user and user.is_authenticated):
+        return None
+    return Review.objects.filter(listing=listing, author=user).first()
+
+
+def user_can_review(*, user, listing: Listing) -> bool:
+    """Eligible to write a review now: a customer (billing decides), not the publisher, not yet reviewed."""
+    if not (user and user.is_authenticated) or listing.status != APPROVED or _is_owner(user, listing):
+        return False
+    from billing.selectors import customer_can_review
+
+    return customer_can_review(user=user, listing=listing)
+
+
+def publisher_public(*, slug: str) -> PublisherProfile | None:
+    return PublisherProfile.objects.filter(slug=slug, status=PublisherProfile.Status.APPROVED).first()
+
+
+# --- curation ---------------------------------------------------------------------------
+
+
+def review_queue() -> list[Listing]:
+    """Pending listings, oldest first, each with ``versions_newest_first`` (the first holds the report)."""
+    versions = ListingVersion.objects.order_by("-number")
+    return list(
+        Listing.objects.filter(status=Listing.Status.PENDING)
+        .select_related("publisher")
+        .prefetch_related(Prefetch("versions", queryset=versions, to_attr="versions_newest_first"))
+        .order_by("updated_at", "id")
+    )
+
+
+def open_reports() -> list[ListingReport]:
+    return list(
+        ListingReport.objects.filter(status=ListingReport.Status.OPEN)
+        .select_related("listing", "listing__publisher", "reporter")
+        .order_by("created_at", "id")
+    )
+
