@@ -4,6 +4,56 @@ Writer functions (worker side) come first; the web side's readers follow below.
 """
 
 
+# --- writers (worker side) -------------------------------------------------------------
+# The worker appends a generation's events with XADD and refreshes the stream's TTL in the
+# same round trip, so a stream nobody reads still disappears after STREAM_TTL_SECONDS.
+
+import os
+import threading
+
+_clients: dict[int, object] = {}
+_clients_lock = threading.Lock()
+
+
+def stream_client():
+    """This process's Redis client for streams (thread-safe; rebuilt after a fork)."""
+    import redis
+    from django.conf import settings
+
+    pid = os.getpid()
+    with _clients_lock:
+        client = _clients.get(pid)
+        if client is None:
+            _clients.clear()
+            client = _clients[pid] = redis.Redis.from_url(settings.REDIS_URL)
+        return client
+
+
+def event_encode(event: dict) -> dict[str, str]:
+    """Stream fields are strings: ints as decimal, text as is (possibly empty)."""
+    return {name: str(value) for name, value in event.items()}
+
+
+def events_append(client, request_id: str, events: list[dict]) -> None:
+    """Appends events in order and renews the stream's expiry, in one round trip."""
+    from inference.protocol import STREAM_TTL_SECONDS, stream_key
+
+    if not events:
+        return
+    key = stream_key(request_id)
+    pipe = client.pipeline(transaction=False)
+    for event in events:
+        pipe.xadd(key, event_encode(event))
+    pipe.expire(key, STREAM_TTL_SECONDS)
+    pipe.execute()
+
+
+def cancel_requested(client, request_id: str) -> bool:
+    from inference.protocol import cancel_key
+
+    return bool(client.exists(cancel_key(request_id)))
+
+
 # --- readers (web side) ----------------------------------------------------------------
 # The API views read a generation's events here: async for the SSE view (an open stream
 # must not pin a thread), sync for background settlement.

@@ -1,0 +1,337 @@
+"""The decode loop: one engine thread per worker process, continuous batching per model.
+
+Every request in flight for a model is a row (one per choice) of that model's running
+batch. Each step of the loop:
+
+1. admits newcomers: their prompts are prefilled together in one left-padded forward
+   pass, the first token of every choice is sampled from it, and their KV cache is
+   left-padded to the running batch's length and concatenated to it;
+2. runs one decode forward pass for all rows of each model's batch, with an attention
+   mask that hides the padding and per-row position ids (so padding never changes what
+   a row computes);
+3. samples a token per row with that row's own parameters, detokenizes, checks EOS,
+   stop strings, token budget and cancellation, and removes finished rows from the
+   batch (index_select on the cache), trimming padding columns nobody needs anymore.
+
+Everything that touches torch runs in this one thread: worker threads only submit
+requests and read their events, so any number of Celery tasks feed the same batch.
+"""
+
+import inspect
+import logging
+import threading
+from collections import deque
+
+import torch
+import torch.nn.functional as F
+from transformers import DynamicCache
+
+from inference.engine.model_cache import LoadedModel
+from inference.engine.requests import Choice, GenerationRequest, SchedulerStats
+from inference.engine.sampling import choose_tokens
+
+log = logging.getLogger(__name__)
+
+
+class Batch:
+    """The running rows of one model: KV cache, attention mask, positions, next inputs."""
+
+    def __init__(self, model: LoadedModel):
+        self.model = model
+        self.cache: DynamicCache | None = None
+        self.mask = torch.zeros((0, 0), dtype=torch.long, device=model.device)
+        self.positions = torch.zeros((0,), dtype=torch.long, device=model.device)
+        self.last_tokens = torch.zeros((0,), dtype=torch.long, device=model.device)
+        self.choices: list[Choice] = []
+
+    @property
+    def rows(self) -> int:
+        return len(self.choices)
+
+    def merge(self, *, cache, mask, positions, last_tokens, choices) -> None:
+        if not self.choices:
+            self.cache, self.mask, self.positions, self.last_tokens = cache, mask, positions, last_tokens
+            self.choices = list(choices)
+            return
+        length = max(self.mask.shape[1], mask.shape[1])
+        grow_old, grow_new = length - self.mask.shape[1], length - mask.shape[1]
+        for old, new in zip(self.cache.layers, cache.layers, strict=True):
+            old.keys = torch.cat([_pad_kv(old.keys, grow_old), _pad_kv(new.keys, grow_new)], dim=0)
+            old.values = torch.cat([_pad_kv(old.values, grow_old), _pad_kv(new.values, grow_new)], dim=0)
+        self.mask = torch.cat([F.pad(self.mask, (grow_old, 0)), F.pad(mask, (grow_new, 0))], dim=0)
+        self.positions = torch.cat([self.positions, positions])
+        self.last_tokens = torch.cat([self.last_tokens, last_tokens])
+        self.choices.extend(choices)
+
+    def compact(self) -> None:
+        """Drops finished rows, then padding columns that no remaining row attends to."""
+        keep = [row for row, choice in enumerate(self.choices) if choice.finish_reason is None]
+        if len(keep) == len(self.choices):
+            return
+        self.choices = [self.choices[row] for row in keep]
+        if not keep:
+            self.cache = None
+            self.mask = self.mask[:0, :0]
+            self.positions = self.positions[:0]
+            self.last_tokens = self.last_tokens[:0]
+            return
+        index = torch.tensor(keep, device=self.mask.device)
+        self.cache.batch_select_indices(index)
+        self.mask = self.mask.index_select(0, index)
+        self.positions = self.positions.index_select(0, index)
+        self.last_tokens = self.last_tokens.index_select(0, index)
+        used = self.mask.any(dim=0).nonzero()
+        first = int(used[0]) if used.numel() else 0
+        if first > 0:
+            for layer in self.cache.layers:
+                layer.keys = layer.keys[:, :, first:, :]
+                layer.values = layer.values[:, :, first:, :]
+            self.mask = self.mask[:, first:]
+
+
+def _pad_kv(tensor: torch.Tensor, amount: int) -> torch.Tensor:
+    # KV tensors are [batch, heads, sequence, head_dim]; padding goes to the left of "sequence".
+    return F.pad(tensor, (0, 0, amount, 0)) if amount else tensor
+
+
+class Scheduler:
+    def __init__(self, *, max_batch_rows: int = 32, max_prefill_tokens: int = 4096):
+        self.max_batch_rows = max_batch_rows
+        self.max_prefill_tokens = max_prefill_tokens
+        self.stats = SchedulerStats()
+        self._pending: deque[GenerationRequest] = deque()
+        self._batches: dict[LoadedModel, Batch] = {}
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._forward_kwargs: dict[int, dict] = {}
+
+    # -- any thread ------------------------------------------------------------------------
+
+    def submit(
+        self,
+        *,
+        model: LoadedModel,
+        prompt_ids: list[int],
+        max_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        n: int = 1,
+        stop: list[str] | tuple[str, ...] = (),
+        seed: int | None = None,
+    ) -> GenerationRequest:
+        """Queues a request; it joins its model's batch at the next step boundary.
+
+        Raises ContextTooLong / ValueError for a request that can never run.
+        """
+        request = GenerationRequest(
+            model=model,
+            prompt_ids=prompt_ids,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            n=n,
+            stop=list(stop),
+            seed=seed,
+            wake=self._wake,
+        )
+        with self._condition:
+            self._pending.append(request)
+            self._ensure_thread()
+            self._condition.notify()
+        return request
+
+    def busy_models(self) -> set[LoadedModel]:
+        with self._condition:
+            return set(self._batches) | {request.model for request in self._pending}
+
+    def _wake(self) -> None:
+        with self._condition:
+            self._condition.notify()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="inference-engine", daemon=True)
+            self._thread.start()
+
+    # -- the engine thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        with torch.inference_mode():
+            while True:
+                with self._condition:
+                    while not self._pending and not self._batches:
+                        self._condition.wait()
+                    newcomers = list(self._pending)
+                    self._pending.clear()
+                try:
+                    self._step(newcomers)
+                except Exception:  # noqa: BLE001 - the loop must outlive any one bad step
+                    log.exception("Engine step failed")
+
+    def _step(self, newcomers: list[GenerationRequest]) -> None:
+        admitted = self._admit(newcomers)
+        for model, requests in admitted.items():
+            try:
+                self._prefill(model, requests)
+            except Exception as exc:  # noqa: BLE001 - fail these requests, keep serving others
+                log.exception("Prefill failed for %s", model.key)
+                for request in requests:
+                    request.fail("engine_error", f"The model failed to process the prompt: {exc}")
+        for model, batch in list(self._batches.items()):
+            self._apply_cancellations(batch)
+            batch.compact()
+            if batch.rows:
+                try:
+                    self._decode(batch)
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("Decode step failed for %s", model.key)
+                    for choice in batch.choices:
+                        choice.request.fail("engine_error", f"The model failed while generating: {exc}")
+                    batch.choices = []
+                batch.compact()
+            if not batch.rows:
+                del self._batches[model]
+
+    def _admit(self, newcomers: list[GenerationRequest]) -> dict[LoadedModel, list[GenerationRequest]]:
+        admitted: dict[LoadedModel, list[GenerationRequest]] = {}
+        planned_rows: dict[LoadedModel, int] = {}
+        planned_tokens: dict[LoadedModel, tuple[int, int]] = {}  # (requests, longest prompt)
+        deferred: list[GenerationRequest] = []
+        for request in newcomers:
+            if request.cancel_reason is not None:
+                request.emit_start()
+                for choice in request.choices:
+                    request.finish_choice(choice, "cancelled")
+                continue
+            model = request.model
+            running = self._batches[model].rows if model in self._batches else 0
+            rows = running + planned_rows.get(model, 0)
+            count, longest = planned_tokens.get(model, (0, 0))
+            padded = (count + 1) * max(longest, request.prompt_tokens)
+            # Always admit into an empty batch, so an oversized request still runs (alone).
+            over_rows = rows + request.n > self.max_batch_rows
+            over_prefill = padded > self.max_prefill_tokens
+            if rows > 0 and (over_rows or (count > 0 and over_prefill)):
+                deferred.append(request)
+                continue
+            admitted.setdefault(model, []).append(request)
+            planned_rows[model] = planned_rows.get(model, 0) + request.n
+            planned_tokens[model] = (count + 1, max(longest, request.prompt_tokens))
+        if deferred:
+            with self._condition:
+                self._pending.extendleft(reversed(deferred))
+        return admitted
+
+    def _model_kwargs(self, model: LoadedModel) -> dict:
+        key = id(model.model)
+        if key not in self._forward_kwargs:
+            accepted = inspect.signature(model.model.forward).parameters
+            self._forward_kwargs[key] = {"logits_to_keep": 1} if "logits_to_keep" in accepted else {}
+        return self._forward_kwargs[key]
+
+    def _prefill(self, model: LoadedModel, requests: list[GenerationRequest]) -> None:
+        for request in requests:
+            request.emit_start()
+        device = model.device
+        longest = max(request.prompt_tokens for request in requests)
+        input_ids = torch.zeros((len(requests), longest), dtype=torch.long)
+        mask = torch.zeros((len(requests), longest), dtype=torch.long)
+        for row, request in enumerate(requests):
+            input_ids[row, longest - request.prompt_tokens :] = torch.tensor(request.prompt_ids)
+            mask[row, longest - request.prompt_tokens :] = 1
+        input_ids, mask = input_ids.to(device), mask.to(device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        output = model.model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            **self._model_kwargs(model),
+        )
+        logits = output.logits[:, -1, :]
+        # n > 1: the prompt is computed once, then its cache row is repeated per choice.
+        rows = [row for row, request in enumerate(requests) for _ in range(request.n)]
+        if len(rows) != len(requests):
+            index = torch.tensor(rows, device=device)
+            cache.batch_select_indices(index)
+            logits = logits.index_select(0, index)
+            mask = mask.index_select(0, index)
+        choices = [choice for request in requests for choice in request.choices]
+        tokens = self._sample(logits, choices)
+        self.stats.prefills += 1
+        self.stats.admitted += len(requests)
+        batch = self._batches.setdefault(model, Batch(model))
+        batch.merge(
+            cache=cache,
+            mask=mask,
+            positions=torch.tensor([c.request.prompt_tokens for c in choices], device=device),
+            last_tokens=torch.tensor(tokens, device=device),
+            choices=choices,
+        )
+        for choice, token in zip(choices, tokens, strict=True):
+            self._advance(choice, token)
+
+    def _decode(self, batch: Batch) -> None:
+        model = batch.model
+        rows = batch.rows
+        mask = torch.cat([batch.mask, batch.mask.new_ones((rows, 1))], dim=1)
+        output = model.model(
+            input_ids=batch.last_tokens.unsqueeze(-1),
+            attention_mask=mask,
+            position_ids=batch.positions.unsqueeze(-1),
+            past_key_values=batch.cache,
+            use_cache=True,
+            **self._model_kwargs(model),
+        )
+        batch.mask = mask
+        batch.positions = batch.positions + 1
+        tokens = self._sample(output.logits[:, -1, :], batch.choices)
+        batch.last_tokens = torch.tensor(tokens, device=model.device)
+        self.stats.decode_steps += 1
+        self.stats.rows_decoded += rows
+        self.stats.max_rows = max(self.stats.max_rows, rows)
+        self.stats.by_rows[rows] = self.stats.by_rows.get(rows, 0) + 1
+        for choice, token in zip(batch.choices, tokens, strict=True):
+            self._advance(choice, token)
+
+    @staticmethod
+    def _sample(logits: torch.Tensor, choices: list[Choice]) -> list[int]:
+        return choose_tokens(
+            logits,
+            temperatures=[choice.request.temperature for choice in choices],
+            top_ps=[choice.request.top_p for choice in choices],
+            generators=[choice.generator for choice in choices],
+        )
+
+    @staticmethod
+    def _advance(choice: Choice, token: int) -> None:
+        """Accounts one new token of a choice: emits its text, finishes the choice if due."""
+        request = choice.request
+        choice.tokens += 1
+        choice.token_ids.append(token)
+        if token in request.model.eos_token_ids:
+            text, _ = choice.matcher.finish(choice.decoder.flush())
+            request.emit_delta(choice, text, 1)
+            request.finish_choice(choice, "stop")
+            return
+        text, matched = choice.matcher.feed(choice.decoder.push(token))
+        if matched:
+            request.emit_delta(choice, text, 1)
+            request.finish_choice(choice, "stop")
+            return
+        out_of_room = request.prompt_tokens + choice.tokens >= request.model.max_positions
+        if choice.tokens >= request.max_tokens or out_of_room:
+            tail, matched = choice.matcher.finish(choice.decoder.flush())
+            request.emit_delta(choice, text + tail, 1)
+            request.finish_choice(choice, "stop" if matched else "length")
+            return
+        request.emit_delta(choice, text, 1)
+
+    @staticmethod
+    def _apply_cancellations(batch: Batch) -> None:
+        for choice in batch.choices:
+            request = choice.request
+            if request.cancel_reason is not None and choice.finish_reason is None:
+                request.finish_choice(choice, "cancelled")

@@ -1,0 +1,40 @@
+"""Celery tasks of the inference worker.
+
+``inference.generate`` hands one GenerationJob to this process's engine and blocks until
+the answer is complete, writing its events to the request's Redis Stream. Many tasks run
+at once in the worker's thread pool; the engine batches them into shared forward passes.
+"""
+
+import logging
+from dataclasses import fields
+
+from celery import shared_task
+from django.conf import settings
+
+from inference.protocol import GENERATE_TASK, GenerationJob
+
+log = logging.getLogger(__name__)
+
+_JOB_FIELDS = {f.name for f in fields(GenerationJob)}
+
+
+@shared_task(name=GENERATE_TASK, acks_late=True, ignore_result=True)
+def generate(**payload) -> str:
+    # Imported here so that web processes, which only send this task, never import torch.
+    from inference.engine import process_engine
+    from inference.engine.relay import relay_job
+    from inference.streams import cancel_requested, events_append, stream_client
+
+    # Fields added to the protocol later are ignored by older workers, not fatal.
+    job = GenerationJob(**{k: v for k, v in payload.items() if k in _JOB_FIELDS})
+    client = stream_client()
+    last = relay_job(
+        job,
+        engine=process_engine(),
+        sink=lambda events: events_append(client, job.request_id, events),
+        cancel_requested=lambda: cancel_requested(client, job.request_id),
+        timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
+    )
+    if last.get("type") == "error":
+        log.warning("Generation %s ended with %s: %s", job.request_id, last.get("code"), last.get("message"))
+    return last.get("type", "")
