@@ -87,12 +87,23 @@ def limits_admit(*, api_key, tokens: int, now: float | None = None) -> LimitTick
     now = time.time() if now is None else now
     rpm_key, tpm_key, month_key = _keys(api_key.pk, now)
     verdict = _client().eval(
-        _ADMIT, 3, rpm_key, tpm_key, month_key, rpm_limit, tpm_limit, budget, tokens, MINUTE_TTL, MONTH_TTL
+        _ADMIT,
+        3,
+        rpm_key,
+        tpm_key,
+        month_key,
+        rpm_limit,
+        tpm_limit,
+        budget,
+        tokens,
+        MINUTE_TTL,
+        MONTH_TTL,
     )
     to_next_minute = max(1, math.ceil(60 - now % 60))
     if verdict == 1:
         raise RateLimited(
-            f"Rate limit reached: {rpm_limit} requests per minute for this key.", retry_after=to_next_minute
+            f"Rate limit reached: {rpm_limit} requests per minute for this key.",
+            retry_after=to_next_minute,
         )
     if verdict == 2:
         raise RateLimited(

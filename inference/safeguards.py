@@ -18,12 +18,18 @@ def _active_patterns() -> list[tuple[int, re.Pattern, str]]:
     # applies within CACHE_SECONDS everywhere without a query per request.
     rows = cache.get(CACHE_KEY)
     if rows is None:
-        rows = list(BlockedPattern.objects.filter(active=True).values_list("pk", "pattern", "is_regex", "reason"))
+        rows = list(
+            BlockedPattern.objects.filter(active=True).values_list(
+                "pk", "pattern", "is_regex", "reason"
+            )
+        )
         cache.set(CACHE_KEY, rows, CACHE_SECONDS)
     compiled = []
     for pk, pattern, is_regex, reason in rows:
         try:
-            compiled.append((pk, re.compile(pattern if is_regex else re.escape(pattern), re.IGNORECASE), reason))
+            compiled.append(
+                (pk, re.compile(pattern if is_regex else re.escape(pattern), re.IGNORECASE), reason)
+            )
         except re.error:
             continue
     return compiled
@@ -43,4 +49,6 @@ def prompt_screen(*, text: str) -> None:
             message = "Your request was refused by the store's content policy."
             if reason:
                 message = f"{message} {reason}"
-            raise ApplicationError(message, code="content_policy_violation", status=400, field="messages")
+            raise ApplicationError(
+                message, code="content_policy_violation", status=400, field="messages"
+            )

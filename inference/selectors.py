@@ -1,17 +1,15 @@
-"""Inference reads: which models a key may call, and how they are described to clients."""
+"""Inference reads: which models a customer may call, how they are described to clients,
+and usage aggregates for the dashboards."""
 
-from accounts.models import ApiKey
+from datetime import timedelta
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.models import ApiKey, User
+from inference.models import UsageRecord
 from store.models import Listing, ListingVersion
-
-
-def _card(listing: Listing, version: ListingVersion | None) -> dict:
-    return {
-        "id": listing.model_id,
-        "object": "model",
-        "created": int(listing.created_at.timestamp()),
-        "owned_by": listing.publisher.slug,
-        "context_length": version.context_length if version else None,
-    }
 
 
 def _public_listings():
@@ -32,19 +30,204 @@ def _latest_ready_versions(listing_ids) -> dict[int, ListingVersion]:
     return latest
 
 
-def models_for_key(*, api_key: ApiKey) -> list[dict]:
-    """Approved models with a ready version, in OpenAI's model object shape."""
-    listings = list(_public_listings())
+def listing_for_model(*, model_id: str) -> tuple[Listing | None, ListingVersion | None]:
+    """The approved listing named "<publisher>/<listing>" and its latest ready version."""
+    publisher_slug, _, slug = model_id.partition("/")
+    if not publisher_slug or not slug:
+        return None, None
+    listing = _public_listings().filter(publisher__slug=publisher_slug, slug=slug).first()
+    if listing is None:
+        return None, None
+    return listing, _latest_ready_versions([listing.pk]).get(listing.pk)
+
+
+def usable_listings(*, user: User):
+    """Approved listings the user owns (active entitlement) or rents (a live pack)."""
+    now = timezone.now()
+    return (
+        _public_listings()
+        .filter(
+            Q(entitlements__user=user, entitlements__revoked_at__isnull=True)
+            | Q(
+                quota_packs__user=user,
+                quota_packs__closed_at__isnull=True,
+                quota_packs__expires_at__gt=now,
+            )
+        )
+        .distinct()
+    )
+
+
+def _prices(listing_ids) -> dict[int, dict]:
+    from billing.models import PriceOption
+
+    prices: dict[int, dict] = {pk: {"purchase": None, "rental_packs": []} for pk in listing_ids}
+    for option in PriceOption.objects.filter(listing_id__in=listing_ids, active=True).order_by(
+        "amount", "id"
+    ):
+        entry = prices[option.listing_id]
+        if option.kind == PriceOption.Kind.PURCHASE:
+            entry["purchase"] = {"amount": option.amount, "currency": option.currency}
+        else:
+            entry["rental_packs"].append(
+                {
+                    "tokens": option.tokens,
+                    "days": option.days,
+                    "amount": option.amount,
+                    "currency": option.currency,
+                }
+            )
+    return prices
+
+
+def _card(listing: Listing, version: ListingVersion, prices: dict) -> dict:
+    return {
+        "id": listing.model_id,
+        "object": "model",
+        "created": int(listing.created_at.timestamp()),
+        "owned_by": listing.publisher.slug,
+        "name": listing.name,
+        "context_length": version.context_length,
+        "pricing": prices,
+    }
+
+
+def _cards(listings: list[Listing]) -> list[dict]:
     versions = _latest_ready_versions([listing.pk for listing in listings])
-    return [_card(listing, versions[listing.pk]) for listing in listings if listing.pk in versions]
+    prices = _prices(list(versions))
+    return [
+        _card(listing, versions[listing.pk], prices[listing.pk])
+        for listing in listings
+        if listing.pk in versions
+    ]
+
+
+def models_for_key(*, api_key: ApiKey) -> list[dict]:
+    """The models this key's owner may call (owned or rented, with a ready version), in
+    OpenAI's model object shape plus context length and prices."""
+    return _cards(list(usable_listings(user=api_key.user)))
 
 
 def model_card_for_key(*, api_key: ApiKey, model_id: str) -> dict | None:
     publisher_slug, _, slug = model_id.partition("/")
-    listing = _public_listings().filter(publisher__slug=publisher_slug, slug=slug).first()
+    listing = (
+        usable_listings(user=api_key.user).filter(publisher__slug=publisher_slug, slug=slug).first()
+    )
     if listing is None:
         return None
-    version = _latest_ready_versions([listing.pk]).get(listing.pk)
-    if version is None:
-        return None
-    return _card(listing, version)
+    cards = _cards([listing])
+    return cards[0] if cards else None
+
+
+def playground_models(*, user: User) -> list[dict]:
+    """What the playground offers: usable models with a ready version and their starters."""
+    listings = list(usable_listings(user=user))
+    versions = _latest_ready_versions([listing.pk for listing in listings])
+    return [
+        {
+            "id": listing.model_id,
+            "name": listing.name,
+            "starters": listing.conversation_starters or [],
+            "context_length": versions[listing.pk].context_length,
+        }
+        for listing in listings
+        if listing.pk in versions
+    ]
+
+
+# --- usage ---------------------------------------------------------------------------
+
+
+def _since(days: int):
+    return timezone.now() - timedelta(days=days)
+
+
+def _daily(records, group_field: str, label_field: str) -> list[dict]:
+    rows = (
+        records.annotate(day=TruncDate("created_at"))
+        .values("day", group_field, label_field)
+        .annotate(
+            requests=Count("id"),
+            tokens=Sum("prompt_tokens") + Sum("completion_tokens"),
+            charged=Sum("charged_tokens"),
+        )
+        .order_by("day", label_field)
+    )
+    return [
+        {
+            "day": row["day"].isoformat(),
+            "label": row[label_field] or "(playground)",
+            "requests": row["requests"],
+            "tokens": row["tokens"] or 0,
+            "charged": row["charged"] or 0,
+        }
+        for row in rows
+    ]
+
+
+def _with_model_label(records):
+    from django.db.models import F, Value
+    from django.db.models.functions import Concat
+
+    return records.annotate(
+        model=Concat(F("listing__publisher__slug"), Value("/"), F("listing__slug"))
+    )
+
+
+def usage_for_user(*, user: User, days: int = 30) -> dict:
+    """A customer's requests and tokens per day, per model and per key, over ``days`` days."""
+    records = _with_model_label(UsageRecord.objects.filter(user=user, created_at__gte=_since(days)))
+    totals = records.aggregate(
+        requests=Count("id"),
+        prompt=Sum("prompt_tokens"),
+        completion=Sum("completion_tokens"),
+        charged=Sum("charged_tokens"),
+    )
+    return {
+        "days": days,
+        "by_model": _daily(records, "listing_id", "model"),
+        "by_key": _daily(records, "api_key_id", "api_key__name"),
+        "totals": {key: value or 0 for key, value in totals.items()},
+    }
+
+
+def usage_for_publisher(*, publisher, days: int = 30) -> dict:
+    """Requests and tokens per day on the publisher's models (no customer is identified)."""
+    records = _with_model_label(
+        UsageRecord.objects.filter(listing__publisher=publisher, created_at__gte=_since(days))
+    )
+    totals = records.aggregate(
+        requests=Count("id"),
+        prompt=Sum("prompt_tokens"),
+        completion=Sum("completion_tokens"),
+        charged=Sum("charged_tokens"),
+    )
+    customers = records.values("user_id").distinct().count()
+    return {
+        "days": days,
+        "by_model": _daily(records, "listing_id", "model"),
+        "totals": {**{key: value or 0 for key, value in totals.items()}, "customers": customers},
+    }
+
+
+def quota_remaining(*, user: User) -> list[dict]:
+    """Remaining rental quota per model (billing's balances)."""
+    from billing.selectors import access_for
+
+    now = timezone.now()
+    listings = (
+        _public_listings()
+        .filter(
+            quota_packs__user=user,
+            quota_packs__closed_at__isnull=True,
+            quota_packs__expires_at__gt=now,
+        )
+        .distinct()
+    )
+    return [
+        {
+            "model": listing.model_id,
+            "available": access_for(user=user, listing=listing).available_tokens,
+        }
+        for listing in listings
+    ]

@@ -24,9 +24,11 @@ class OpenAIError(Exception):
         self.code = code
         self.headers = headers or {}
 
+    def body(self) -> dict:
+        return {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+
     def response(self) -> JsonResponse:
-        body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-        response = JsonResponse(body, status=self.status)
+        response = JsonResponse({"error": self.body()}, status=self.status)
         for name, value in self.headers.items():
             response[name] = value
         return response
@@ -34,3 +36,25 @@ class OpenAIError(Exception):
 
 def invalid_api_key(message: str = "Incorrect API key provided.") -> OpenAIError:
     return OpenAIError(message, status=401, type="invalid_request_error", code="invalid_api_key")
+
+
+_TYPES = {402: "insufficient_quota", 403: "permission_error", 429: "rate_limit_error"}
+
+
+def from_application_error(exc) -> OpenAIError:
+    """A service's ApplicationError in OpenAI's shape (type by status, Retry-After on 429)."""
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    error_type = _TYPES.get(
+        exc.status, "server_error" if exc.status >= 500 else "invalid_request_error"
+    )
+    return OpenAIError(
+        exc.message,
+        status=exc.status,
+        type=error_type,
+        param=exc.field,
+        code=exc.code,
+        headers=headers,
+    )

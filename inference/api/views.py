@@ -1,13 +1,23 @@
-"""/v1 views: thin wrappers that authenticate, call a selector or service, and shape JSON."""
+"""/v1 views: thin wrappers that authenticate, validate, call a selector or service, and shape JSON.
+
+The completion views are async: waiting for or streaming an answer awaits Redis, so an
+open request pins no thread under the ASGI server. Database work goes through sync_to_async.
+"""
 
 from functools import wraps
 
-from django.http import JsonResponse
+from asgiref.sync import sync_to_async
+from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from config.api_errors import ApplicationError
 from inference.api.auth import authenticate
-from inference.api.errors import OpenAIError
+from inference.api.errors import OpenAIError, from_application_error
+from inference.api.responses import completion_body, completion_events
+from inference.api.validation import completion_params, parse_json
+from inference.models import UsageRecord
 from inference.selectors import model_card_for_key, models_for_key
+from inference.services import completion_start
 
 
 def openai_endpoint(view):
@@ -41,3 +51,60 @@ def model_detail(request, model_id: str):
             code="model_not_found",
         )
     return JsonResponse(card)
+
+
+def sse_response(events) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    # Proxies must pass each event on at once instead of buffering the answer.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def completion_response(
+    request, *, kind: str, user, api_key, source: str, show_charged: bool = False
+):
+    """Validates, admits and answers one completion request (JSON or SSE)."""
+    try:
+        params = completion_params(parse_json(request.body), kind=kind)
+        started = await sync_to_async(completion_start)(
+            user=user, api_key=api_key, params=params, source=source
+        )
+        if params.stream:
+            return sse_response(
+                completion_events(
+                    started,
+                    kind=kind,
+                    include_usage=params.include_usage,
+                    show_charged=show_charged,
+                )
+            )
+        return JsonResponse(await completion_body(started, kind=kind))
+    except OpenAIError as exc:
+        return exc.response()
+    except ApplicationError as exc:
+        return from_application_error(exc).response()
+
+
+async def _completion_view(request, *, kind: str):
+    if request.method != "POST":
+        return OpenAIError(
+            "Use POST for this endpoint.", status=405, code="method_not_allowed"
+        ).response()
+    try:
+        api_key = await sync_to_async(authenticate)(request)
+    except OpenAIError as exc:
+        return exc.response()
+    return await completion_response(
+        request, kind=kind, user=api_key.user, api_key=api_key, source=UsageRecord.Source.API
+    )
+
+
+@csrf_exempt
+async def chat_completions(request):
+    return await _completion_view(request, kind="chat")
+
+
+@csrf_exempt
+async def completions(request):
+    return await _completion_view(request, kind="text")

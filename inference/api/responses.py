@@ -1,0 +1,215 @@
+"""Turning a generation's stream events into OpenAI's answers: one JSON body, or Server-Sent
+Events in the chunk format ending with ``data: [DONE]``.
+
+Both read Redis asynchronously, so a waiting or streaming request holds no thread. Whoever
+reads the final event settles the request; a reader that stops early (client gone, timeout)
+hands the request to a background reader that cancels it and settles what was produced.
+"""
+
+import json
+
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from inference.api.errors import OpenAIError
+from inference.protocol import DELTA, DONE, ERROR, FINISH
+from inference.services import (
+    StartedCompletion,
+    completion_abandon_in_background,
+    completion_settle_from_events,
+)
+from inference.streams import StreamTimeout, events_read_async
+
+_settle = sync_to_async(completion_settle_from_events)
+
+
+def _finish_reason(reason: str) -> str:
+    return "length" if reason == "length" else "stop"
+
+
+def _usage(prompt_tokens: int, completion_tokens: int, charged: int | None = None) -> dict:
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    if charged is not None:
+        usage["charged_tokens"] = charged
+    return usage
+
+
+def _ids(started: StartedCompletion, kind: str) -> tuple[str, str]:
+    if kind == "chat":
+        return f"chatcmpl-{started.request_id}", "chat.completion"
+    return f"cmpl-{started.request_id}", "text_completion"
+
+
+def _error_from_event(event: dict) -> OpenAIError:
+    return OpenAIError(
+        event.get("message") or "The model failed while generating.",
+        status=500,
+        type="server_error",
+        code=event.get("code") or "generation_failed",
+    )
+
+
+def _timeout_error() -> OpenAIError:
+    return OpenAIError(
+        "The model did not answer in time. Try again, or ask for fewer tokens.",
+        status=503,
+        type="server_error",
+        code="timeout",
+    )
+
+
+async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
+    """Waits for the whole answer; raises OpenAIError when the generation failed."""
+    texts = {index: [] for index in range(started.n)}
+    reasons: dict[int, str] = {}
+    events: list[dict] = []
+    client = aioredis.from_url(settings.REDIS_URL)
+    finished = False
+    try:
+        async for event in events_read_async(
+            client, started.request_id, timeout=settings.INFERENCE_REQUEST_TIMEOUT
+        ):
+            kind_ = event.get("type")
+            if kind_ == DELTA:
+                texts.setdefault(event["index"], []).append(event.get("text", ""))
+            elif kind_ == FINISH:
+                reasons[event["index"]] = event.get("finish_reason", "stop")
+                events.append(event)
+            elif kind_ in (DONE, ERROR):
+                events.append(event)
+                finished = True
+                await _settle(request_id=started.request_id, events=events)
+                if kind_ == ERROR:
+                    raise _error_from_event(event)
+    except StreamTimeout as exc:
+        raise _timeout_error() from exc
+    finally:
+        if not finished:
+            completion_abandon_in_background(request_id=started.request_id)
+        await client.aclose()
+    final = events[-1]
+    identifier, object_name = _ids(started, kind)
+    choices = []
+    for index in sorted(texts):
+        text = "".join(texts[index])
+        reason = _finish_reason(reasons.get(index, "stop"))
+        if kind == "chat":
+            choices.append(
+                {
+                    "index": index,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": reason,
+                }
+            )
+        else:
+            choices.append(
+                {"index": index, "text": text, "logprobs": None, "finish_reason": reason}
+            )
+    return {
+        "id": identifier,
+        "object": object_name,
+        "created": started.created,
+        "model": started.model_id,
+        "system_fingerprint": None,
+        "choices": choices,
+        "usage": _usage(final.get("prompt_tokens", 0), final.get("completion_tokens", 0)),
+    }
+
+
+def _sse(payload) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return f"data: {data}\n\n".encode()
+
+
+async def completion_events(
+    started: StartedCompletion, *, kind: str, include_usage: bool, show_charged: bool = False
+):
+    """Yields the SSE byte chunks of a streaming answer."""
+    identifier, object_name = _ids(started, kind)
+    object_name = "chat.completion.chunk" if kind == "chat" else "text_completion"
+    base = {
+        "id": identifier,
+        "object": object_name,
+        "created": started.created,
+        "model": started.model_id,
+    }
+    if kind == "chat":
+        base["system_fingerprint"] = None
+
+    def chunk(
+        index: int, *, content: str | None = None, role: bool = False, finish_reason=None
+    ) -> dict:
+        if kind == "chat":
+            delta = {}
+            if role:
+                delta = {"role": "assistant", "content": ""}
+            elif content is not None:
+                delta = {"content": content}
+            choice = {
+                "index": index,
+                "delta": delta,
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        else:
+            choice = {
+                "index": index,
+                "text": content or "",
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        body = {**base, "choices": [choice]}
+        if include_usage:
+            body["usage"] = None
+        return body
+
+    client = aioredis.from_url(settings.REDIS_URL)
+    events: list[dict] = []
+    finished = False
+    try:
+        if kind == "chat":
+            for index in range(started.n):
+                yield _sse(chunk(index, role=True))
+        async for event in events_read_async(
+            client, started.request_id, timeout=settings.INFERENCE_REQUEST_TIMEOUT
+        ):
+            kind_ = event.get("type")
+            if kind_ == DELTA and event.get("text"):
+                yield _sse(chunk(event["index"], content=event["text"]))
+            elif kind_ == FINISH:
+                events.append(event)
+                yield _sse(
+                    chunk(
+                        event["index"], finish_reason=_finish_reason(event.get("finish_reason", ""))
+                    )
+                )
+            elif kind_ in (DONE, ERROR):
+                events.append(event)
+                finished = True
+                record = await _settle(request_id=started.request_id, events=events)
+                if kind_ == ERROR:
+                    yield _sse({"error": _error_from_event(event).body()})
+                elif include_usage:
+                    charged = (
+                        record.charged_tokens if (show_charged and record is not None) else None
+                    )
+                    usage = _usage(
+                        event.get("prompt_tokens", 0), event.get("completion_tokens", 0), charged
+                    )
+                    yield _sse({**base, "choices": [], "usage": usage})
+                yield _sse("[DONE]")
+    except StreamTimeout:
+        yield _sse({"error": _timeout_error().body()})
+        yield _sse("[DONE]")
+    finally:
+        if not finished:
+            # The client went away (this generator is being cancelled or closed) or the
+            # stream timed out: a thread stops the generation and settles what was produced.
+            completion_abandon_in_background(request_id=started.request_id)
+        await client.aclose()

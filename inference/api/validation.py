@@ -1,0 +1,161 @@
+"""Request bodies of /v1/chat/completions and /v1/completions, checked the way OpenAI does:
+every problem is a 400 naming its ``param``; unknown fields are ignored."""
+
+import json
+import math
+
+from inference.api.errors import OpenAIError
+from inference.services import CompletionParams
+
+ROLES = {"system", "developer", "user", "assistant", "tool"}
+MAX_N = 8
+MAX_STOP = 4
+
+
+def _bad(message: str, param: str | None, code: str | None = None) -> OpenAIError:
+    return OpenAIError(message, status=400, param=param, code=code)
+
+
+def parse_json(body: bytes) -> dict:
+    try:
+        data = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad(
+            "We could not parse the JSON body of your request. The body must be a JSON object.",
+            None,
+            "invalid_json",
+        ) from exc
+    if not isinstance(data, dict):
+        raise _bad("The request body must be a JSON object.", None, "invalid_json")
+    return data
+
+
+def _integer(data: dict, name: str, *, low: int, high: int | None = None) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(f"'{name}' must be an integer.", name, "invalid_type")
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise _bad(f"'{name}' must be {bounds}, got {value}.", name, "invalid_value")
+    return value
+
+
+def _number(
+    data: dict, name: str, *, low: float, high: float, default: float, low_open: bool = False
+) -> float:
+    value = data.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _bad(f"'{name}' must be a number.", name, "invalid_type")
+    if value > high or value < low or (low_open and value == low):
+        raise _bad(
+            f"'{name}' must be {'above' if low_open else 'at least'} {low} and at most {high}, got {value}.",
+            name,
+            "invalid_value",
+        )
+    return float(value)
+
+
+def _stop(data: dict) -> list[str]:
+    value = data.get("stop")
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _bad("'stop' must be a string or a list of strings.", "stop", "invalid_type")
+    if len(value) > MAX_STOP:
+        raise _bad(f"'stop' accepts at most {MAX_STOP} sequences.", "stop", "invalid_value")
+    return [item for item in value if item]
+
+
+def _messages(data: dict) -> list[dict]:
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _bad("'messages' must be a non-empty list of messages.", "messages", "invalid_type")
+    cleaned = []
+    for index, message in enumerate(messages):
+        param = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise _bad(
+                f"{param} must be an object with 'role' and 'content'.", param, "invalid_type"
+            )
+        role = message.get("role")
+        if role not in ROLES:
+            raise _bad(
+                f"{param}.role must be one of {', '.join(sorted(ROLES))}.",
+                f"{param}.role",
+                "invalid_value",
+            )
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            if not isinstance(content, list) or not all(
+                isinstance(part, dict)
+                and part.get("type") == "text"
+                and isinstance(part.get("text"), str)
+                for part in content
+            ):
+                raise _bad(
+                    f"{param}.content must be a string or a list of text parts.",
+                    f"{param}.content",
+                    "invalid_type",
+                )
+        cleaned.append({"role": role, "content": content})
+    return cleaned
+
+
+def _prompt(data: dict) -> str:
+    prompt = data.get("prompt")
+    # OpenAI accepts a list for batching; one prompt per request is what this API serves.
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise _bad("'prompt' must be a string.", "prompt", "invalid_type")
+    return prompt
+
+
+def completion_params(data: dict, *, kind: str) -> CompletionParams:
+    """Validates a body for kind "chat" (messages) or "text" (prompt)."""
+    model = data.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise _bad("You must provide a model parameter.", "model", "invalid_value")
+    max_tokens = _integer(data, "max_completion_tokens", low=1)
+    if max_tokens is None:
+        max_tokens = _integer(data, "max_tokens", low=1)
+    stream = data.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise _bad("'stream' must be a boolean.", "stream", "invalid_type")
+    options = data.get("stream_options")
+    include_usage = False
+    if options is not None:
+        if not isinstance(options, dict):
+            raise _bad("'stream_options' must be an object.", "stream_options", "invalid_type")
+        if not stream:
+            raise _bad(
+                "'stream_options' is only allowed when 'stream' is true.",
+                "stream_options",
+                "invalid_value",
+            )
+        include_usage = bool(options.get("include_usage", False))
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise _bad("'seed' must be an integer.", "seed", "invalid_type")
+    return CompletionParams(
+        model=model.strip(),
+        kind=kind,
+        messages=_messages(data) if kind == "chat" else None,
+        prompt=_prompt(data) if kind == "text" else None,
+        max_tokens=max_tokens,
+        temperature=_number(data, "temperature", low=0.0, high=2.0, default=1.0),
+        top_p=_number(data, "top_p", low=0.0, high=1.0, default=1.0, low_open=True),
+        n=_integer(data, "n", low=1, high=MAX_N) or 1,
+        stop=_stop(data),
+        seed=seed,
+        stream=stream,
+        include_usage=include_usage,
+    )

@@ -1,0 +1,352 @@
+"""Inference writes: one completion request, from admission to settlement.
+
+Admission (completion_start) runs in this order, each step refusing with an
+ApplicationError the API maps to OpenAI's error shape:
+model (404) → entitlement (403) → content safeguards (400) → tokenization and context
+(400) → key limits (429) → a live worker on the model's queue (503) → quota hold for a
+rental (402) → the Celery task, sent after commit (503 if the broker is down).
+Whatever was counted or held before a refusal is given back before the refusal leaves.
+
+Settlement (completion_settle) is done by whoever sees the final stream event first: the
+view that streams or waits, or a background reader started when the client went away. It
+is idempotent (UsageRecord.request_id is unique), and billing's periodic stale-hold release
+covers a request whose final event never came.
+"""
+
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import ApiKey, User
+from config.api_errors import ApplicationError
+from config.worker_heartbeat import queue_has_worker
+from inference import tokenization
+from inference.limits import limits_admit, limits_correct
+from inference.models import UsageRecord
+from inference.protocol import (
+    DONE,
+    ERROR,
+    GENERATE_TASK,
+    STREAM_TTL_SECONDS,
+    GenerationJob,
+    stream_key,
+)
+from inference.routing import queue_for
+from inference.safeguards import prompt_screen
+from inference.selectors import listing_for_model
+from inference.streams import StreamTimeout, events_read, generation_cancel
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONTEXT_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class CompletionParams:
+    """A validated /v1 request body (see inference/api/validation.py)."""
+
+    model: str
+    kind: str  # "chat" (messages) or "text" (prompt)
+    messages: list[dict] | None = None
+    prompt: str | None = None
+    max_tokens: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    n: int = 1
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    stream: bool = False
+    include_usage: bool = False
+
+
+@dataclass(frozen=True)
+class StartedCompletion:
+    request_id: str
+    model_id: str
+    created: int
+    prompt_tokens: int
+    max_tokens: int
+    n: int
+    access: str  # "purchase" | "rental"
+    listing_id: int
+
+
+def _context_key(request_id: str) -> str:
+    return f"{stream_key(request_id)}:context"
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _prompt_text(params: CompletionParams) -> str:
+    if params.kind == "chat":
+        return "\n".join(tokenization.message_text(m.get("content")) for m in params.messages or [])
+    return params.prompt or ""
+
+
+def _prompt_ids(params: CompletionParams, storage_path: str) -> list[int]:
+    try:
+        if params.kind == "chat":
+            return tokenization.chat_prompt_ids(
+                storage_path=storage_path, messages=params.messages or []
+            )
+        return tokenization.text_prompt_ids(storage_path=storage_path, prompt=params.prompt or "")
+    except (OSError, ValueError) as exc:
+        logger.exception("Tokenizer of %s failed", storage_path)
+        raise ApplicationError(
+            "This model's tokenizer could not be loaded.", code="model_unavailable", status=503
+        ) from exc
+
+
+def _send(job: GenerationJob, queue: str) -> None:
+    from config.celery import app as celery_app
+
+    celery_app.send_task(GENERATE_TASK, kwargs=job.as_kwargs(), queue=queue)
+
+
+def completion_start(
+    *,
+    user: User,
+    api_key: ApiKey | None,
+    params: CompletionParams,
+    source: str = UsageRecord.Source.API,
+) -> StartedCompletion:
+    """Admits one request and sends it to a worker.
+
+    Invariant: a refused request leaves no hold and no key-limit count behind; an admitted
+    rental request holds prompt_tokens + n * max_tokens until it is settled or released.
+    """
+    from billing.selectors import access_for
+    from billing.services import quota_hold, quota_release
+
+    listing, version = listing_for_model(model_id=params.model)
+    if listing is None or version is None:
+        raise ApplicationError(
+            f"The model '{params.model}' does not exist.",
+            code="model_not_found",
+            status=404,
+            field="model",
+        )
+    access = access_for(user=user, listing=listing)
+    if access.kind is None:
+        raise ApplicationError(
+            f"You have no access to '{listing.model_id}': buy it or rent quota on its store page.",
+            code="model_not_entitled",
+            status=403,
+            field="model",
+        )
+    prompt_screen(text=_prompt_text(params))
+
+    prompt_ids = _prompt_ids(params, version.storage_path)
+    context = version.context_length or DEFAULT_CONTEXT_LENGTH
+    max_tokens = params.max_tokens or max(
+        1, min(settings.INFERENCE_DEFAULT_MAX_TOKENS, context - len(prompt_ids))
+    )
+    if len(prompt_ids) + max_tokens > context:
+        raise ApplicationError(
+            f"This model's maximum context length is {context} tokens. However, you requested "
+            f"{len(prompt_ids) + max_tokens} tokens ({len(prompt_ids)} in the prompt, {max_tokens} "
+            "for the completion). Please reduce the prompt or the completion length.",
+            code="context_length_exceeded",
+            field="messages" if params.kind == "chat" else "prompt",
+        )
+    reserve = len(prompt_ids) + params.n * max_tokens
+
+    ticket = limits_admit(api_key=api_key, tokens=reserve) if api_key is not None else None
+    request_id = uuid.uuid4().hex
+    held = False
+    try:
+        queue = queue_for(model_id=listing.model_id)
+        if not queue_has_worker(queue):
+            raise ApplicationError(
+                "No inference worker is serving this model right now. Try again shortly.",
+                code="no_worker_available",
+                status=503,
+            )
+        if access.kind == "rental":
+            quota_hold(user=user, listing=listing, tokens=reserve, request_id=request_id)
+            held = True
+        started = StartedCompletion(
+            request_id=request_id,
+            model_id=listing.model_id,
+            created=int(time.time()),
+            prompt_tokens=len(prompt_ids),
+            max_tokens=max_tokens,
+            n=params.n,
+            access=access.kind,
+            listing_id=listing.pk,
+        )
+        context_record = {
+            "user_id": user.pk,
+            "api_key_id": api_key.pk if api_key else None,
+            "listing_id": listing.pk,
+            "version_id": version.pk,
+            "access": access.kind,
+            "source": source,
+            "started_at": time.time(),
+            "limit_tokens_key": ticket.tokens_key if ticket else None,
+            "limit_month_key": ticket.month_key if ticket else None,
+            "limit_counted": ticket.tokens if ticket else 0,
+        }
+        _redis().set(_context_key(request_id), json.dumps(context_record), ex=STREAM_TTL_SECONDS)
+        job = GenerationJob(
+            request_id=request_id,
+            model_dir=version.storage_path,
+            prompt_ids=prompt_ids,
+            max_tokens=max_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            n=params.n,
+            stop=list(params.stop),
+            seed=params.seed,
+            enqueued_at=time.time(),
+        )
+        try:
+            # After commit: the worker must find the hold (and anything else) committed.
+            transaction.on_commit(lambda: _send(job, queue))
+        except Exception as exc:  # noqa: BLE001 - kombu/redis raise many types when the broker is down
+            logger.exception("Could not enqueue %s on %s", request_id, queue)
+            raise ApplicationError(
+                "The inference queue is unreachable right now. Try again shortly.",
+                code="broker_unavailable",
+                status=503,
+            ) from exc
+        return started
+    except Exception:
+        if held:
+            quota_release(request_id=request_id)
+        if ticket is not None:
+            limits_correct(
+                tokens_key=ticket.tokens_key,
+                month_key=ticket.month_key,
+                counted=ticket.tokens,
+                used=0,
+            )
+        _redis().delete(_context_key(request_id))
+        raise
+
+
+def completion_settle(
+    *,
+    request_id: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    finish_reason: str = "",
+    status: str = "ok",
+) -> UsageRecord | None:
+    """Records what a request used and settles its quota: debits prompt + completion tokens
+    for a rental (releases everything on "error"), corrects the key's token counters.
+
+    Idempotent: the first call writes the UsageRecord; any later call returns it unchanged.
+    """
+    from billing.services import quota_release, quota_settle
+
+    client = _redis()
+    raw = client.get(_context_key(request_id))
+    if raw is None:
+        return UsageRecord.objects.filter(request_id=request_id).first()
+    context = json.loads(raw)
+    used = 0 if status == "error" else prompt_tokens + completion_tokens
+    rental = context["access"] == "rental"
+    started_at = context.get("started_at")
+    with transaction.atomic():
+        record, created = UsageRecord.objects.get_or_create(
+            request_id=request_id,
+            defaults={
+                "user_id": context["user_id"],
+                "api_key_id": context["api_key_id"],
+                "listing_id": context["listing_id"],
+                "version_id": context["version_id"],
+                "source": context["source"],
+                "access": context["access"],
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "charged_tokens": used if rental else 0,
+                "finish_reason": finish_reason[:16],
+                "status": status,
+                "latency_ms": int((time.time() - started_at) * 1000) if started_at else None,
+            },
+        )
+        if created and rental:
+            if used:
+                quota_settle(request_id=request_id, used_tokens=used)
+            else:
+                quota_release(request_id=request_id)
+    if created:
+        if context.get("limit_tokens_key"):
+            limits_correct(
+                tokens_key=context["limit_tokens_key"],
+                month_key=context["limit_month_key"],
+                counted=context["limit_counted"],
+                used=used,
+            )
+        client.delete(_context_key(request_id))
+    return record
+
+
+def completion_settle_from_events(*, request_id: str, events: list[dict]) -> UsageRecord | None:
+    """Settles from a request's final event ("done" or "error") and its "finish" events."""
+    final = events[-1]
+    reasons = [e.get("finish_reason", "") for e in events if e.get("type") == "finish"]
+    cancelled = "cancelled" in reasons
+    if final["type"] == DONE:
+        return completion_settle(
+            request_id=request_id,
+            prompt_tokens=final.get("prompt_tokens", 0),
+            completion_tokens=final.get("completion_tokens", 0),
+            finish_reason="cancelled" if cancelled else (reasons[0] if reasons else ""),
+            status="cancelled" if cancelled else "ok",
+        )
+    return completion_settle(
+        request_id=request_id,
+        prompt_tokens=0,
+        completion_tokens=final.get("completion_tokens", 0),
+        finish_reason="error",
+        status="error",
+    )
+
+
+def completion_abandon(*, request_id: str, timeout: float | None = None) -> UsageRecord | None:
+    """The client is gone (or gave up): stop the generation, wait for its final event and
+    settle only what was produced. No final event in time: release everything."""
+    client = _redis()
+    generation_cancel(client, request_id)
+    events: list[dict] = []
+    try:
+        for event in events_read(
+            client, request_id, timeout=timeout or settings.INFERENCE_REQUEST_TIMEOUT
+        ):
+            if event.get("type") in (DONE, ERROR, "finish"):
+                events.append(event)
+    except StreamTimeout:
+        return completion_settle(
+            request_id=request_id, prompt_tokens=0, completion_tokens=0, status="error"
+        )
+    finally:
+        client.close()
+    return completion_settle_from_events(request_id=request_id, events=events)
+
+
+def completion_abandon_in_background(*, request_id: str) -> threading.Thread:
+    """Runs completion_abandon in a daemon thread, so a view can return (or be cancelled) at once."""
+    from django.db import connection
+
+    def run():
+        try:
+            completion_abandon(request_id=request_id)
+        except Exception:  # noqa: BLE001 - a thread has nobody to raise to; the stale-hold sweep follows up
+            logger.exception("Settling abandoned request %s failed", request_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name=f"abandon-{request_id[:8]}", daemon=True)
+    thread.start()
+    return thread

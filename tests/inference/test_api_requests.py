@@ -1,0 +1,185 @@
+"""/v1/chat/completions and /v1/completions without a worker: validation, every refusal
+before the queue, and the 503 a customer gets when no worker serves the model."""
+
+import json
+
+import pytest
+
+from inference.models import BlockedPattern, UsageRecord
+from tests.inference.api_model_builders import (  # noqa: F401 - fixture
+    available_tokens,
+    grant_purchase,
+    grant_rental,
+    servable_listing,
+    tiny_model_dirs,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def listing(tiny_model_dirs):
+    return servable_listing(tiny_model_dirs[True])
+
+
+@pytest.fixture
+def owner_secret(user, listing, api_key_for):
+    grant_purchase(user, listing)
+    return api_key_for(user)[1]
+
+
+def post(client, secret, body, path="/v1/chat/completions"):
+    raw = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.post(
+        path, raw, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}"
+    )
+
+
+def chat(listing, **extra):
+    return {
+        "model": listing.model_id,
+        "messages": [{"role": "user", "content": "Say hello"}],
+        **extra,
+    }
+
+
+def error_of(response):
+    body = response.json()
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    return body["error"]
+
+
+def test_it_refuses_malformed_json_with_400(client, owner_secret):
+    response = post(client, owner_secret, "{not json")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"temperature": 3}, "temperature"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"n": 0}, "n"),
+        ({"n": 99}, "n"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_tokens": True}, "max_tokens"),
+        ({"max_completion_tokens": -5}, "max_completion_tokens"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"stop": 7}, "stop"),
+        ({"seed": "x"}, "seed"),
+        ({"stream": "yes"}, "stream"),
+        ({"stream_options": {"include_usage": True}}, "stream_options"),
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
+        ({"model": ""}, "model"),
+    ],
+)
+def test_it_refuses_bad_parameters_with_400_naming_the_param(
+    client, owner_secret, listing, extra, param
+):
+    response = post(client, owner_secret, chat(listing, **extra))
+    assert response.status_code == 400
+    assert error_of(response)["param"] == param
+
+
+def test_it_refuses_a_missing_prompt_on_completions(client, owner_secret, listing):
+    response = post(client, owner_secret, {"model": listing.model_id}, path="/v1/completions")
+    assert response.status_code == 400
+    assert error_of(response)["param"] == "prompt"
+
+
+def test_it_refuses_a_bad_key_with_401(client, listing):
+    response = post(client, "gpts_nope_nope", chat(listing))
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "invalid_api_key"
+
+
+def test_it_answers_404_model_not_found_for_an_unknown_model(client, owner_secret):
+    response = post(
+        client,
+        owner_secret,
+        {"model": "nobody/nothing", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "model_not_found"
+
+
+def test_a_model_that_is_not_approved_is_not_found(client, owner_secret, listing):
+    listing.status = listing.Status.DELISTED
+    listing.save(update_fields=["status"])
+    assert post(client, owner_secret, chat(listing)).status_code == 404
+
+
+def test_it_answers_403_for_a_model_the_customer_has_not_bought_or_rented(
+    client, other_user, listing, api_key_for
+):
+    _, secret = api_key_for(other_user)
+    response = post(client, secret, chat(listing))
+    assert response.status_code == 403
+    assert error_of(response)["type"] == "permission_error"
+
+
+def test_it_refuses_prompt_plus_max_tokens_beyond_the_context(client, owner_secret, listing):
+    response = post(client, owner_secret, chat(listing, max_tokens=500))
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "context_length_exceeded"
+    assert "128" in error["message"]
+
+
+def test_it_answers_503_when_no_worker_serves_the_model_and_holds_nothing(
+    client, user, listing, api_key_for
+):
+    grant_rental(user, listing, tokens=1000)
+    _, secret = api_key_for(user)
+    response = post(client, secret, chat(listing, max_tokens=20))
+    assert response.status_code == 503
+    assert error_of(response)["code"] == "no_worker_available"
+    assert available_tokens(user, listing) == 1000
+    assert not UsageRecord.objects.exists()
+
+
+def test_blocked_patterns_refuse_matching_prompts_and_count_them(
+    client, owner_secret, listing, staff_user
+):
+    plain = BlockedPattern.objects.create(
+        pattern="forbidden words", reason="No forbidden words.", created_by=staff_user
+    )
+    regex = BlockedPattern.objects.create(pattern=r"credit\s*card\s*\d{4}", is_regex=True)
+    BlockedPattern.objects.create(pattern="hello", active=False)
+
+    response = post(
+        client,
+        owner_secret,
+        chat(listing, messages=[{"role": "user", "content": "Some FORBIDDEN words here"}]),
+    )
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "content_policy_violation"
+    assert "No forbidden words." in error["message"]
+
+    body = {"model": listing.model_id, "prompt": "my credit card 1234"}
+    assert (
+        post(client, owner_secret, body, path="/v1/completions").json()["error"]["code"]
+        == "content_policy_violation"
+    )
+
+    plain.refresh_from_db()
+    regex.refresh_from_db()
+    assert (plain.match_count, regex.match_count) == (1, 1)
+    # An inactive pattern refuses nothing: this request gets as far as the (absent) worker.
+    assert post(client, owner_secret, chat(listing)).status_code == 503
+
+
+def test_unknown_fields_are_ignored(client, owner_secret, listing):
+    response = post(
+        client, owner_secret, chat(listing, frequency_penalty=0.5, logit_bias={}, user="abc")
+    )
+    assert response.status_code == 503  # valid: it reached the worker check
+
+
+def test_get_is_not_allowed(client, owner_secret):
+    response = client.get("/v1/chat/completions", HTTP_AUTHORIZATION=f"Bearer {owner_secret}")
+    assert response.status_code == 405
