@@ -16,7 +16,8 @@ def _blank(label: str, choices) -> list[tuple[str, str]]:
 
 
 class CatalogFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200, label="Search")
+    # No max_length: selectors cut the query, so an overlong one still searches its start.
+    q = forms.CharField(required=False, label="Search")
     task = forms.ChoiceField(required=False, choices=_blank("Any task", Listing.Task.choices))
     license = forms.ChoiceField(required=False, choices=_blank("Any licence", LICENSES))
     format = forms.ChoiceField(required=False, choices=_blank("Any format", ListingVersion.Format.choices))
