@@ -1,9 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
 from store import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("publish/", include("store.studio_urls")),
     path("catalog/", views.catalog, name="catalog"),
     path("models/<slug:publisher_slug>/<slug:listing_slug>/", views.listing_detail, name="listing_detail"),
     path("models/<slug:publisher_slug>/<slug:listing_slug>/review/", views.review_save, name="listing_review"),

@@ -1,7 +1,19 @@
 from django.conf import settings
 from django.db import models
 
+from config.api_errors import ApplicationError
 from store.models.listing import Listing
+
+# What a ready version's users rely on; it never changes once the version is ready.
+FROZEN_VERSION_FIELDS = (
+    "listing_id", "number", "source_format", "status", "storage_path", "size_bytes",
+    "architecture", "parameter_count", "context_length", "vocab_size", "dtype", "has_chat_template",
+)  # fmt: skip
+
+
+class ImmutableVersion(ApplicationError):
+    def __init__(self, message: str = "A processed (ready) version is immutable: upload a new version instead."):
+        super().__init__(message, code="version_immutable", status=409)
 
 
 class ListingVersion(models.Model):
@@ -49,6 +61,28 @@ class ListingVersion(models.Model):
     def __str__(self):
         return f"{self.listing} v{self.number}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._frozen_as_loaded = {
+            name: getattr(instance, name) for name in FROZEN_VERSION_FIELDS if name in instance.__dict__
+        }
+        return instance
+
+    def save(self, *args, **kwargs):
+        loaded = getattr(self, "_frozen_as_loaded", {})
+        if loaded.get("status") == self.Status.READY and any(
+            getattr(self, name) != value for name, value in loaded.items()
+        ):
+            raise ImmutableVersion()
+        super().save(*args, **kwargs)
+        self._frozen_as_loaded = {name: getattr(self, name) for name in FROZEN_VERSION_FIELDS}
+
+    def delete(self, *args, **kwargs):
+        if self.status == self.Status.READY:
+            raise ImmutableVersion("A ready version cannot be deleted: buyers may rely on it.")
+        return super().delete(*args, **kwargs)
+
 
 class WeightFile(models.Model):
     """A file of a processed version, with its checksum, as buyers download it."""
@@ -65,3 +99,16 @@ class WeightFile(models.Model):
 
     def __str__(self):
         return f"{self.version}: {self.path}"
+
+    def save(self, *args, **kwargs):
+        # Counting downloads is the one change a ready version's files accept.
+        update_fields = kwargs.get("update_fields")
+        counting_only = update_fields is not None and set(update_fields) <= {"download_count"}
+        if not counting_only and self.version.status == ListingVersion.Status.READY:
+            raise ImmutableVersion()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.version.status == ListingVersion.Status.READY:
+            raise ImmutableVersion()
+        return super().delete(*args, **kwargs)

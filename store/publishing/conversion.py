@@ -1,0 +1,42 @@
+"""GGUF → a plain safetensors model folder, done once per version so that workers load fast."""
+
+from pathlib import Path
+
+from store.publishing.validation import UploadRefused
+
+
+def gguf_to_safetensors(*, gguf_path: Path, output_dir: Path) -> None:
+    """Dequantizes a GGUF file into float32 weights and writes config, tokenizer and safetensors.
+
+    transformers keeps a GGUF quantizer attached to the model it loads, and refuses to save
+    such a model; the weights are therefore copied into a fresh model built from the same
+    config (without quantization_config), which saves as an ordinary checkpoint.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    folder, name = str(gguf_path.parent), gguf_path.name
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            folder,
+            gguf_file=name,
+            dtype=torch.float32,
+            quantization_config=GgufConfig(dequantize=True),
+        )
+    except Exception as exc:  # any reader/arch error is the file's fault, reported to the publisher
+        raise UploadRefused(f"The GGUF file cannot be converted: {_short(exc)}") from exc
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(loaded.state_dict(), strict=True)
+    del loaded
+    output_dir.mkdir(parents=True, exist_ok=True)
+    plain.save_pretrained(output_dir, safe_serialization=True)
+    tokenizer.save_pretrained(output_dir)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]

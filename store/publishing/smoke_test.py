@@ -1,0 +1,70 @@
+"""Proof that a processed folder works: load it on the CPU in float32 and generate a few tokens."""
+
+import time
+from pathlib import Path
+
+from store.publishing.validation import UploadRefused
+
+PROMPT = "Hello! In one sentence, what can you do?"
+NEW_TOKENS = 8
+
+
+def smoke_test(folder: Path, *, chat: bool) -> dict:
+    """Returns the sample (prompt, text, timings) and the parameter count; refuses a model
+    that does not load, lacks weights its config needs, or cannot generate."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.monotonic()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as exc:
+        raise UploadRefused(f"The tokenizer cannot be loaded: {_short(exc)}") from exc
+    try:
+        model, info = AutoModelForCausalLM.from_pretrained(
+            folder, dtype=torch.float32, output_loading_info=True
+        )
+    except Exception as exc:
+        raise UploadRefused(f"The model cannot be loaded: {_short(exc)}") from exc
+    missing = list(info.get("missing_keys") or [])
+    if missing:
+        raise UploadRefused(
+            f"The weights do not match the config: {len(missing)} tensors are missing (e.g. {sorted(missing)[0]})."
+        )
+    model.eval()
+    loaded = time.monotonic()
+    try:
+        if chat:
+            inputs = tokenizer.apply_chat_template(
+                [{"role": "user", "content": PROMPT}],
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
+            )
+        else:
+            inputs = tokenizer(PROMPT, return_tensors="pt")
+        prompt_length = inputs["input_ids"].shape[1]
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        with torch.inference_mode():
+            output = model.generate(
+                **inputs, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=pad
+            )
+    except Exception as exc:
+        raise UploadRefused(f"The model loads but cannot generate text: {_short(exc)}") from exc
+    new_tokens = output[0][prompt_length:]
+    return {
+        "parameter_count": sum(p.numel() for p in model.parameters()),
+        "sample": {
+            "prompt": PROMPT,
+            "chat_template_used": chat,
+            "text": tokenizer.decode(new_tokens, skip_special_tokens=True),
+            "new_tokens": int(new_tokens.shape[0]),
+            "load_seconds": round(loaded - started, 2),
+            "generate_seconds": round(time.monotonic() - loaded, 2),
+        },
+    }
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
