@@ -6,14 +6,15 @@ import json
 import pytest
 
 from inference.models import BlockedPattern, UsageRecord
-from tests.inference.api_model_builders import (  # noqa: F401 - fixture
+from tests.inference import api_model_builders
+from tests.inference.api_model_builders import (
     available_tokens,
     grant_purchase,
     grant_rental,
     servable_listing,
-    tiny_model_dirs,
 )
 
+tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

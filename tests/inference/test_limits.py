@@ -6,8 +6,10 @@ import threading
 import pytest
 
 from inference.limits import RateLimited, limits_admit, limits_correct, limits_usage
-from tests.inference.api_model_builders import grant_purchase, servable_listing, tiny_model_dirs  # noqa: F401
+from tests.inference import api_model_builders
+from tests.inference.api_model_builders import grant_purchase, servable_listing
 
+tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 
