@@ -36,5 +36,7 @@ def generate(**payload) -> str:
         timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
     )
     if last.get("type") == "error":
-        log.warning("Generation %s ended with %s: %s", job.request_id, last.get("code"), last.get("message"))
+        log.warning(
+            "Generation %s ended with %s: %s", job.request_id, last.get("code"), last.get("message")
+        )
     return last.get("type", "")

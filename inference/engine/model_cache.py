@@ -86,7 +86,9 @@ def _eos_ids(model, tokenizer) -> frozenset[int]:
 
 
 def _max_positions(model, tokenizer) -> int:
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    config = (
+        model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    )
     for name in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
         value = getattr(config, name, None)
         if isinstance(value, int) and value > 0:
@@ -207,7 +209,9 @@ class ModelCache:
         started = time.monotonic()
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(path), local_files_only=True, dtype=dtype
+            )
         except Exception as exc:  # noqa: BLE001 - any loader failure means this model cannot serve
             raise ModelUnavailable(f"Cannot load {key!r}: {exc}") from exc
         model.to(device)
@@ -225,5 +229,12 @@ class ModelCache:
             max_positions=_max_positions(model, tokenizer),
             load_seconds=seconds,
         )
-        log.info("Loaded model %s on %s/%s in %.1fs (%d MB)", key, device, dtype, seconds, entry.nbytes // 2**20)
+        log.info(
+            "Loaded model %s on %s/%s in %.1fs (%d MB)",
+            key,
+            device,
+            dtype,
+            seconds,
+            entry.nbytes // 2**20,
+        )
         return entry

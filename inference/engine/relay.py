@@ -85,7 +85,9 @@ def relay_job(
             last = error_event("invalid_request", str(exc))
             sink([last])
             return last
-        return _pump(request, sink=sink, cancel_requested=cancel_requested, timeout_seconds=timeout_seconds)
+        return _pump(
+            request, sink=sink, cancel_requested=cancel_requested, timeout_seconds=timeout_seconds
+        )
     finally:
         engine.cache.release(model)
 

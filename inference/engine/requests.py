@@ -135,7 +135,12 @@ class GenerationRequest:
             if choice.finish_reason is None:
                 choice.finish_reason = "error"
         self.events.put(
-            {"type": ERROR, "code": code, "message": message, "completion_tokens": self.completion_tokens}
+            {
+                "type": ERROR,
+                "code": code,
+                "message": message,
+                "completion_tokens": self.completion_tokens,
+            }
         )
         self.done.set()
 
@@ -144,7 +149,11 @@ class GenerationRequest:
             self.fail("timeout", "The request took longer than the worker's time limit.")
             return
         self.events.put(
-            {"type": DONE, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+            {
+                "type": DONE,
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+            }
         )
         self.done.set()
 

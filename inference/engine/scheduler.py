@@ -50,14 +50,21 @@ class Batch:
 
     def merge(self, *, cache, mask, positions, last_tokens, choices) -> None:
         if not self.choices:
-            self.cache, self.mask, self.positions, self.last_tokens = cache, mask, positions, last_tokens
+            self.cache, self.mask, self.positions, self.last_tokens = (
+                cache,
+                mask,
+                positions,
+                last_tokens,
+            )
             self.choices = list(choices)
             return
         length = max(self.mask.shape[1], mask.shape[1])
         grow_old, grow_new = length - self.mask.shape[1], length - mask.shape[1]
         for old, new in zip(self.cache.layers, cache.layers, strict=True):
             old.keys = torch.cat([_pad_kv(old.keys, grow_old), _pad_kv(new.keys, grow_new)], dim=0)
-            old.values = torch.cat([_pad_kv(old.values, grow_old), _pad_kv(new.values, grow_new)], dim=0)
+            old.values = torch.cat(
+                [_pad_kv(old.values, grow_old), _pad_kv(new.values, grow_new)], dim=0
+            )
         self.mask = torch.cat([F.pad(self.mask, (grow_old, 0)), F.pad(mask, (grow_new, 0))], dim=0)
         self.positions = torch.cat([self.positions, positions])
         self.last_tokens = torch.cat([self.last_tokens, last_tokens])
@@ -186,13 +193,17 @@ class Scheduler:
                 except Exception as exc:  # noqa: BLE001
                     log.exception("Decode step failed for %s", model.key)
                     for choice in batch.choices:
-                        choice.request.fail("engine_error", f"The model failed while generating: {exc}")
+                        choice.request.fail(
+                            "engine_error", f"The model failed while generating: {exc}"
+                        )
                     batch.choices = []
                 batch.compact()
             if not batch.rows:
                 del self._batches[model]
 
-    def _admit(self, newcomers: list[GenerationRequest]) -> dict[LoadedModel, list[GenerationRequest]]:
+    def _admit(
+        self, newcomers: list[GenerationRequest]
+    ) -> dict[LoadedModel, list[GenerationRequest]]:
         admitted: dict[LoadedModel, list[GenerationRequest]] = {}
         planned_rows: dict[LoadedModel, int] = {}
         planned_tokens: dict[LoadedModel, tuple[int, int]] = {}  # (requests, longest prompt)
@@ -226,7 +237,9 @@ class Scheduler:
         key = id(model.model)
         if key not in self._forward_kwargs:
             accepted = inspect.signature(model.model.forward).parameters
-            self._forward_kwargs[key] = {"logits_to_keep": 1} if "logits_to_keep" in accepted else {}
+            self._forward_kwargs[key] = (
+                {"logits_to_keep": 1} if "logits_to_keep" in accepted else {}
+            )
         return self._forward_kwargs[key]
 
     def _prefill(self, model: LoadedModel, requests: list[GenerationRequest]) -> None:

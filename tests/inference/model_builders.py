@@ -24,7 +24,9 @@ CORPUS = [
 
 def build_tokenizer(path: Path, *, vocab_size: int = 384) -> PreTrainedTokenizerFast:
     trainer = ByteLevelBPETokenizer()
-    trainer.train_from_iterator(CORPUS, vocab_size=vocab_size, min_frequency=1, special_tokens=[EOS])
+    trainer.train_from_iterator(
+        CORPUS, vocab_size=vocab_size, min_frequency=1, special_tokens=[EOS]
+    )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=trainer._tokenizer, eos_token=EOS, bos_token=EOS, unk_token=EOS
     )

@@ -39,7 +39,9 @@ def answer(events: list[dict], index: int = 0) -> str:
     return "".join(e["text"] for e in events if e["type"] == "delta" and e["index"] == index)
 
 
-def test_it_streams_start_deltas_finish_and_done_with_usage(celery_worker, redis_client, tiny_model):
+def test_it_streams_start_deltas_finish_and_done_with_usage(
+    celery_worker, redis_client, tiny_model
+):
     model, tokenizer = tiny_model
     prompt = tokenizer("Hello world! How are")["input_ids"]
     job = send(prompt_ids=prompt, max_tokens=12, temperature=0.0)
@@ -54,21 +56,32 @@ def test_it_streams_start_deltas_finish_and_done_with_usage(celery_worker, redis
     assert done["completion_tokens"] == finish["completion_tokens"]
     assert sum(e["tokens"] for e in events if e["type"] == "delta") == done["completion_tokens"]
     expected = model.generate(
-        tokenizer("Hello world! How are", return_tensors="pt")["input_ids"], max_new_tokens=12, do_sample=False
+        tokenizer("Hello world! How are", return_tensors="pt")["input_ids"],
+        max_new_tokens=12,
+        do_sample=False,
     )[0, len(prompt) :]
     assert answer(events) == tokenizer.decode(expected, skip_special_tokens=True)
     assert 0 < redis_client.ttl(stream_key(job.request_id)) <= 3600
 
 
-def test_concurrent_tasks_get_the_answers_they_would_get_alone(celery_worker, redis_client, tiny_model):
+def test_concurrent_tasks_get_the_answers_they_would_get_alone(
+    celery_worker, redis_client, tiny_model
+):
     _, tokenizer = tiny_model
-    prompts = ["The quick brown fox", "Once upon a time there was", "def add(a, b):", "Numbers: 0 1 2"]
+    prompts = [
+        "The quick brown fox",
+        "Once upon a time there was",
+        "def add(a, b):",
+        "Numbers: 0 1 2",
+    ]
     alone = []
     for text in prompts:
         job = send(prompt_ids=tokenizer(text)["input_ids"], max_tokens=16, temperature=0.0)
         alone.append(answer(list(events_read(redis_client, job.request_id, timeout=60))))
 
-    jobs = [send(prompt_ids=tokenizer(t)["input_ids"], max_tokens=16, temperature=0.0) for t in prompts]
+    jobs = [
+        send(prompt_ids=tokenizer(t)["input_ids"], max_tokens=16, temperature=0.0) for t in prompts
+    ]
     together = [answer(list(events_read(redis_client, j.request_id, timeout=60))) for j in jobs]
 
     assert together == alone
@@ -76,7 +89,9 @@ def test_concurrent_tasks_get_the_answers_they_would_get_alone(celery_worker, re
 
 def test_n_choices_each_finish_and_usage_sums_them(celery_worker, redis_client, tiny_model):
     _, tokenizer = tiny_model
-    job = send(prompt_ids=tokenizer("Hello")["input_ids"], max_tokens=5, temperature=1.0, n=3, seed=7)
+    job = send(
+        prompt_ids=tokenizer("Hello")["input_ids"], max_tokens=5, temperature=1.0, n=3, seed=7
+    )
 
     events = list(events_read(redis_client, job.request_id, timeout=60))
 
@@ -89,7 +104,12 @@ def test_n_choices_each_finish_and_usage_sums_them(celery_worker, redis_client, 
 def test_a_cancel_request_stops_the_generation(celery_worker, redis_client, tiny_model):
     _, tokenizer = tiny_model
     # The tiny model's context is 256: a long budget that cannot finish before the cancel.
-    job = send(prompt_ids=tokenizer("Once upon a time")["input_ids"], max_tokens=240, temperature=1.0, seed=1)
+    job = send(
+        prompt_ids=tokenizer("Once upon a time")["input_ids"],
+        max_tokens=240,
+        temperature=1.0,
+        seed=1,
+    )
 
     events = []
     for event in events_read(redis_client, job.request_id, timeout=60):
@@ -104,17 +124,29 @@ def test_a_cancel_request_stops_the_generation(celery_worker, redis_client, tiny
 
 
 def test_an_unknown_model_ends_with_an_error_event(celery_worker, redis_client):
-    job = GenerationJob(request_id=uuid.uuid4().hex, model_dir="test-models/missing", prompt_ids=[1, 2], max_tokens=4)
+    job = GenerationJob(
+        request_id=uuid.uuid4().hex,
+        model_dir="test-models/missing",
+        prompt_ids=[1, 2],
+        max_tokens=4,
+    )
     app.send_task(GENERATE_TASK, kwargs=job.as_kwargs(), queue=settings.INFERENCE_DEFAULT_QUEUE)
 
     events = list(events_read(redis_client, job.request_id, timeout=60))
 
     assert events == [
-        {"type": "error", "code": "model_unavailable", "message": events[0]["message"], "completion_tokens": 0}
+        {
+            "type": "error",
+            "code": "model_unavailable",
+            "message": events[0]["message"],
+            "completion_tokens": 0,
+        }
     ]
 
 
-def test_a_prompt_longer_than_the_context_ends_with_an_error_event(celery_worker, redis_client, tiny_model):
+def test_a_prompt_longer_than_the_context_ends_with_an_error_event(
+    celery_worker, redis_client, tiny_model
+):
     job = send(prompt_ids=[5] * 300, max_tokens=4)
 
     events = list(events_read(redis_client, job.request_id, timeout=60))

@@ -1,0 +1,245 @@
+"""The batching scheduler computes what transformers computes, whatever shares the batch."""
+
+import threading
+
+import pytest
+import torch
+
+from inference.engine.model_cache import ModelCache
+from inference.engine.requests import ContextTooLong
+from inference.engine.scheduler import Scheduler
+from tests.inference.model_builders import build_model
+
+PROMPTS = [
+    "Hello",
+    "The quick brown fox jumps over the lazy",
+    "Once upon a time there was a small model that answered",
+    "def add(a, b):\n",
+    "Café, naïve, déjà vu — unicode text with accents and emoji 🙂",
+]
+
+
+@pytest.fixture(scope="module", params=["gpt2", "llama"])
+def tiny(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    build_model(root / request.param, kind=request.param, seed=11)
+    cache = ModelCache(root=root, budget_bytes=2**30)
+    return cache.acquire(request.param)
+
+
+def reference(loaded, prompt_ids: list[int], max_new_tokens: int) -> list[int]:
+    """transformers' own greedy answer for one prompt alone, without padding."""
+    ids = torch.tensor([prompt_ids])
+    output = loaded.model.generate(
+        ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False
+    )
+    return output[0, len(prompt_ids) :].tolist()
+
+
+def wait(request, timeout: float = 60) -> list[dict]:
+    assert request.done.wait(timeout), "the engine did not finish the request"
+    events = []
+    while not request.events.empty():
+        events.append(request.events.get_nowait())
+    return events
+
+
+def text_of(events: list[dict], index: int = 0) -> str:
+    return "".join(e["text"] for e in events if e["type"] == "delta" and e["index"] == index)
+
+
+def test_greedy_answers_submitted_together_equal_transformers_generate(tiny):
+    scheduler = Scheduler()
+    prompt_ids = [tiny.tokenizer(p)["input_ids"] for p in PROMPTS]
+
+    requests = [
+        scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=24, temperature=0)
+        for ids in prompt_ids
+    ]
+    for request in requests:
+        wait(request)
+
+    for request, ids in zip(requests, prompt_ids, strict=True):
+        assert request.choices[0].token_ids == reference(tiny, ids, 24)
+    assert scheduler.stats.max_rows == len(PROMPTS)
+
+
+def test_requests_joining_mid_decode_get_the_answers_they_would_get_alone(tiny):
+    scheduler = Scheduler()
+    prompt_ids = [tiny.tokenizer(p)["input_ids"] for p in PROMPTS]
+    first = scheduler.submit(model=tiny, prompt_ids=prompt_ids[0], max_tokens=40, temperature=0)
+    joined = []
+    for ids in prompt_ids[1:]:
+        # Wait for a few more decode steps of the running batch before the next one joins.
+        target = scheduler.stats.decode_steps + 3
+        while scheduler.stats.decode_steps < target and not first.finished:
+            threading.Event().wait(0.001)
+        joined.append(scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=20, temperature=0))
+
+    for request in [first, *joined]:
+        wait(request)
+
+    assert first.choices[0].token_ids == reference(tiny, prompt_ids[0], 40)
+    for request, ids in zip(joined, prompt_ids[1:], strict=True):
+        assert request.choices[0].token_ids == reference(tiny, ids, 20)
+    assert scheduler.stats.prefills >= 2, "the later requests joined a running batch"
+    assert scheduler.stats.max_rows >= 2
+
+
+def test_the_event_text_is_the_decoded_answer(tiny):
+    scheduler = Scheduler()
+    ids = tiny.tokenizer(PROMPTS[2])["input_ids"]
+
+    events = wait(scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=30, temperature=0))
+
+    expected = tiny.tokenizer.decode(reference(tiny, ids, 30), skip_special_tokens=True)
+    assert text_of(events) == expected
+    assert events[0] == {"type": "start"}
+    assert events[-1] == {
+        "type": "done",
+        "prompt_tokens": len(ids),
+        "completion_tokens": events[-2]["completion_tokens"],
+    }
+
+
+def test_max_tokens_ends_the_choice_with_length(tiny):
+    scheduler = Scheduler()
+    ids = tiny.tokenizer("Hello world")["input_ids"]
+    # Greedy, so the reference shows whether the model would stop by itself first.
+    if tiny.eos_token_ids & set(reference(tiny, ids, 7)):
+        pytest.skip("this random model emits EOS within 7 tokens")
+
+    events = wait(scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=7, temperature=0))
+
+    finish = next(e for e in events if e["type"] == "finish")
+    assert (finish["finish_reason"], finish["completion_tokens"]) == ("length", 7)
+    assert sum(e["tokens"] for e in events if e["type"] == "delta") == 7
+
+
+def test_the_context_limit_ends_the_choice_with_length(tiny):
+    scheduler = Scheduler()
+    ids = tiny.tokenizer("Hello world")["input_ids"] * 20
+    room = tiny.max_positions - len(ids)
+    if tiny.eos_token_ids & set(reference(tiny, ids, room)):
+        pytest.skip("this random model emits EOS before the context is full")
+
+    events = wait(scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=10_000, temperature=0))
+
+    finish = next(e for e in events if e["type"] == "finish")
+    assert (finish["finish_reason"], finish["completion_tokens"]) == ("length", room)
+
+
+def test_n_greedy_choices_are_identical_and_counted_separately(tiny):
+    scheduler = Scheduler()
+    ids = tiny.tokenizer("Once upon a time")["input_ids"]
+
+    request = scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=10, temperature=0, n=3)
+    events = wait(request)
+
+    answers = {text_of(events, i) for i in range(3)}
+    assert len(answers) == 1
+    assert [c.token_ids for c in request.choices] == [reference(tiny, ids, 10)] * 3
+    assert events[-1]["completion_tokens"] == sum(c.tokens for c in request.choices)
+    assert events[-1]["prompt_tokens"] == len(ids)
+
+
+def test_n_sampled_choices_differ(tiny):
+    scheduler = Scheduler()
+    ids = tiny.tokenizer("Once upon a time")["input_ids"]
+
+    request = scheduler.submit(
+        model=tiny, prompt_ids=ids, max_tokens=12, temperature=1.0, n=4, seed=3
+    )
+    wait(request)
+
+    assert len({tuple(c.token_ids) for c in request.choices}) > 1
+
+
+def test_a_seed_gives_the_same_sample_whatever_shares_the_batch(tiny):
+    scheduler = Scheduler()
+    ids = tiny.tokenizer("The quick brown fox")["input_ids"]
+    alone = scheduler.submit(
+        model=tiny, prompt_ids=ids, max_tokens=16, temperature=0.9, top_p=0.9, seed=42
+    )
+    wait(alone)
+
+    crowd = [
+        scheduler.submit(
+            model=tiny, prompt_ids=tiny.tokenizer(p)["input_ids"], max_tokens=16, temperature=1.0
+        )
+        for p in PROMPTS
+    ]
+    again = scheduler.submit(
+        model=tiny, prompt_ids=ids, max_tokens=16, temperature=0.9, top_p=0.9, seed=42
+    )
+    other = scheduler.submit(
+        model=tiny, prompt_ids=ids, max_tokens=16, temperature=0.9, top_p=0.9, seed=43
+    )
+    for request in [*crowd, again, other]:
+        wait(request)
+
+    assert again.choices[0].token_ids == alone.choices[0].token_ids
+    assert other.choices[0].token_ids != alone.choices[0].token_ids
+
+
+def test_cancel_finishes_the_request_with_cancelled_at_the_next_step(tiny):
+    scheduler = Scheduler()
+    ids = tiny.tokenizer("Once upon a time")["input_ids"]
+    keeps_going = scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=30, temperature=0)
+    doomed = scheduler.submit(
+        model=tiny, prompt_ids=ids, max_tokens=200, temperature=1.0, n=2, seed=1
+    )
+
+    first = doomed.events.get(timeout=30)
+    assert first == {"type": "start"}
+    doomed.cancel()
+    events = wait(doomed)
+
+    finishes = [e for e in events if e["type"] == "finish"]
+    assert sorted(e["index"] for e in finishes) == [0, 1]
+    assert {e["finish_reason"] for e in finishes} == {"cancelled"}
+    assert events[-1]["type"] == "done"
+    assert doomed.completion_tokens < 400
+    wait(keeps_going)
+    assert keeps_going.choices[0].token_ids == reference(tiny, ids, 30)
+
+
+def test_a_timeout_ends_the_request_with_an_error_event(tiny):
+    scheduler = Scheduler()
+    request = scheduler.submit(
+        model=tiny,
+        prompt_ids=tiny.tokenizer("Hello")["input_ids"],
+        max_tokens=200,
+        temperature=1.0,
+        seed=2,
+    )
+    request.events.get(timeout=30)
+    request.cancel("timeout")
+
+    events = wait(request)
+
+    assert events[-1]["type"] == "error"
+    assert events[-1]["code"] == "timeout"
+    assert events[-1]["completion_tokens"] == request.completion_tokens
+
+
+def test_a_prompt_that_fills_the_context_is_refused(tiny):
+    scheduler = Scheduler()
+    with pytest.raises(ContextTooLong):
+        scheduler.submit(model=tiny, prompt_ids=[5] * tiny.max_positions, max_tokens=1)
+
+
+def test_a_batch_never_grows_past_its_row_limit(tiny):
+    scheduler = Scheduler(max_batch_rows=3)
+    prompt_ids = [tiny.tokenizer(p)["input_ids"] for p in PROMPTS]
+
+    requests = [
+        scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=8, temperature=0)
+        for ids in prompt_ids
+    ]
+    for request in requests:
+        wait(request)
+
+    assert scheduler.stats.max_rows == 3
+    for request, ids in zip(requests, prompt_ids, strict=True):
+        assert request.choices[0].token_ids == reference(tiny, ids, 8)
