@@ -1,1 +1,202 @@
-from django.contrib import admin  # noqa: F401
+"""Billing in the Django admin: orders (refund action, grant form), read-only ledgers.
+
+Money rows are never edited here: refunds and grants go through billing.services so the
+ledgers and their invariants hold; ledger and earnings rows are read-only.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+
+from billing import selectors, services
+from billing.forms import GrantForm
+from billing.models import (
+    EarningsEntry,
+    Entitlement,
+    ListingTerms,
+    Order,
+    PriceOption,
+    QuotaHold,
+    QuotaLedgerEntry,
+    QuotaPack,
+    StripeEvent,
+    TermsAcceptance,
+)
+from config.api_errors import ApplicationError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "short_number",
+        "created_at",
+        "user",
+        "listing",
+        "kind",
+        "reason",
+        "amount",
+        "currency",
+        "status",
+    ]
+    list_filter = ["status", "kind", "reason", "created_at"]
+    search_fields = ["number", "user__email", "listing__slug", "listing__name", "payment_intent_id"]
+    readonly_fields = [field.name for field in Order._meta.fields]
+    actions = ["refund_orders"]
+    date_hierarchy = "created_at"
+    change_list_template = "admin/billing/order/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Refund selected orders (revokes what they paid for)")
+    def refund_orders(self, request, queryset):
+        refunded = 0
+        for order in queryset:
+            try:
+                services.order_refund(order_id=order.pk, actor=request.user)
+                refunded += 1
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"Order {order.short_number}: {exc.message}", messages.ERROR
+                )
+        if refunded:
+            self.message_user(request, f"{refunded} order(s) refunded.", messages.SUCCESS)
+
+    def get_urls(self):
+        grant = self.admin_site.admin_view(self.grant_view)
+        return [path("grant/", grant, name="billing_order_grant"), *super().get_urls()]
+
+    def grant_view(self, request):
+        """Grant a purchase or a rental pack without payment (support, promotions)."""
+        if not request.user.is_staff:
+            return redirect("admin:index")
+        form = GrantForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            user = get_user_model().objects.filter(email__iexact=data["email"]).first()
+            listing = selectors.listing_by_model_id(model_id=data["model_id"])
+            if user is None:
+                form.add_error("email", "No customer has this email.")
+            if listing is None:
+                form.add_error("model_id", "No model has this id.")
+            if form.is_valid():
+                try:
+                    if data["kind"] == "purchase":
+                        order = services.grant_create(
+                            user=user, listing=listing, actor=request.user, purchase=True
+                        )
+                    else:
+                        order = services.grant_create(
+                            user=user,
+                            listing=listing,
+                            actor=request.user,
+                            tokens=data["tokens"],
+                            days=data["days"],
+                        )
+                except ApplicationError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    self.message_user(
+                        request, f"Granted: order {order.short_number}.", messages.SUCCESS
+                    )
+                    return redirect(reverse("admin:billing_order_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Grant access",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/billing/order/grant.html", context)
+
+
+@admin.register(PriceOption)
+class PriceOptionAdmin(admin.ModelAdmin):
+    list_display = ["listing", "kind", "amount", "currency", "tokens", "days", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["listing__slug", "listing__name"]
+    readonly_fields = ["listing", "kind", "amount", "currency", "tokens", "days", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Entitlement)
+class EntitlementAdmin(ReadOnlyAdmin):
+    list_display = ["user", "listing", "order", "created_at", "revoked_at"]
+    search_fields = ["user__email", "listing__slug"]
+
+
+class LedgerInline(admin.TabularInline):
+    model = QuotaLedgerEntry
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "reason", "available_delta", "held_delta", "hold"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(QuotaPack)
+class QuotaPackAdmin(ReadOnlyAdmin):
+    list_display = ["user", "listing", "tokens", "available", "held", "expires_at", "closed_at"]
+    search_fields = ["user__email", "listing__slug"]
+    inlines = [LedgerInline]
+
+
+@admin.register(QuotaLedgerEntry)
+class QuotaLedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "pack", "kind", "reason", "available_delta", "held_delta", "hold"]
+    list_filter = ["kind"]
+
+
+@admin.register(QuotaHold)
+class QuotaHoldAdmin(ReadOnlyAdmin):
+    list_display = [
+        "request_id",
+        "user",
+        "listing",
+        "tokens",
+        "used_tokens",
+        "status",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["request_id", "user__email"]
+
+
+@admin.register(EarningsEntry)
+class EarningsEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "publisher", "listing", "kind", "gross", "fee", "net", "currency"]
+    list_filter = ["kind"]
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "type", "received_at", "processed_at"]
+    search_fields = ["event_id"]
+
+
+@admin.register(ListingTerms)
+class ListingTermsAdmin(ReadOnlyAdmin):
+    list_display = ["listing", "text_sha256", "updated_at"]
+
+
+@admin.register(TermsAcceptance)
+class TermsAcceptanceAdmin(ReadOnlyAdmin):
+    list_display = ["user", "listing", "text_sha256", "order", "accepted_at"]

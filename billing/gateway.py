@@ -67,13 +67,17 @@ def _call(function, *args, **kwargs):
         # The SDK's objects are not dicts; plain (recursive) dicts keep the rest simple.
         return function(*args, **kwargs).to_dict()
     except stripe.error.CardError as exc:
-        raise GatewayError(exc.user_message or "Your card was declined.", code="card_declined") from exc
+        raise GatewayError(
+            exc.user_message or "Your card was declined.", code="card_declined"
+        ) from exc
     except stripe.error.StripeError as exc:
         message = getattr(exc, "user_message", None) or "The payment service refused the request."
         raise GatewayError(message) from exc
 
 
-def payment_intent_create(*, amount: int, currency: str, order_number: str, description: str) -> PaymentSnapshot:
+def payment_intent_create(
+    *, amount: int, currency: str, order_number: str, description: str
+) -> PaymentSnapshot:
     """One PaymentIntent per order: the idempotency key makes a retry return the same one."""
     intent = _call(
         stripe.PaymentIntent.create,
@@ -113,7 +117,9 @@ def refund_create(*, payment_intent_id: str, order_number: str) -> str:
         idempotency_key=f"order-{order_number}-refund",
     )
     if refund["status"] not in {"succeeded", "pending"}:
-        raise GatewayError(f"The refund was not accepted (status {refund['status']}).", code="refund_failed")
+        raise GatewayError(
+            f"The refund was not accepted (status {refund['status']}).", code="refund_failed"
+        )
     return refund["id"]
 
 

@@ -56,7 +56,9 @@ def access_for(*, user, listing) -> Access:
         return Access(kind=None, available_tokens=0)
     if has_entitlement(user=user, listing=listing):
         return Access(kind="purchase", available_tokens=0)
-    totals = live_packs(user=user, listing=listing).aggregate(n=Count("id"), available=Sum("available"))
+    totals = live_packs(user=user, listing=listing).aggregate(
+        n=Count("id"), available=Sum("available")
+    )
     if totals["n"]:
         return Access(kind="rental", available_tokens=int(totals["available"] or 0))
     return Access(kind=None, available_tokens=0)
@@ -74,7 +76,9 @@ def customer_can_review(*, user, listing) -> bool:
 
 
 def price_options_for(*, listing) -> list[PriceOption]:
-    return list(PriceOption.objects.filter(listing=listing, active=True).order_by("kind", "amount", "id"))
+    return list(
+        PriceOption.objects.filter(listing=listing, active=True).order_by("kind", "amount", "id")
+    )
 
 
 def terms_for(*, listing) -> ListingTerms | None:
@@ -84,11 +88,17 @@ def terms_for(*, listing) -> ListingTerms | None:
 def terms_accepted(*, user, listing, terms: ListingTerms | None) -> bool:
     if terms is None:
         return True
-    return TermsAcceptance.objects.filter(user=user, listing=listing, text_sha256=terms.text_sha256).exists()
+    return TermsAcceptance.objects.filter(
+        user=user, listing=listing, text_sha256=terms.text_sha256
+    ).exists()
 
 
 def orders_for(*, user) -> QuerySet[Order]:
-    return Order.objects.filter(user=user).select_related("listing__publisher").order_by("-created_at", "-id")
+    return (
+        Order.objects.filter(user=user)
+        .select_related("listing__publisher")
+        .order_by("-created_at", "-id")
+    )
 
 
 def order_for(*, user, number) -> Order | None:
@@ -114,4 +124,120 @@ def packs_for(*, user) -> QuerySet[QuotaPack]:
         .select_related("listing__publisher", "order")
         .annotate(debited=Sum("ledger_entries__held_delta", filter=Q(ledger_entries__kind="debit")))
         .order_by("-expires_at", "-id")
+    )
+
+
+def usage_per_day(*, user, days: int = 30, listing=None) -> list[tuple[date, int]]:
+    """Tokens debited per day (from the quota ledger) over the last ``days`` days, zeros included."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    entries = QuotaLedgerEntry.objects.filter(
+        pack__user=user, kind=QuotaLedgerEntry.Kind.DEBIT, created_at__date__gte=first
+    )
+    if listing is not None:
+        entries = entries.filter(pack__listing=listing)
+    totals = dict(
+        entries.annotate(day=TruncDate("created_at"))
+        .values_list("day")
+        .annotate(used=Sum("held_delta"))
+        .values_list("day", "used")
+    )
+    return [
+        (first + timedelta(days=n), -int(totals.get(first + timedelta(days=n)) or 0))
+        for n in range(days)
+    ]
+
+
+def earnings_for(*, publisher) -> QuerySet[EarningsEntry]:
+    return (
+        EarningsEntry.objects.filter(publisher=publisher)
+        .select_related("listing", "order")
+        .order_by("-created_at", "-id")
+    )
+
+
+def earnings_totals(*, publisher) -> dict:
+    """Gross, fee and net over all time (refunds included), and the number of sales."""
+    totals = EarningsEntry.objects.filter(publisher=publisher).aggregate(
+        gross=Sum("gross"), fee=Sum("fee"), net=Sum("net"), sales=Count("id", filter=Q(kind="sale"))
+    )
+    return {key: int(value or 0) for key, value in totals.items()}
+
+
+def earnings_per_listing(*, publisher) -> list[dict]:
+    rows = (
+        EarningsEntry.objects.filter(publisher=publisher)
+        .values("listing_id", "listing__name", "listing__slug")
+        .annotate(
+            gross=Sum("gross"),
+            net=Sum("net"),
+            sales=Count("id", filter=Q(kind="sale")),
+            refunds=Count("id", filter=Q(kind="refund")),
+        )
+        .order_by("-net", "listing__name")
+    )
+    return list(rows)
+
+
+def earnings_per_day(*, publisher, days: int = 30) -> dict:
+    """Net earnings per day and per listing over the last ``days`` days, for a stacked chart."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    labels = [first + timedelta(days=n) for n in range(days)]
+    rows = (
+        EarningsEntry.objects.filter(publisher=publisher, created_at__date__gte=first)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "listing__name")
+        .annotate(net=Sum("net"))
+    )
+    series: dict[str, dict[date, int]] = {}
+    for row in rows:
+        series.setdefault(row["listing__name"], {})[row["day"]] = int(row["net"])
+    return {
+        "labels": [day.isoformat() for day in labels],
+        "datasets": [
+            {"label": name, "data": [by_day.get(day, 0) for day in labels]}
+            for name, by_day in sorted(series.items())
+        ],
+    }
+
+
+def payout_rows(
+    *, publisher, start: date | None = None, end: date | None = None
+) -> QuerySet[EarningsEntry]:
+    """Earnings rows in a date range (inclusive), oldest first, for the payout CSV."""
+    rows = EarningsEntry.objects.filter(publisher=publisher).select_related(
+        "listing__publisher", "order"
+    )
+    if start:
+        rows = rows.filter(created_at__date__gte=start)
+    if end:
+        rows = rows.filter(created_at__date__lte=end)
+    return rows.order_by("created_at", "id")
+
+
+def downloadable_files_for(*, user, listing) -> list:
+    """Weight files of the listing's ready versions, newest version first (owners only)."""
+    from store.models import WeightFile
+
+    if not has_entitlement(user=user, listing=listing):
+        return []
+    return list(
+        WeightFile.objects.filter(version__listing=listing, version__status="ready")
+        .select_related("version")
+        .order_by("-version__number", "path")
+    )
+
+
+def listing_by_model_id(*, model_id: str):
+    """The listing named "<publisher_slug>/<listing_slug>", whatever its status, or None."""
+    from store.models import Listing
+
+    publisher_slug, _, slug = (model_id or "").strip().partition("/")
+    if not publisher_slug or not slug:
+        return None
+    return (
+        Listing.objects.select_related("publisher")
+        .filter(publisher__slug=publisher_slug, slug=slug)
+        .first()
     )

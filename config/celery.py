@@ -14,6 +14,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in QUEUES]
 app.conf.task_default_queue = "default"
 app.conf.beat_schedule = {}
+# Billing upkeep: holds of requests that died, and rental packs past their expiry.
+app.conf.beat_schedule["billing-release-stale-holds"] = {"task": "billing.release_stale_holds", "schedule": 60.0}
+app.conf.beat_schedule["billing-expire-quota-packs"] = {"task": "billing.expire_quota_packs", "schedule": 300.0}
 app.autodiscover_tasks()
 
 # Imported for its signal handlers: workers announce themselves in Redis.

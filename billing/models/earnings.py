@@ -16,8 +16,12 @@ class EarningsEntry(models.Model):
     publisher = models.ForeignKey(
         "accounts.PublisherProfile", on_delete=models.PROTECT, related_name="earnings_entries"
     )
-    order = models.ForeignKey("billing.Order", on_delete=models.PROTECT, related_name="earnings_entries")
-    listing = models.ForeignKey("store.Listing", on_delete=models.PROTECT, related_name="earnings_entries")
+    order = models.ForeignKey(
+        "billing.Order", on_delete=models.PROTECT, related_name="earnings_entries"
+    )
+    listing = models.ForeignKey(
+        "store.Listing", on_delete=models.PROTECT, related_name="earnings_entries"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     gross = models.BigIntegerField()
     fee = models.BigIntegerField()
@@ -30,9 +34,12 @@ class EarningsEntry(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "earnings entries"
         constraints = [
-            models.UniqueConstraint(fields=["order", "kind"], name="earnings_once_per_order_and_kind"),
+            models.UniqueConstraint(
+                fields=["order", "kind"], name="earnings_once_per_order_and_kind"
+            ),
             models.CheckConstraint(
-                condition=models.Q(net=models.F("gross") - models.F("fee")), name="earnings_net_is_gross_minus_fee"
+                condition=models.Q(net=models.F("gross") - models.F("fee")),
+                name="earnings_net_is_gross_minus_fee",
             ),
         ]
 

@@ -24,12 +24,20 @@ class Order(models.Model):
         GRANT = "grant", "Grant"
 
     number = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
     listing = models.ForeignKey("store.Listing", on_delete=models.PROTECT, related_name="orders")
     price_option = models.ForeignKey(
-        "billing.PriceOption", null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+        "billing.PriceOption",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
     )
-    kind = models.CharField(max_length=16, choices=[("purchase", "Purchase"), ("rental", "Rental pack")])
+    kind = models.CharField(
+        max_length=16, choices=[("purchase", "Purchase"), ("rental", "Rental pack")]
+    )
     reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.SALE)
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
@@ -75,8 +83,12 @@ class Order(models.Model):
 class Entitlement(models.Model):
     """A customer owns a listing: downloads and unlimited inference. Revoked by a refund."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entitlements")
-    listing = models.ForeignKey("store.Listing", on_delete=models.CASCADE, related_name="entitlements")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entitlements"
+    )
+    listing = models.ForeignKey(
+        "store.Listing", on_delete=models.CASCADE, related_name="entitlements"
+    )
     order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="entitlement")
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -85,7 +97,9 @@ class Entitlement(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "listing"], condition=Q(revoked_at__isnull=True), name="one_active_entitlement"
+                fields=["user", "listing"],
+                condition=Q(revoked_at__isnull=True),
+                name="one_active_entitlement",
             )
         ]
 

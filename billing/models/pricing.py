@@ -19,7 +19,9 @@ class PriceOption(models.Model):
         PURCHASE = "purchase", "Purchase"
         RENTAL = "rental", "Rental pack"
 
-    listing = models.ForeignKey("store.Listing", on_delete=models.CASCADE, related_name="price_options")
+    listing = models.ForeignKey(
+        "store.Listing", on_delete=models.CASCADE, related_name="price_options"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     amount = models.PositiveIntegerField(help_text="In the smallest currency unit (cents).")
     currency = models.CharField(max_length=3, default=default_currency)
@@ -41,7 +43,9 @@ class PriceOption(models.Model):
             ),
             # One live purchase price per listing; rental packs may be several.
             models.UniqueConstraint(
-                fields=["listing"], condition=Q(kind="purchase", active=True), name="one_active_purchase_price"
+                fields=["listing"],
+                condition=Q(kind="purchase", active=True),
+                name="one_active_purchase_price",
             ),
         ]
 
@@ -54,7 +58,9 @@ class PriceOption(models.Model):
 class ListingTerms(models.Model):
     """Licence text a customer must accept before paying for a listing (optional per listing)."""
 
-    listing = models.OneToOneField("store.Listing", on_delete=models.CASCADE, related_name="purchase_terms")
+    listing = models.OneToOneField(
+        "store.Listing", on_delete=models.CASCADE, related_name="purchase_terms"
+    )
     text = models.TextField()
     text_sha256 = models.CharField(max_length=64)
     updated_at = models.DateTimeField(auto_now=True)
@@ -66,11 +72,19 @@ class ListingTerms(models.Model):
 class TermsAcceptance(models.Model):
     """Who accepted which licence text (by hash), when, and for which order."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="terms_acceptances")
-    listing = models.ForeignKey("store.Listing", on_delete=models.CASCADE, related_name="terms_acceptances")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="terms_acceptances"
+    )
+    listing = models.ForeignKey(
+        "store.Listing", on_delete=models.CASCADE, related_name="terms_acceptances"
+    )
     text_sha256 = models.CharField(max_length=64)
     order = models.ForeignKey(
-        "billing.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="terms_acceptances"
+        "billing.Order",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="terms_acceptances",
     )
     accepted_at = models.DateTimeField(auto_now_add=True)
 
@@ -81,3 +95,6 @@ class TermsAcceptance(models.Model):
                 fields=["user", "listing", "text_sha256"], name="terms_accepted_once_per_text"
             )
         ]
+
+    def __str__(self):
+        return f"{self.user} accepted the terms of {self.listing} ({self.text_sha256[:12]})"

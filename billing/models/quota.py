@@ -11,9 +11,15 @@ class QuotaPack(models.Model):
     constraints make a negative balance impossible even if a service had a bug.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota_packs")
-    listing = models.ForeignKey("store.Listing", on_delete=models.CASCADE, related_name="quota_packs")
-    order = models.OneToOneField("billing.Order", on_delete=models.PROTECT, related_name="quota_pack")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota_packs"
+    )
+    listing = models.ForeignKey(
+        "store.Listing", on_delete=models.CASCADE, related_name="quota_packs"
+    )
+    order = models.OneToOneField(
+        "billing.Order", on_delete=models.PROTECT, related_name="quota_pack"
+    )
     tokens = models.PositiveBigIntegerField()
     available = models.BigIntegerField(default=0)
     held = models.BigIntegerField(default=0)
@@ -25,7 +31,9 @@ class QuotaPack(models.Model):
     class Meta:
         ordering = ["expires_at", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(available__gte=0), name="quota_pack_available_not_negative"),
+            models.CheckConstraint(
+                condition=Q(available__gte=0), name="quota_pack_available_not_negative"
+            ),
             models.CheckConstraint(condition=Q(held__gte=0), name="quota_pack_held_not_negative"),
         ]
         indexes = [models.Index(fields=["user", "listing", "expires_at"])]
@@ -43,8 +51,12 @@ class QuotaHold(models.Model):
         RELEASED = "released", "Released"
 
     request_id = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota_holds")
-    listing = models.ForeignKey("store.Listing", on_delete=models.CASCADE, related_name="quota_holds")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota_holds"
+    )
+    listing = models.ForeignKey(
+        "store.Listing", on_delete=models.CASCADE, related_name="quota_holds"
+    )
     tokens = models.PositiveBigIntegerField()
     used_tokens = models.PositiveBigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
@@ -92,7 +104,8 @@ class QuotaLedgerEntry(models.Model):
         verbose_name_plural = "quota ledger entries"
         constraints = [
             models.CheckConstraint(
-                condition=~Q(available_delta=0) | ~Q(held_delta=0), name="quota_ledger_entry_moves_tokens"
+                condition=~Q(available_delta=0) | ~Q(held_delta=0),
+                name="quota_ledger_entry_moves_tokens",
             )
         ]
 

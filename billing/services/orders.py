@@ -32,20 +32,28 @@ def order_start(*, user, price_option_id: int, accept_terms: bool = False) -> Or
     a second purchase of an owned model, and licence terms not accepted.
     """
     option = (
-        PriceOption.objects.select_related("listing__publisher").filter(pk=price_option_id, active=True).first()
+        PriceOption.objects.select_related("listing__publisher")
+        .filter(pk=price_option_id, active=True)
+        .first()
     )
     if option is None or not option.listing.is_public:
         raise ApplicationError("This price is no longer on sale.", status=404, code="not_found")
     listing = option.listing
     if listing.publisher.user_id == user.pk:
-        raise ApplicationError("You publish this model; you cannot buy it.", status=403, code="own_listing")
+        raise ApplicationError(
+            "You publish this model; you cannot buy it.", status=403, code="own_listing"
+        )
     if option.kind == PriceOption.Kind.PURCHASE and has_entitlement(user=user, listing=listing):
         raise ApplicationError("You already own this model.", status=409, code="already_owned")
     terms = terms_for(listing=listing)
     if terms is not None and not terms_accepted(user=user, listing=listing, terms=terms):
         if not accept_terms:
-            raise ApplicationError("Accept the licence to continue.", field="accept_terms", code="terms_required")
-        TermsAcceptance.objects.get_or_create(user=user, listing=listing, text_sha256=terms.text_sha256)
+            raise ApplicationError(
+                "Accept the licence to continue.", field="accept_terms", code="terms_required"
+            )
+        TermsAcceptance.objects.get_or_create(
+            user=user, listing=listing, text_sha256=terms.text_sha256
+        )
     pending = Order.objects.filter(user=user, price_option=option, status=S.PENDING).first()
     if pending is not None:
         return pending
@@ -75,7 +83,9 @@ def order_payment_intent_ensure(*, order: Order) -> gateway.PaymentSnapshot:
     """The order's PaymentIntent, created on first use. Stripe is called outside any
     transaction; the id is stored with a conditional UPDATE so a race keeps the first."""
     if order.status != S.PENDING:
-        raise ApplicationError("This order is not awaiting payment.", status=409, code="not_payable")
+        raise ApplicationError(
+            "This order is not awaiting payment.", status=409, code="not_payable"
+        )
     if order.payment_intent_id:
         return gateway.payment_intent_retrieve(payment_intent_id=order.payment_intent_id)
     intent = gateway.payment_intent_create(
@@ -84,7 +94,9 @@ def order_payment_intent_ensure(*, order: Order) -> gateway.PaymentSnapshot:
         order_number=str(order.number),
         description=f"{order.listing.model_id} ({order.get_kind_display()})",
     )
-    stored = Order.objects.filter(pk=order.pk, payment_intent_id__isnull=True).update(payment_intent_id=intent.id)
+    stored = Order.objects.filter(pk=order.pk, payment_intent_id__isnull=True).update(
+        payment_intent_id=intent.id
+    )
     if not stored:
         order.refresh_from_db(fields=["payment_intent_id"])
         return gateway.payment_intent_retrieve(payment_intent_id=order.payment_intent_id)
@@ -96,7 +108,9 @@ def order_pay_with_token(*, order: Order, token_id: str) -> gateway.PaymentSnaps
     """The server half of the localstripe checkout (see billing.gateway)."""
     intent = order_payment_intent_ensure(order=order)
     try:
-        intent = gateway.payment_intent_pay_with_token(payment_intent_id=intent.id, token_id=token_id)
+        intent = gateway.payment_intent_pay_with_token(
+            payment_intent_id=intent.id, token_id=token_id
+        )
     except gateway.GatewayError as exc:
         if exc.code == "card_declined":
             order_fail(order_id=order.pk, message=exc.message)
@@ -112,7 +126,9 @@ def order_sync(*, order: Order) -> Order:
     return order_apply_intent(order_id=order.pk, intent=intent)[0]
 
 
-def order_apply_intent(*, order_id: int, intent: gateway.PaymentSnapshot) -> tuple[Order, gateway.PaymentSnapshot]:
+def order_apply_intent(
+    *, order_id: int, intent: gateway.PaymentSnapshot
+) -> tuple[Order, gateway.PaymentSnapshot]:
     if intent.status == "succeeded":
         return order_fulfil(order_id=order_id, intent=intent), intent
     if intent.status == "requires_payment_method" and intent.failure_message:
@@ -122,8 +138,12 @@ def order_apply_intent(*, order_id: int, intent: gateway.PaymentSnapshot) -> tup
 
 def _grant_access(order: Order) -> None:
     if order.kind == PriceOption.Kind.PURCHASE:
-        if not Entitlement.objects.filter(user_id=order.user_id, listing_id=order.listing_id, revoked_at__isnull=True).exists():
-            Entitlement.objects.create(user_id=order.user_id, listing_id=order.listing_id, order=order)
+        if not Entitlement.objects.filter(
+            user_id=order.user_id, listing_id=order.listing_id, revoked_at__isnull=True
+        ).exists():
+            Entitlement.objects.create(
+                user_id=order.user_id, listing_id=order.listing_id, order=order
+            )
     else:
         quota_pack_credit(order=order)
 
@@ -140,8 +160,14 @@ def order_fulfil(*, order_id: int, intent: gateway.PaymentSnapshot | None = None
             return order
         if intent is not None:
             if intent.amount != order.amount or intent.currency.lower() != order.currency.lower():
-                log.error("PaymentIntent %s does not match order %s; not fulfilled.", intent.id, order.number)
-                raise ApplicationError("The payment does not match the order.", status=409, code="amount_mismatch")
+                log.error(
+                    "PaymentIntent %s does not match order %s; not fulfilled.",
+                    intent.id,
+                    order.number,
+                )
+                raise ApplicationError(
+                    "The payment does not match the order.", status=409, code="amount_mismatch"
+                )
             if order.payment_intent_id is None:
                 order.payment_intent_id = intent.id
         order.status = S.PAID
@@ -177,7 +203,9 @@ def order_mark_refunded(*, order_id: int, refund_id: str = "") -> Order:
         order.refund_id = refund_id or order.refund_id
         order.save(update_fields=["status", "refunded_at", "refund_id"])
         if was_paid:
-            Entitlement.objects.filter(order=order, revoked_at__isnull=True).update(revoked_at=order.refunded_at)
+            Entitlement.objects.filter(order=order, revoked_at__isnull=True).update(
+                revoked_at=order.refunded_at
+            )
             quota_pack_revoke(order=order)
             earnings_record_refund(order=order)
     return order
@@ -192,32 +220,48 @@ def order_refund(*, order_id: int, actor) -> Order:
     if order.status == S.REFUNDED:
         return order
     if order.status != S.PAID:
-        raise ApplicationError("Only paid orders can be refunded.", status=409, code="not_refundable")
+        raise ApplicationError(
+            "Only paid orders can be refunded.", status=409, code="not_refundable"
+        )
     refund_id = ""
     if order.reason == Order.Reason.SALE:
         try:
-            refund_id = gateway.refund_create(payment_intent_id=order.payment_intent_id, order_number=str(order.number))
+            refund_id = gateway.refund_create(
+                payment_intent_id=order.payment_intent_id, order_number=str(order.number)
+            )
         except gateway.GatewayError as exc:
             raise ApplicationError(exc.message, status=502, code=exc.code) from exc
     return order_mark_refunded(order_id=order.pk, refund_id=refund_id)
 
 
 def grant_create(
-    *, user, listing, actor, purchase: bool = False, tokens: int | None = None, days: int | None = None
+    *,
+    user,
+    listing,
+    actor,
+    purchase: bool = False,
+    tokens: int | None = None,
+    days: int | None = None,
 ) -> Order:
     """Staff grant without payment: an order with reason "grant" and amount 0, fulfilled
     through the same path as a sale (same entitlement or pack and ledger rows)."""
     if actor is not None and not actor.is_staff:
         raise ApplicationError("Only staff can grant access.", status=403, code="forbidden")
     if purchase == (tokens is not None or days is not None):
-        raise ApplicationError("Grant either a purchase or a rental pack (tokens and days).", field="kind")
+        raise ApplicationError(
+            "Grant either a purchase or a rental pack (tokens and days).", field="kind"
+        )
     if purchase:
         if has_entitlement(user=user, listing=listing):
-            raise ApplicationError(f"{user.email} already owns {listing.model_id}.", status=409, code="already_owned")
+            raise ApplicationError(
+                f"{user.email} already owns {listing.model_id}.", status=409, code="already_owned"
+            )
         kind = PriceOption.Kind.PURCHASE
     else:
         if not tokens or tokens <= 0 or not days or days <= 0:
-            raise ApplicationError("A rental grant needs a positive number of tokens and days.", field="tokens")
+            raise ApplicationError(
+                "A rental grant needs a positive number of tokens and days.", field="tokens"
+            )
         kind = PriceOption.Kind.RENTAL
     with transaction.atomic():
         order = Order.objects.create(

@@ -24,7 +24,9 @@ MAX_TERMS_CHARS = 50_000
 
 def _require_owner(*, listing, actor) -> None:
     if actor is None or not (actor.is_staff or listing.publisher.user_id == actor.pk):
-        raise ApplicationError("Only the listing's publisher can change its prices.", status=403, code="forbidden")
+        raise ApplicationError(
+            "Only the listing's publisher can change its prices.", status=403, code="forbidden"
+        )
 
 
 def _whole_number(value, *, field: str, label: str) -> int:
@@ -60,9 +62,7 @@ def _validate_amount(amount) -> int:
     return amount
 
 
-def price_option_add(
-    *, listing, actor, kind: str, amount, tokens=None, days=None
-) -> PriceOption:
+def price_option_add(*, listing, actor, kind: str, amount, tokens=None, days=None) -> PriceOption:
     """Adds a price. A new purchase price replaces the active one (one live purchase price)."""
     _require_owner(listing=listing, actor=actor)
     if kind not in PriceOption.Kind.values:
@@ -72,22 +72,35 @@ def price_option_add(
         tokens = _whole_number(tokens, field="tokens", label="The number of tokens")
         days = _whole_number(days, field="days", label="The number of days")
         if tokens < MIN_TOKENS:
-            raise ApplicationError(f"A rental pack holds at least {MIN_TOKENS:,} tokens.", field="tokens")
+            raise ApplicationError(
+                f"A rental pack holds at least {MIN_TOKENS:,} tokens.", field="tokens"
+            )
         if tokens > MAX_TOKENS:
-            raise ApplicationError(f"A rental pack holds at most {MAX_TOKENS:,} tokens.", field="tokens")
+            raise ApplicationError(
+                f"A rental pack holds at most {MAX_TOKENS:,} tokens.", field="tokens"
+            )
         if days < 1:
             raise ApplicationError("A rental pack lasts at least one day.", field="days")
         if days > MAX_DAYS:
             raise ApplicationError(f"A rental pack lasts at most {MAX_DAYS} days.", field="days")
-        if PriceOption.objects.filter(listing=listing, kind=kind, active=True, tokens=tokens, days=days).exists():
-            raise ApplicationError("This listing already has a pack with these tokens and days.", field="tokens")
+        if PriceOption.objects.filter(
+            listing=listing, kind=kind, active=True, tokens=tokens, days=days
+        ).exists():
+            raise ApplicationError(
+                "This listing already has a pack with these tokens and days.", field="tokens"
+            )
     else:
         tokens = days = None
     with transaction.atomic():
         if kind == PriceOption.Kind.PURCHASE:
             PriceOption.objects.filter(listing=listing, kind=kind, active=True).update(active=False)
         return PriceOption.objects.create(
-            listing=listing, kind=kind, amount=amount, currency=settings.STORE_CURRENCY, tokens=tokens, days=days
+            listing=listing,
+            kind=kind,
+            amount=amount,
+            currency=settings.STORE_CURRENCY,
+            tokens=tokens,
+            days=days,
         )
 
 
@@ -112,7 +125,9 @@ def listing_terms_set(*, listing, actor, text: str) -> ListingTerms | None:
         ListingTerms.objects.filter(listing=listing).delete()
         return None
     if len(text) > MAX_TERMS_CHARS:
-        raise ApplicationError(f"The licence text is limited to {MAX_TERMS_CHARS:,} characters.", field="text")
+        raise ApplicationError(
+            f"The licence text is limited to {MAX_TERMS_CHARS:,} characters.", field="text"
+        )
     digest = hashlib.sha256(text.encode()).hexdigest()
     terms, _ = ListingTerms.objects.update_or_create(
         listing=listing, defaults={"text": text, "text_sha256": digest}

@@ -21,7 +21,13 @@ Kind = QuotaLedgerEntry.Kind
 
 
 def _move(
-    *, pack: QuotaPack, kind: str, available_delta: int, held_delta: int = 0, hold=None, reason: str = ""
+    *,
+    pack: QuotaPack,
+    kind: str,
+    available_delta: int,
+    held_delta: int = 0,
+    hold=None,
+    reason: str = "",
 ) -> QuotaLedgerEntry:
     """Writes one ledger row and applies it to the pack's running totals (caller holds the lock)."""
     updated = QuotaPack.objects.filter(
@@ -30,7 +36,9 @@ def _move(
         held__gte=-held_delta if held_delta < 0 else 0,
     ).update(available=F("available") + available_delta, held=F("held") + held_delta)
     if updated != 1:
-        raise ApplicationError("The quota balance changed under this request.", code="quota_conflict", status=409)
+        raise ApplicationError(
+            "The quota balance changed under this request.", code="quota_conflict", status=409
+        )
     pack.available += available_delta
     pack.held += held_delta
     return QuotaLedgerEntry.objects.create(
@@ -96,12 +104,16 @@ def quota_hold(*, user, listing, tokens: int, request_id: str) -> QuotaHold:
                     code="insufficient_quota",
                     status=402,
                 )
-            hold = QuotaHold.objects.create(request_id=request_id, user=user, listing=listing, tokens=tokens)
+            hold = QuotaHold.objects.create(
+                request_id=request_id, user=user, listing=listing, tokens=tokens
+            )
             remaining = tokens
             for pack in packs:
                 take = min(pack.available, remaining)
                 if take:
-                    _move(pack=pack, kind=Kind.HOLD, available_delta=-take, held_delta=take, hold=hold)
+                    _move(
+                        pack=pack, kind=Kind.HOLD, available_delta=-take, held_delta=take, hold=hold
+                    )
                     remaining -= take
                 if not remaining:
                     break
@@ -122,7 +134,9 @@ def _held_by_pack(hold: QuotaHold) -> list[tuple[QuotaPack, int]]:
         .annotate(held=Sum("held_delta"))
         .values_list("pack_id", "held")
     )
-    packs = QuotaPack.objects.select_for_update().filter(pk__in=per_pack).order_by("expires_at", "id")
+    packs = (
+        QuotaPack.objects.select_for_update().filter(pk__in=per_pack).order_by("expires_at", "id")
+    )
     return [(pack, per_pack[pack.pk]) for pack in packs if per_pack[pack.pk] > 0]
 
 
@@ -132,7 +146,9 @@ def _finish(*, request_id: str, used_tokens: int, status: str) -> bool:
     with transaction.atomic():
         hold = QuotaHold.objects.select_for_update().filter(request_id=request_id).first()
         if hold is None:
-            raise ApplicationError("No hold exists for this request id.", code="hold_not_found", status=404)
+            raise ApplicationError(
+                "No hold exists for this request id.", code="hold_not_found", status=404
+            )
         if hold.status != QuotaHold.Status.HELD:
             return False  # settled or released already: a retry or a late duplicate
         to_debit = min(used_tokens, hold.tokens)
@@ -143,13 +159,19 @@ def _finish(*, request_id: str, used_tokens: int, status: str) -> bool:
                 to_debit -= debit
             rest = held - debit
             if rest:
-                _move(pack=pack, kind=Kind.RELEASE, available_delta=rest, held_delta=-rest, hold=hold)
+                _move(
+                    pack=pack, kind=Kind.RELEASE, available_delta=rest, held_delta=-rest, hold=hold
+                )
                 if pack.closed_at is not None or pack.expires_at <= now:
                     # Released into a pack that no longer counts: write it off at once.
-                    closing = Kind.REFUND if pack.order.status == Order.Status.REFUNDED else Kind.EXPIRE
+                    closing = (
+                        Kind.REFUND if pack.order.status == Order.Status.REFUNDED else Kind.EXPIRE
+                    )
                     _close(pack=pack, kind=closing, now=pack.closed_at or now)
         hold.status = status
-        hold.used_tokens = min(used_tokens, hold.tokens) if status == QuotaHold.Status.SETTLED else 0
+        hold.used_tokens = (
+            min(used_tokens, hold.tokens) if status == QuotaHold.Status.SETTLED else 0
+        )
         hold.finished_at = now
         hold.save(update_fields=["status", "used_tokens", "finished_at"])
     return True
@@ -170,9 +192,9 @@ def quota_release(*, request_id: str) -> None:
 def holds_release_stale(*, older_than_seconds: int = 900) -> int:
     """Releases holds whose request died (never settled); returns how many were released."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    stale = QuotaHold.objects.filter(status=QuotaHold.Status.HELD, created_at__lt=cutoff).values_list(
-        "request_id", flat=True
-    )
+    stale = QuotaHold.objects.filter(
+        status=QuotaHold.Status.HELD, created_at__lt=cutoff
+    ).values_list("request_id", flat=True)
     released = 0
     for request_id in list(stale):
         released += _finish(request_id=request_id, used_tokens=0, status=QuotaHold.Status.RELEASED)
@@ -183,10 +205,16 @@ def quota_packs_expire() -> int:
     """Closes packs past their expiry, writing off their available tokens; returns how many."""
     now = timezone.now()
     expired = 0
-    due = QuotaPack.objects.filter(closed_at__isnull=True, expires_at__lte=now).values_list("pk", flat=True)
+    due = QuotaPack.objects.filter(closed_at__isnull=True, expires_at__lte=now).values_list(
+        "pk", flat=True
+    )
     for pack_id in list(due):
         with transaction.atomic():
-            pack = QuotaPack.objects.select_for_update().filter(pk=pack_id, closed_at__isnull=True).first()
+            pack = (
+                QuotaPack.objects.select_for_update()
+                .filter(pk=pack_id, closed_at__isnull=True)
+                .first()
+            )
             if pack is None:
                 continue
             _close(pack=pack, kind=Kind.EXPIRE, now=now)

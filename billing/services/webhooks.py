@@ -69,7 +69,9 @@ def stripe_event_process(*, event: dict) -> str:
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = StripeEvent.objects.create(event_id=event["id"], type=event["type"], payload=event)
+                record = StripeEvent.objects.create(
+                    event_id=event["id"], type=event["type"], payload=event
+                )
         except IntegrityError:
             return "duplicate"
         if handler is None:

@@ -1,10 +1,41 @@
-"""Template tags other apps' pages use to show billing boxes (the listing page's pricing box)."""
+"""Template tags for billing pages and the pricing box other apps' pages show."""
 
 from django import template
+
+from billing import selectors
+from billing.money import format_amount
 
 register = template.Library()
 
 
+@register.filter
+def money(amount, currency="usd"):
+    """{{ order.amount|money:order.currency }} → "$15.00"."""
+    if amount is None or amount == "":
+        return ""
+    return format_amount(int(amount), str(currency))
+
+
 @register.inclusion_tag("billing/_pricing_box.html", takes_context=True)
 def pricing_box(context, listing):
-    return {"listing": listing, "request": context.get("request"), "user": context.get("user")}
+    """Prices of a listing with buy/rent buttons, or what the customer already holds."""
+    user = context.get("user")
+    signed_in = bool(user and user.is_authenticated)
+    return {
+        "listing": listing,
+        "request": context.get("request"),
+        "user": user,
+        "options": selectors.price_options_for(listing=listing),
+        "access": selectors.access_for(user=user, listing=listing) if signed_in else None,
+        "is_publisher": signed_in and listing.publisher.user_id == user.pk,
+        "has_terms": selectors.terms_for(listing=listing) is not None,
+    }
+
+
+@register.filter
+def publisher_net(option):
+    """What the publisher keeps of a price after the platform fee (rounded like sales)."""
+    from django.conf import settings
+
+    fee = option.amount * settings.PLATFORM_FEE_PERCENT // 100
+    return format_amount(option.amount - fee, option.currency)

@@ -21,7 +21,11 @@ class Command(BaseCommand):
                 timeout=10,
             )
         except httpx.HTTPError as exc:
-            raise CommandError(f"localstripe is unreachable at {settings.STRIPE_API_BASE}: {exc}") from exc
+            raise CommandError(
+                f"localstripe is unreachable at {settings.STRIPE_API_BASE}: {exc}"
+            ) from exc
         if response.status_code >= 400:
-            raise CommandError(f"localstripe refused the webhook: {response.status_code} {response.text}")
+            raise CommandError(
+                f"localstripe refused the webhook: {response.status_code} {response.text}"
+            )
         self.stdout.write(f"Webhook registered with localstripe: {url}")

@@ -7,3 +7,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         call_command("seed_demo_accounts", stdout=self.stdout)
+        # Billing: the demo customer holds SmolLM2 tokens (skipped until that listing exists).
+        from billing.demo import demo_grants_ensure
+
+        if demo_grants_ensure() is not None:
+            self.stdout.write("Demo customer holds a SmolLM2 token grant.")

@@ -1,0 +1,80 @@
+"""Signed, expiring download links and byte ranges for purchased weights.
+
+A link names the customer and the file and is signed with TimestampSigner: it cannot be
+altered, it stops working after LINK_MAX_AGE, and the view also checks that the person
+following it is the customer it was made for and still owns the model.
+"""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.core import signing
+
+SALT = "billing.download"
+LINK_MAX_AGE = 60 * 60  # seconds; long enough for a multi-GB download to be resumed
+CHUNK_BYTES = 256 * 1024
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+def download_token_make(*, user_id: int, weight_file_id: int) -> str:
+    return signing.TimestampSigner(salt=SALT).sign_object({"u": user_id, "f": weight_file_id})
+
+
+def download_token_read(token: str, *, max_age: int = LINK_MAX_AGE) -> tuple[int, int]:
+    """(user_id, weight_file_id); raises signing.SignatureExpired or signing.BadSignature."""
+    data = signing.TimestampSigner(salt=SALT).unsign_object(token, max_age=max_age)
+    return int(data["u"]), int(data["f"])
+
+
+def weight_file_path(weight_file) -> Path | None:
+    """The file on disk, or None when it is missing or would leave MEDIA_ROOT."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / weight_file.version.storage_path / weight_file.path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Parses a single ``Range: bytes=a-b`` header into an inclusive (start, end).
+
+    None means "send the whole file" (no header, or a form we do not serve such as
+    several ranges: a full answer is always allowed). RangeNotSatisfiable → 416.
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last N bytes
+        length = int(last)
+        if length == 0:
+            raise RangeNotSatisfiable
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise RangeNotSatisfiable
+    return start, end
+
+
+def file_chunks(path: Path, *, start: int, length: int) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK_BYTES, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk

@@ -1,0 +1,59 @@
+from django import forms
+
+from billing.models import PriceOption
+
+
+class PriceOptionForm(forms.Form):
+    """Shape only; the pricing rules (bounds, one purchase price) live in the services."""
+
+    kind = forms.ChoiceField(
+        choices=PriceOption.Kind.choices, widget=forms.RadioSelect, initial="rental"
+    )
+    amount = forms.IntegerField(
+        label="Price (in cents)", help_text="In the smallest currency unit: 1500 means 15.00."
+    )
+    tokens = forms.IntegerField(
+        label="Tokens in the pack", required=False, help_text="Rental packs only."
+    )
+    days = forms.IntegerField(
+        label="Valid for (days)", required=False, help_text="Rental packs only."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == "rental":
+            for name in ("tokens", "days"):
+                if data.get(name) is None:
+                    self.add_error(name, "A rental pack needs this.")
+        return data
+
+
+class TermsForm(forms.Form):
+    text = forms.CharField(
+        label="Licence text buyers must accept",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Leave empty to sell without a licence to accept.",
+    )
+
+
+class CheckoutForm(forms.Form):
+    accept_terms = forms.BooleanField(required=False, label="I accept the licence above.")
+
+
+class GrantForm(forms.Form):
+    email = forms.EmailField(label="Customer email")
+    model_id = forms.CharField(label="Model id", help_text="publisher-slug/listing-slug")
+    kind = forms.ChoiceField(
+        choices=PriceOption.Kind.choices, widget=forms.RadioSelect, initial="rental"
+    )
+    tokens = forms.IntegerField(required=False, min_value=1)
+    days = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == "rental":
+            for name in ("tokens", "days"):
+                if not data.get(name):
+                    self.add_error(name, "A rental pack needs this.")
+        return data

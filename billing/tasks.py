@@ -1,0 +1,28 @@
+"""Periodic billing upkeep (Celery beat): release holds of dead requests, expire packs."""
+
+import logging
+
+from celery import shared_task
+
+from billing.services import holds_release_stale, quota_packs_expire
+
+log = logging.getLogger(__name__)
+
+# Longer than any request may run (INFERENCE_REQUEST_TIMEOUT is 300 s by default).
+STALE_HOLD_SECONDS = 900
+
+
+@shared_task(name="billing.release_stale_holds", ignore_result=True)
+def release_stale_holds() -> int:
+    released = holds_release_stale(older_than_seconds=STALE_HOLD_SECONDS)
+    if released:
+        log.info("Released %d stale quota holds.", released)
+    return released
+
+
+@shared_task(name="billing.expire_quota_packs", ignore_result=True)
+def expire_quota_packs() -> int:
+    expired = quota_packs_expire()
+    if expired:
+        log.info("Expired %d quota packs.", expired)
+    return expired

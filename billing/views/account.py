@@ -1,0 +1,62 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+
+from billing import selectors
+from billing.downloads import LINK_MAX_AGE, download_token_make
+from billing.views.checkout import own_order
+
+
+@login_required
+def orders(request):
+    return render(
+        request, "billing/orders.html", {"orders": selectors.orders_for(user=request.user)}
+    )
+
+
+@login_required
+def order_detail(request, number):
+    """The order and, once paid, its printable receipt."""
+    order = own_order(request, number)
+    return render(request, "billing/order_detail.html", {"order": order})
+
+
+@login_required
+def library(request):
+    """Models the customer owns, each with fresh signed download links for its files."""
+    owned = []
+    for entitlement in selectors.entitlements_for(user=request.user):
+        files = selectors.downloadable_files_for(user=request.user, listing=entitlement.listing)
+        for weight_file in files:
+            weight_file.download_token = download_token_make(
+                user_id=request.user.pk, weight_file_id=weight_file.pk
+            )
+        owned.append({"entitlement": entitlement, "files": files})
+    return render(
+        request, "billing/library.html", {"owned": owned, "link_minutes": LINK_MAX_AGE // 60}
+    )
+
+
+@login_required
+def quota(request):
+    """Rental balances with their expiry, and tokens used per day."""
+    now = timezone.now()
+    packs = list(selectors.packs_for(user=request.user))
+    for pack in packs:
+        pack.used = -(pack.debited or 0)
+        pack.live = pack.closed_at is None and pack.expires_at > now
+    usage = selectors.usage_per_day(user=request.user, days=30)
+    chart = {
+        "labels": [day.isoformat() for day, _ in usage],
+        "data": [tokens for _, tokens in usage],
+    }
+    return render(
+        request,
+        "billing/quota.html",
+        {
+            "packs": packs,
+            "usage": [row for row in usage if row[1]],
+            "usage_total": sum(tokens for _, tokens in usage),
+            "chart": chart,
+        },
+    )

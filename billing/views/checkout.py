@@ -1,0 +1,135 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from billing import gateway, selectors, services
+from billing.forms import CheckoutForm
+from billing.models import Order, PriceOption
+from config.api_errors import ApplicationError
+
+
+def own_order(request, number) -> Order:
+    """The customer's order; staff may look at any; 403 for someone else's, 404 if none."""
+    order = Order.objects.select_related("listing__publisher", "user").filter(number=number).first()
+    if order is None:
+        raise Http404("No such order.")
+    if order.user_id != request.user.pk and not request.user.is_staff:
+        raise PermissionDenied("This order belongs to another customer.")
+    return order
+
+
+@login_required
+def checkout(request, option_id: int):
+    """Step one: what is bought, the licence to accept; POST makes (or finds) the order."""
+    option = get_object_or_404(
+        PriceOption.objects.select_related("listing__publisher"), pk=option_id, active=True
+    )
+    listing = option.listing
+    if not listing.is_public:
+        raise Http404("This model is not on sale.")
+    terms = selectors.terms_for(listing=listing)
+    form = CheckoutForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            order = services.order_start(
+                user=request.user,
+                price_option_id=option.pk,
+                accept_terms=form.cleaned_data["accept_terms"],
+            )
+        except ApplicationError as exc:
+            if exc.code == "already_owned":
+                messages.info(request, exc.message)
+                return redirect("billing:library")
+            form.add_error("accept_terms" if exc.field == "accept_terms" else None, exc.message)
+        else:
+            return redirect("billing:order_pay", number=order.number)
+    return render(
+        request,
+        "billing/checkout.html",
+        {
+            "option": option,
+            "listing": listing,
+            "terms": terms,
+            "terms_accepted": selectors.terms_accepted(
+                user=request.user, listing=listing, terms=terms
+            ),
+            "form": form,
+        },
+    )
+
+
+@login_required
+def order_pay(request, number):
+    """Step two: the card form. The PaymentIntent is made once per order."""
+    order = own_order(request, number)
+    if order.user_id != request.user.pk or order.status != Order.Status.PENDING:
+        return redirect("billing:order_detail", number=order.number)
+    try:
+        intent = services.order_payment_intent_ensure(order=order)
+    except (gateway.GatewayError, ApplicationError) as exc:
+        messages.error(request, f"Payment is unavailable right now: {exc.message}")
+        return redirect("billing:order_detail", number=order.number)
+    if intent.status in {"succeeded", "processing"}:
+        return redirect("billing:order_complete", number=order.number)
+    return render(
+        request,
+        "billing/pay.html",
+        {
+            "order": order,
+            "client_secret": intent.client_secret,
+            "confirmation_mode": gateway.confirmation_mode(),
+            "stripe_js_url": settings.STRIPE_JS_URL,
+            "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            "token_url": reverse("billing:order_pay_token", kwargs={"number": order.number}),
+            "complete_url": reverse("billing:order_complete", kwargs={"number": order.number}),
+        },
+    )
+
+
+@login_required
+@require_POST
+def order_pay_token(request, number):
+    """localstripe's half of the checkout: the page sends a card token, we confirm."""
+    order = own_order(request, number)
+    if order.user_id != request.user.pk:
+        raise PermissionDenied("This order belongs to another customer.")
+    token_id = request.POST.get("token", "")
+    if not token_id.startswith("tok_"):
+        return JsonResponse({"error": "The card details were not received."}, status=400)
+    if order.status != Order.Status.PENDING:
+        return JsonResponse({"error": "This order is not awaiting payment."}, status=409)
+    try:
+        intent = services.order_pay_with_token(order=order, token_id=token_id)
+    except ApplicationError as exc:
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
+    return JsonResponse(
+        {
+            "status": intent.status,
+            "client_secret": intent.client_secret if intent.status == "requires_action" else "",
+            "redirect": reverse("billing:order_complete", kwargs={"number": order.number}),
+        }
+    )
+
+
+@login_required
+def order_complete(request, number):
+    """Where the card form lands: ask Stripe (the webhook may be late) and show the result."""
+    order = own_order(request, number)
+    try:
+        order = services.order_sync(order=order)
+    except (gateway.GatewayError, ApplicationError) as exc:
+        messages.error(request, f"We could not check the payment yet: {exc.message}")
+    if order.status == Order.Status.PAID:
+        messages.success(request, "Payment received. Thank you!")
+    elif order.status == Order.Status.FAILED:
+        messages.error(request, order.failure_message or "The payment failed.")
+    elif order.status == Order.Status.PENDING:
+        messages.info(
+            request, "Your payment is being processed; this page updates when it is done."
+        )
+    return redirect("billing:order_detail", number=order.number)
