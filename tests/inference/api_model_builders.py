@@ -17,7 +17,7 @@ from billing.services.orders import grant_create
 from store.models import Listing, ListingVersion
 from tests.factories import PublisherFactory
 
-CONTEXT_LENGTH = 128
+CONTEXT_LENGTH = 1024
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"

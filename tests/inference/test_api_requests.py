@@ -123,11 +123,11 @@ def test_it_answers_403_for_a_model_the_customer_has_not_bought_or_rented(
 
 
 def test_it_refuses_prompt_plus_max_tokens_beyond_the_context(client, owner_secret, listing):
-    response = post(client, owner_secret, chat(listing, max_tokens=500))
+    response = post(client, owner_secret, chat(listing, max_tokens=2000))
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "context_length_exceeded"
-    assert "128" in error["message"]
+    assert "1024" in error["message"]
 
 
 def test_it_answers_503_when_no_worker_serves_the_model_and_holds_nothing(

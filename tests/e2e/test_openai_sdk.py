@@ -1,0 +1,201 @@
+"""The official openai SDK against the store under uvicorn, with a real Celery worker and a
+tiny model: listing models, chat and text completions (streaming or not), every error the
+API promises, a client that disconnects mid-stream, and a model no worker serves."""
+
+import time
+
+import httpx
+import openai
+import pytest
+
+from billing.models import QuotaHold
+from inference.models import UsageRecord
+from inference.tokenization import chat_prompt_ids
+from tests.e2e import asgi_server as asgi_server_module
+from tests.factories import PublisherFactory
+from tests.inference import api_model_builders
+from tests.inference.api_model_builders import (
+    available_tokens,
+    grant_purchase,
+    grant_rental,
+    servable_listing,
+)
+
+tiny_model_dirs = api_model_builders.tiny_model_dirs
+asgi_server = asgi_server_module.asgi_server
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+HELLO = [{"role": "user", "content": "Say hello"}]
+
+
+@pytest.fixture
+def listing(tiny_model_dirs):
+    return servable_listing(tiny_model_dirs[True])
+
+
+@pytest.fixture
+def sdk(asgi_server, celery_worker, api_key_for):
+    """An SDK client for a user's new key (no retries: each test sees the first answer)."""
+
+    def make(user, **limits):
+        _, secret = api_key_for(user, **limits)
+        return openai.OpenAI(base_url=f"{asgi_server}/v1", api_key=secret, max_retries=0, timeout=60)
+
+    return make
+
+
+def wait_for(predicate, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_it_lists_the_models_the_customer_may_use(sdk, user, other_user, listing, tiny_model_dirs):
+    grant_purchase(user, listing)
+    servable_listing(tiny_model_dirs[True])  # approved, but not this customer's
+
+    models = sdk(user).models.list()
+    assert [model.id for model in models.data] == [listing.model_id]
+    card = sdk(user).models.retrieve(listing.model_id)
+    assert card.id == listing.model_id
+    assert card.model_extra["context_length"] == api_model_builders.CONTEXT_LENGTH
+    assert sdk(other_user).models.list().data == []
+    with pytest.raises(openai.NotFoundError):
+        sdk(other_user).models.retrieve(listing.model_id)
+
+
+def test_a_rental_chat_answers_and_charges_exactly_what_was_used(sdk, user, listing):
+    grant_rental(user, listing, tokens=5000)
+    answer = sdk(user).chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=8, temperature=0)
+
+    prompt_tokens = len(chat_prompt_ids(storage_path=listing.versions.get().storage_path, messages=HELLO))
+    assert answer.object == "chat.completion"
+    assert answer.model == listing.model_id
+    assert answer.choices[0].message.role == "assistant"
+    assert answer.choices[0].message.content
+    assert answer.choices[0].finish_reason == "length"
+    assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (prompt_tokens, 8)
+    assert answer.usage.total_tokens == prompt_tokens + 8
+    assert available_tokens(user, listing) == 5000 - prompt_tokens - 8
+    record = UsageRecord.objects.get()
+    assert (record.access, record.charged_tokens, record.status) == ("rental", prompt_tokens + 8, "ok")
+    assert QuotaHold.objects.get().status == "settled"
+
+
+def test_streaming_gives_the_same_answer_in_openai_chunks_with_usage(sdk, user, listing):
+    grant_purchase(user, listing)
+    client = sdk(user)
+    whole = client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=12, temperature=0)
+    chunks = list(
+        client.chat.completions.create(
+            model=listing.model_id,
+            messages=HELLO,
+            max_tokens=12,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert chunks[0].object == "chat.completion.chunk"
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    reasons = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert reasons == ["length"]
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.completion_tokens == 12
+    assert UsageRecord.objects.count() == 2
+    assert set(UsageRecord.objects.values_list("charged_tokens", flat=True)) == {0}  # purchased: unlimited
+
+
+def test_text_completions_work_streaming_or_not_with_n_choices(sdk, user, listing):
+    grant_purchase(user, listing)
+    client = sdk(user)
+    answer = client.completions.create(model=listing.model_id, prompt="Once upon a time", max_tokens=6, n=2, seed=7)
+    assert answer.object == "text_completion"
+    assert sorted(choice.index for choice in answer.choices) == [0, 1]
+    assert answer.usage.completion_tokens == 12
+    stream = client.completions.create(model=listing.model_id, prompt="Once upon a time", max_tokens=5, temperature=0, stream=True)
+    text = "".join(chunk.choices[0].text for chunk in stream if chunk.choices)
+    again = client.completions.create(model=listing.model_id, prompt="Once upon a time", max_tokens=5, temperature=0)
+    assert text == again.choices[0].text
+
+
+def test_a_model_without_chat_template_gets_a_plain_role_prefixed_prompt(sdk, user, tiny_model_dirs):
+    plain = servable_listing(tiny_model_dirs[False], chat_template=False)
+    grant_purchase(user, plain)
+    answer = sdk(user).chat.completions.create(model=plain.model_id, messages=HELLO, max_tokens=3, temperature=0)
+    tokenizer_count = len(chat_prompt_ids(storage_path=plain.versions.get().storage_path, messages=HELLO))
+    assert answer.usage.prompt_tokens == tokenizer_count
+    assert answer.choices[0].finish_reason == "length"
+
+
+def test_the_sdk_raises_its_own_exceptions_for_each_error(sdk, user, other_user, listing, asgi_server):
+    grant_rental(user, listing, tokens=30)
+    client = sdk(user)
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{asgi_server}/v1", api_key="gpts_bad_key", max_retries=0).models.list()
+    with pytest.raises(openai.PermissionDeniedError):
+        sdk(other_user).chat.completions.create(model=listing.model_id, messages=HELLO)
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="nobody/nothing", messages=HELLO)
+    assert missing.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as too_long:
+        client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=5000)
+    assert too_long.value.code == "context_length_exceeded"
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model=listing.model_id, messages=HELLO, temperature=9)
+    with pytest.raises(openai.APIStatusError) as broke:
+        client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=100)
+    assert broke.value.status_code == 402
+    assert broke.value.code == "insufficient_quota"
+    assert available_tokens(user, listing) == 30
+
+
+def test_key_limits_raise_rate_limit_errors_with_retry_after(sdk, user, listing):
+    grant_purchase(user, listing)
+    client = sdk(user, requests_per_minute=1)
+    client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=2)
+    with pytest.raises(openai.RateLimitError) as limited:
+        client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=2)
+    assert 1 <= int(limited.value.response.headers["Retry-After"]) <= 60
+
+
+def test_a_model_no_worker_serves_answers_503_and_keeps_the_quota(sdk, user, tiny_model_dirs):
+    publisher_slug, slug = asgi_server_module.UNSERVED_MODEL.split("/")
+    unserved = servable_listing(tiny_model_dirs[True], publisher=PublisherFactory(slug=publisher_slug), slug=slug)
+    grant_rental(user, unserved, tokens=1000)
+    with pytest.raises(openai.InternalServerError) as unavailable:
+        sdk(user).chat.completions.create(model=unserved.model_id, messages=HELLO, max_tokens=10)
+    assert unavailable.value.status_code == 503
+    assert available_tokens(user, unserved) == 1000
+    assert not QuotaHold.objects.filter(status="held").exists()
+
+
+def test_a_client_that_disconnects_mid_stream_is_charged_only_what_was_produced(
+    asgi_server, celery_worker, user, listing, api_key_for
+):
+    grant_rental(user, listing, tokens=5000)
+    _, secret = api_key_for(user)
+    body = {"model": listing.model_id, "messages": HELLO, "max_tokens": 900, "temperature": 0, "stream": True}
+    with httpx.stream(
+        "POST", f"{asgi_server}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {secret}"}, timeout=30
+    ) as response:
+        assert response.status_code == 200
+        received = 0
+        for line in response.iter_lines():
+            if line.startswith("data: {") and '"content"' in line:
+                received += 1
+            if received >= 5:
+                break
+    # Leaving the block closes the connection: the server cancels the generation and settles.
+    record = wait_for(lambda: UsageRecord.objects.filter(status="cancelled").first())
+    assert 5 <= record.completion_tokens < 900
+    assert record.finish_reason == "cancelled"
+    assert record.charged_tokens == record.prompt_tokens + record.completion_tokens
+    assert available_tokens(user, listing) == 5000 - record.charged_tokens
+    assert QuotaHold.objects.get().status == "settled"
