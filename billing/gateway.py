@@ -83,8 +83,8 @@ def payment_intent_create(
         stripe.PaymentIntent.create,
         amount=amount,
         currency=currency,
-        description=description,
-        metadata={"order_number": order_number},
+        # In metadata, not ``description``: localstripe accepts no description.
+        metadata={"order_number": order_number, "description": description},
         idempotency_key=f"order-{order_number}-intent",
     )
     return payment_snapshot(intent)

@@ -25,7 +25,9 @@ class ListingFactory(factory.django.DjangoModelFactory):
     approved_at = factory.LazyFunction(timezone.now)
 
 
-def ready_version(listing: Listing, *, content: bytes = b"", path: str = "model.safetensors") -> WeightFile:
+def ready_version(
+    listing: Listing, *, content: bytes = b"", path: str = "model.safetensors"
+) -> WeightFile:
     """A processed version with one weight file written under MEDIA_ROOT; returns the file."""
     content = content or bytes(range(256)) * 64  # 16 KiB of known bytes
     number = listing.versions.count() + 1
@@ -43,17 +45,29 @@ def ready_version(listing: Listing, *, content: bytes = b"", path: str = "model.
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     return WeightFile.objects.create(
-        version=version, path=path, size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest()
+        version=version,
+        path=path,
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
     )
 
 
 def purchase_price(listing: Listing, amount: int = 1500) -> PriceOption:
-    return PriceOption.objects.create(listing=listing, kind="purchase", amount=amount, currency=settings.STORE_CURRENCY)
-
-
-def rental_price(listing: Listing, *, amount: int = 500, tokens: int = 100_000, days: int = 30) -> PriceOption:
     return PriceOption.objects.create(
-        listing=listing, kind="rental", amount=amount, currency=settings.STORE_CURRENCY, tokens=tokens, days=days
+        listing=listing, kind="purchase", amount=amount, currency=settings.STORE_CURRENCY
+    )
+
+
+def rental_price(
+    listing: Listing, *, amount: int = 500, tokens: int = 100_000, days: int = 30
+) -> PriceOption:
+    return PriceOption.objects.create(
+        listing=listing,
+        kind="rental",
+        amount=amount,
+        currency=settings.STORE_CURRENCY,
+        tokens=tokens,
+        days=days,
     )
 
 

@@ -11,7 +11,9 @@ from tests.billing.ledger import assert_ledger_matches
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_holds_against_a_balance_for_ten_let_exactly_ten_through(user, listing, rent):
+def test_fifty_concurrent_holds_against_a_balance_for_ten_let_exactly_ten_through(
+    user, listing, rent
+):
     if connection.vendor != "postgresql":
         pytest.skip("Row locks need PostgreSQL.")
     pack = rent(user, listing, tokens=1000)
@@ -48,6 +50,9 @@ def test_fifty_concurrent_holds_against_a_balance_for_ten_let_exactly_ten_throug
         quota_settle(request_id=hold_row.request_id, used_tokens=30)
     pack.refresh_from_db()
     assert (pack.available, pack.held) == (700, 0)
-    debited = sum(-d for d in QuotaLedgerEntry.objects.filter(kind="debit").values_list("held_delta", flat=True))
+    debited = sum(
+        -d
+        for d in QuotaLedgerEntry.objects.filter(kind="debit").values_list("held_delta", flat=True)
+    )
     assert debited == 300
     assert_ledger_matches(pack)

@@ -144,7 +144,9 @@ def test_stale_holds_are_released_and_fresh_ones_kept(user, listing, rent):
     rent(user, listing, tokens=1000)
     quota_hold(user=user, listing=listing, tokens=100, request_id="old")
     quota_hold(user=user, listing=listing, tokens=100, request_id="new")
-    QuotaHold.objects.filter(request_id="old").update(created_at=timezone.now() - timedelta(hours=1))
+    QuotaHold.objects.filter(request_id="old").update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
 
     assert holds_release_stale(older_than_seconds=900) == 1
 
