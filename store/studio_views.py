@@ -129,31 +129,33 @@ def _version_upload(request, listing_id: int):
     listing = _listing_or_404(request, listing_id)
     wants_json = request.headers.get("X-Requested-With") == "XMLHttpRequest"
     form = UploadForm(request.POST or None, request.FILES or None)
+    errors: list[str] = []
     if request.method == "POST":
         if getattr(request, "upload_too_large", False):
             form = UploadForm()
-            form.add_error(
-                None, f"The upload is over the size limit of {filesizeformat(settings.UPLOAD_MAX_BYTES)}; nothing was stored."
-            )
+            errors = [
+                f"The upload is over the size limit of {filesizeformat(settings.UPLOAD_MAX_BYTES)}; nothing was stored."
+            ]
         elif form.is_valid():
             try:
                 version = version_create(listing=listing, created_by=request.user, files=form.cleaned_data["files"])
             except ApplicationError as exc:
-                _apply_error(form, exc)
+                errors = [exc.message]
             else:
                 url = reverse("studio:listing", kwargs={"listing_id": listing.pk}) + f"#version-{version.number}"
                 if wants_json:
                     return JsonResponse({"version": version.number, "redirect": url}, status=201)
                 messages.success(request, f"Version {version.number} uploaded; processing has started.")
                 return redirect(url)
-        if wants_json:
+        else:
             errors = [str(e) for e in form.non_field_errors()] + [str(e) for e in form.errors.get("files", [])]
+        if wants_json:
             return JsonResponse({"errors": errors or ["The upload was refused."]}, status=400)
     return render(
         request,
         "store/studio/upload.html",
-        {"listing": listing, "form": form, "limit_bytes": settings.UPLOAD_MAX_BYTES},
-        status=400 if form.is_bound or getattr(request, "upload_too_large", False) else 200,
+        {"listing": listing, "form": form, "errors": errors, "limit_bytes": settings.UPLOAD_MAX_BYTES},
+        status=400 if request.method == "POST" else 200,
     )
 
 

@@ -1,0 +1,175 @@
+"""Processing a version (the service the Celery task calls, run inline here): folder, zip, tar
+and GGUF uploads become a ready model folder; broken models are refused leaving nothing behind."""
+
+import hashlib
+import json
+import shutil
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from store.models import ListingVersion, WeightFile
+from store.publishing.services import version_process
+from tests.store.model_builders import build_bert_folder, build_gpt2_folder, build_llama_folder, build_llama_gguf
+from tests.store.publishing_support import draft_listing, files_under, folder_uploads, tar_of, upload, zip_of
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "llama": build_llama_folder(root / "llama"),
+        "gpt2": build_gpt2_folder(root / "gpt2"),
+        "bert": build_bert_folder(root / "bert"),
+        "gguf": build_llama_gguf(root / "gguf" / "tiny-llama.gguf"),
+    }
+
+
+@pytest.fixture
+def listing(publisher):
+    return draft_listing(publisher)
+
+
+@pytest.fixture
+def owner_client(client, publisher):
+    client.force_login(publisher.user)
+    return client
+
+
+def uploaded_version(client, listing, files) -> ListingVersion:
+    response = upload(client, listing, files)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return ListingVersion.objects.get(listing=listing)
+
+
+def test_a_safetensors_folder_becomes_a_ready_version(owner_client, listing, models, media):
+    version = uploaded_version(owner_client, listing, folder_uploads(models["llama"]))
+    assert version.status == "uploaded"
+    assert version.progress_message.startswith("Waiting")
+
+    version = version_process(version_id=version.pk)
+
+    assert version.status == "ready", version.error_message
+    assert version.progress == 100
+    assert version.storage_path == f"models/{listing.pk}/v1"
+    folder = media / version.storage_path
+    names = sorted(p.name for p in folder.iterdir())
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(names)
+    files = {f.path: f for f in WeightFile.objects.filter(version=version)}
+    assert sorted(files) == names
+    for name, row in files.items():
+        data = (folder / name).read_bytes()
+        assert row.size_bytes == len(data)
+        assert row.sha256 == hashlib.sha256(data).hexdigest()
+    assert version.size_bytes == sum(f.size_bytes for f in files.values())
+    assert version.architecture == "LlamaForCausalLM"
+    assert version.parameter_count == 39072
+    assert version.context_length == 256
+    assert version.vocab_size == 320
+    assert version.dtype == "float32"
+    assert version.has_chat_template is True
+    sample = version.processing_report["sample"]
+    assert sample["new_tokens"] > 0 and sample["chat_template_used"] is True
+    # Nothing staged remains once the version is stored.
+    assert not (media / "uploads").exists() or files_under(media / "uploads") == []
+
+
+def test_a_gpt2_without_chat_template_is_smoke_tested_on_plain_text(owner_client, listing, models):
+    version = version_process(version_id=uploaded_version(owner_client, listing, folder_uploads(models["gpt2"])).pk)
+    assert version.status == "ready", version.error_message
+    assert version.architecture == "GPT2LMHeadModel"
+    assert version.context_length == 128
+    assert version.has_chat_template is False
+    assert version.processing_report["sample"]["chat_template_used"] is False
+
+
+def test_a_zip_of_a_model_folder_is_accepted(owner_client, listing, models, media):
+    version = uploaded_version(owner_client, listing, [SimpleUploadedFile("tiny.zip", zip_of(models["llama"]))])
+    version = version_process(version_id=version.pk)
+    assert version.status == "ready", version.error_message
+    assert version.processing_report["upload"]["kind"] == "archive"
+    assert version.processing_report["source"]["name"] == "tiny.zip"
+    assert (media / version.storage_path / "config.json").exists()
+
+
+def test_a_tar_gz_of_a_model_folder_is_accepted(owner_client, listing, models, media, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # the archive arrives as a temporary file, moved into place
+    version = uploaded_version(owner_client, listing, [SimpleUploadedFile("tiny.tar.gz", tar_of(models["gpt2"]))])
+    version = version_process(version_id=version.pk)
+    assert version.status == "ready", version.error_message
+    assert {f.path for f in version.files.all()} >= {"config.json", "model.safetensors", "tokenizer.json"}
+
+
+def test_a_gguf_file_is_converted_once_to_plain_safetensors(owner_client, listing, models, media):
+    gguf = models["gguf"]
+    version = uploaded_version(owner_client, listing, [SimpleUploadedFile(gguf.name, gguf.read_bytes())])
+    assert version.source_format == "gguf"
+    version = version_process(version_id=version.pk)
+
+    assert version.status == "ready", version.error_message
+    names = {f.path for f in version.files.all()}
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= names
+    assert not any(name.endswith(".gguf") for name in names)
+    config = json.loads((media / version.storage_path / "config.json").read_text())
+    assert "quantization_config" not in config
+    assert version.architecture == "LlamaForCausalLM"
+    assert version.has_chat_template is True
+    assert version.processing_report["source"]["sha256"] == hashlib.sha256(gguf.read_bytes()).hexdigest()
+    assert version.processing_report["sample"]["new_tokens"] > 0
+
+
+def test_a_corrupt_safetensors_header_is_refused_leaving_nothing(owner_client, listing, models, media, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(models["llama"], broken)
+    data = (broken / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes((10**9).to_bytes(8, "little") + data[8:])
+    version = version_process(version_id=uploaded_version(owner_client, listing, folder_uploads(broken)).pk)
+
+    assert version.status == "failed"
+    assert "corrupt safetensors header" in version.error_message
+    assert not version.files.exists()
+    assert files_under(media) == []
+    page = owner_client.get(reverse("studio:listing", kwargs={"listing_id": listing.pk})).content.decode()
+    assert "corrupt safetensors header" in page
+
+
+def test_weights_that_do_not_match_the_config_are_refused(owner_client, listing, models, media, tmp_path):
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(models["llama"], mismatched)
+    config = json.loads((mismatched / "config.json").read_text())
+    config["num_hidden_layers"] = 4
+    (mismatched / "config.json").write_text(json.dumps(config))
+    version = version_process(version_id=uploaded_version(owner_client, listing, folder_uploads(mismatched)).pk)
+    assert version.status == "failed"
+    assert "do not match the config" in version.error_message
+    assert files_under(media) == []
+
+
+def test_an_encoder_that_cannot_generate_is_refused(owner_client, listing, models, media):
+    version = version_process(version_id=uploaded_version(owner_client, listing, folder_uploads(models["bert"])).pk)
+    assert version.status == "failed"
+    assert "BertModel is not a causal language model" in version.error_message
+    assert files_under(media) == []
+
+
+def test_a_gguf_that_is_not_gguf_is_refused(owner_client, listing, media):
+    version = uploaded_version(owner_client, listing, [SimpleUploadedFile("fake.gguf", b"GGUF but not really")])
+    version = version_process(version_id=version.pk)
+    assert version.status == "failed"
+    assert "cannot be converted" in version.error_message
+    assert files_under(media) == []
+
+
+def test_version_numbers_grow_per_listing(owner_client, listing, models):
+    first = uploaded_version(owner_client, listing, folder_uploads(models["gpt2"]))
+    upload(owner_client, listing, folder_uploads(models["gpt2"]))
+    assert sorted(listing.versions.values_list("number", flat=True)) == [first.number, first.number + 1]
