@@ -38,7 +38,16 @@ class ListingStatusChangeInline(admin.TabularInline):
 
 @admin.register(Listing)
 class ListingAdmin(admin.ModelAdmin):
-    list_display = ["name", "publisher", "status", "task", "license", "featured", "review_count", "created_at"]
+    list_display = [
+        "name",
+        "publisher",
+        "status",
+        "task",
+        "license",
+        "featured",
+        "review_count",
+        "created_at",
+    ]
     list_filter = ["status", "task", "license", "featured"]
     search_fields = ["name", "slug", "summary", "publisher__display_name", "publisher__slug"]
     list_select_related = ["publisher"]
@@ -102,7 +111,9 @@ class ListingAdmin(admin.ModelAdmin):
     def reject(self, request, queryset):
         form = RejectForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            self._transition(request, queryset, Listing.Status.REJECTED, form.cleaned_data["reason"])
+            self._transition(
+                request, queryset, Listing.Status.REJECTED, form.cleaned_data["reason"]
+            )
             return None
         return render(
             request,
@@ -126,7 +137,9 @@ class ListingAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda listing: services.listing_set_featured(listing_id=listing.pk, featured=True, actor=request.user),
+            lambda listing: services.listing_set_featured(
+                listing_id=listing.pk, featured=True, actor=request.user
+            ),
             "Featured",
         )
 
@@ -135,7 +148,9 @@ class ListingAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda listing: services.listing_set_featured(listing_id=listing.pk, featured=False, actor=request.user),
+            lambda listing: services.listing_set_featured(
+                listing_id=listing.pk, featured=False, actor=request.user
+            ),
             "No longer featured",
         )
 
@@ -155,7 +170,15 @@ class WeightFileInline(admin.TabularInline):
 class ListingVersionAdmin(admin.ModelAdmin):
     """Read-only: a version is immutable once processed; publishers upload, workers process."""
 
-    list_display = ["listing", "number", "status", "source_format", "parameter_count", "size_bytes", "created_at"]
+    list_display = [
+        "listing",
+        "number",
+        "status",
+        "source_format",
+        "parameter_count",
+        "size_bytes",
+        "created_at",
+    ]
     list_filter = ["status", "source_format"]
     search_fields = ["listing__name", "listing__slug", "architecture"]
     list_select_related = ["listing", "listing__publisher"]
@@ -194,7 +217,16 @@ class ListingReportAdmin(admin.ModelAdmin):
     list_filter = ["status", "reason"]
     search_fields = ["listing__name", "text", "reporter__email"]
     list_select_related = ["listing", "listing__publisher", "reporter", "resolved_by"]
-    readonly_fields = ["listing", "reporter", "reason", "text", "status", "resolved_by", "resolved_at", "created_at"]
+    readonly_fields = [
+        "listing",
+        "reporter",
+        "reason",
+        "text",
+        "status",
+        "resolved_by",
+        "resolved_at",
+        "created_at",
+    ]
     fields = [*readonly_fields, "resolution_note"]
     actions = ["resolve", "dismiss"]
 

@@ -20,15 +20,21 @@ class CatalogFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search")
     task = forms.ChoiceField(required=False, choices=_blank("Any task", Listing.Task.choices))
     license = forms.ChoiceField(required=False, choices=_blank("Any licence", LICENSES))
-    format = forms.ChoiceField(required=False, choices=_blank("Any format", ListingVersion.Format.choices))
+    format = forms.ChoiceField(
+        required=False, choices=_blank("Any format", ListingVersion.Format.choices)
+    )
     size = forms.ChoiceField(
-        required=False, choices=_blank("Any size", [(key, b.label) for key, b in SIZE_BUCKETS.items()])
+        required=False,
+        choices=_blank("Any size", [(key, b.label) for key, b in SIZE_BUCKETS.items()]),
     )
     price_min = forms.CharField(required=False, max_length=12, label="Min price")
     price_max = forms.CharField(required=False, max_length=12, label="Max price")
     sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
     per_page = forms.TypedChoiceField(
-        required=False, coerce=int, empty_value=24, choices=[(str(n), f"{n} per page") for n in PAGE_SIZES]
+        required=False,
+        coerce=int,
+        empty_value=24,
+        choices=[(str(n), f"{n} per page") for n in PAGE_SIZES],
     )
 
     def _clean_price(self, name: str) -> int | None:
@@ -76,7 +82,9 @@ class ReviewForm(forms.Form):
     stars = forms.TypedChoiceField(
         coerce=int, choices=[(str(n), "★" * n) for n in range(5, 0, -1)], widget=forms.RadioSelect
     )
-    text = forms.CharField(required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
+    text = forms.CharField(
+        required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
 
 class ReportForm(forms.Form):
@@ -87,4 +95,6 @@ class ReportForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason the publisher will read")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), label="Reason the publisher will read"
+    )

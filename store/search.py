@@ -25,7 +25,9 @@ def search_listings(queryset: QuerySet, q: str) -> QuerySet:
         return queryset.annotate(rank=Value(0.0, output_field=FloatField()))
     if settings.USING_POSTGRES:
         query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
-        return queryset.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
+        return queryset.filter(search_vector=query).annotate(
+            rank=SearchRank(F("search_vector"), query)
+        )
     return _search_plain(queryset, q)
 
 

@@ -80,9 +80,9 @@ def listing_for_viewer(*, publisher_slug: str, slug: str, user) -> Listing | Non
 
 
 def _ready_versions():
-    return ListingVersion.objects.filter(listing=OuterRef("pk"), status=ListingVersion.Status.READY).order_by(
-        "-number"
-    )
+    return ListingVersion.objects.filter(
+        listing=OuterRef("pk"), status=ListingVersion.Status.READY
+    ).order_by("-number")
 
 
 def with_card_data(queryset: QuerySet) -> QuerySet:
@@ -163,7 +163,9 @@ def catalog_listings(
     if sort == "most_used":
         return _with_recent_usage(queryset).order_by("-recent_uses", *newest)
     if sort == "rating":
-        return queryset.order_by(F("rating_average").desc(nulls_last=True), "-review_count", *newest)
+        return queryset.order_by(
+            F("rating_average").desc(nulls_last=True), "-review_count", *newest
+        )
     if sort == "price" and price_option_model() is not None:
         return queryset.order_by(F("min_price").asc(nulls_last=True), *newest)
     if q:
@@ -176,12 +178,16 @@ def catalog_listings(
 
 def featured_listings(*, limit: int = 8) -> list[Listing]:
     queryset = Listing.objects.filter(status=APPROVED, featured=True)
-    return list(with_card_data(queryset).order_by(F("approved_at").desc(nulls_last=True), "-id")[:limit])
+    return list(
+        with_card_data(queryset).order_by(F("approved_at").desc(nulls_last=True), "-id")[:limit]
+    )
 
 
 def newest_listings(*, limit: int = 8) -> list[Listing]:
     queryset = Listing.objects.filter(status=APPROVED)
-    return list(with_card_data(queryset).order_by(F("approved_at").desc(nulls_last=True), "-id")[:limit])
+    return list(
+        with_card_data(queryset).order_by(F("approved_at").desc(nulls_last=True), "-id")[:limit]
+    )
 
 
 def trending_listings(*, days: int = TRENDING_DAYS, limit: int = 8) -> list[Listing]:
@@ -197,7 +203,9 @@ def trending_listings(*, days: int = TRENDING_DAYS, limit: int = 8) -> list[List
     )
     if not counts:
         return []
-    by_id = with_card_data(Listing.objects.filter(pk__in=[row["listing_id"] for row in counts])).in_bulk()
+    by_id = with_card_data(
+        Listing.objects.filter(pk__in=[row["listing_id"] for row in counts])
+    ).in_bulk()
     trending = []
     for row in counts:
         listing = by_id.get(row["listing_id"])
@@ -209,9 +217,13 @@ def trending_listings(*, days: int = TRENDING_DAYS, limit: int = 8) -> list[List
 
 def home_collections(*, per_collection: int = 8) -> list[Collection]:
     """Visible collections in order, each with ``shelf``: its approved listings in order."""
-    items = CollectionItem.objects.filter(listing__status=APPROVED).select_related("listing", "listing__publisher")
+    items = CollectionItem.objects.filter(listing__status=APPROVED).select_related(
+        "listing", "listing__publisher"
+    )
     collections = list(
-        Collection.objects.filter(is_visible=True).prefetch_related(Prefetch("items", queryset=items))
+        Collection.objects.filter(is_visible=True).prefetch_related(
+            Prefetch("items", queryset=items)
+        )
     )
     shown = []
     for collection in collections:
@@ -244,7 +256,11 @@ def review_by(*, user, listing: Listing) -> Review | None:
 
 def user_can_review(*, user, listing: Listing) -> bool:
     """Eligible to write a review now: a customer (billing decides), not the publisher, not yet reviewed."""
-    if not (user and user.is_authenticated) or listing.status != APPROVED or _is_owner(user, listing):
+    if (
+        not (user and user.is_authenticated)
+        or listing.status != APPROVED
+        or _is_owner(user, listing)
+    ):
         return False
     from billing.selectors import customer_can_review
 
@@ -252,7 +268,9 @@ def user_can_review(*, user, listing: Listing) -> bool:
 
 
 def publisher_public(*, slug: str) -> PublisherProfile | None:
-    return PublisherProfile.objects.filter(slug=slug, status=PublisherProfile.Status.APPROVED).first()
+    return PublisherProfile.objects.filter(
+        slug=slug, status=PublisherProfile.Status.APPROVED
+    ).first()
 
 
 # --- curation ---------------------------------------------------------------------------
@@ -275,4 +293,3 @@ def open_reports() -> list[ListingReport]:
         .select_related("listing", "listing__publisher", "reporter")
         .order_by("created_at", "id")
     )
-

@@ -33,7 +33,16 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 }
 STAFF_ONLY = {S.APPROVED, S.REJECTED, S.DELISTED}
 
-LISTING_FIELDS = ("name", "summary", "card_markdown", "task", "tags", "license", "languages", "conversation_starters")
+LISTING_FIELDS = (
+    "name",
+    "summary",
+    "card_markdown",
+    "task",
+    "tags",
+    "license",
+    "languages",
+    "conversation_starters",
+)
 
 
 def _clean_list(values, *, field: str, limit: int = 20) -> list[str]:
@@ -57,26 +66,35 @@ def _validate(fields: dict) -> dict:
         if not fields["name"]:
             raise ApplicationError("A listing needs a name.", field="name")
     if "license" in fields and fields["license"] not in LICENSE_IDS:
-        raise ApplicationError(f"Unknown licence {fields['license']!r}: pick an SPDX id from the list.", field="license")
+        raise ApplicationError(
+            f"Unknown licence {fields['license']!r}: pick an SPDX id from the list.",
+            field="license",
+        )
     if "task" in fields and fields["task"] not in Listing.Task.values:
         raise ApplicationError(f"Unknown task {fields['task']!r}.", field="task")
     for name in ("tags", "languages"):
         if name in fields:
             fields[name] = _clean_list(fields[name], field=name)
     if "conversation_starters" in fields:
-        fields["conversation_starters"] = _clean_list(fields["conversation_starters"], field="conversation_starters", limit=6)
+        fields["conversation_starters"] = _clean_list(
+            fields["conversation_starters"], field="conversation_starters", limit=6
+        )
     return fields
 
 
 def listing_create(*, publisher: PublisherProfile, name: str, slug: str = "", **fields) -> Listing:
     """Creates a draft listing owned by an approved publisher."""
     if publisher.status != PublisherProfile.Status.APPROVED:
-        raise ApplicationError("Only approved publishers can create listings.", status=403, code="forbidden")
+        raise ApplicationError(
+            "Only approved publishers can create listings.", status=403, code="forbidden"
+        )
     slug = slugify(slug or name)[:80]
     if not slug:
         raise ApplicationError("Choose a slug made of letters, digits or dashes.", field="slug")
     if Listing.objects.filter(publisher=publisher, slug=slug).exists():
-        raise ApplicationError("You already have a listing with this slug.", field="slug", code="duplicate_slug")
+        raise ApplicationError(
+            "You already have a listing with this slug.", field="slug", code="duplicate_slug"
+        )
     unknown = set(fields) - set(LISTING_FIELDS)
     if unknown:
         raise TypeError(f"Unknown listing fields: {sorted(unknown)}")
@@ -95,7 +113,9 @@ def listing_update(*, listing: Listing, **fields) -> Listing:
     return listing
 
 
-def listing_transition(*, listing_id: int, to_status: str, actor: User | None, reason: str = "") -> Listing:
+def listing_transition(
+    *, listing_id: int, to_status: str, actor: User | None, reason: str = ""
+) -> Listing:
     """Moves a listing along its lifecycle and records the change in the audit log.
 
     Staff decide approved/rejected/delisted; the owner submits (→ pending) and may
@@ -118,14 +138,20 @@ def listing_transition(*, listing_id: int, to_status: str, actor: User | None, r
         if to_status in STAFF_ONLY and not is_staff:
             raise ApplicationError("Only staff can do this.", status=403, code="forbidden")
         if to_status in {S.PENDING, S.DRAFT} and not (is_owner or is_staff):
-            raise ApplicationError("Only the publisher can submit this listing.", status=403, code="forbidden")
+            raise ApplicationError(
+                "Only the publisher can submit this listing.", status=403, code="forbidden"
+            )
         if to_status == S.REJECTED and not reason:
             raise ApplicationError("Say why the listing is rejected.", field="reason")
-        if to_status in {S.PENDING, S.APPROVED} and not ListingVersion.objects.filter(
-            listing=listing, status=ListingVersion.Status.READY
-        ).exists():
+        if (
+            to_status in {S.PENDING, S.APPROVED}
+            and not ListingVersion.objects.filter(
+                listing=listing, status=ListingVersion.Status.READY
+            ).exists()
+        ):
             raise ApplicationError(
-                "Upload weights and wait until a version is processed first.", code="no_ready_version"
+                "Upload weights and wait until a version is processed first.",
+                code="no_ready_version",
             )
         listing.status = to_status
         listing.rejection_reason = reason if to_status == S.REJECTED else ""
@@ -155,7 +181,9 @@ def listing_set_featured(*, listing_id: int, featured: bool, actor: User | None)
     _require_staff(actor)
     listing = Listing.objects.get(pk=listing_id)
     if featured and listing.status != Listing.Status.APPROVED:
-        raise ApplicationError("Only approved listings can be featured.", code="not_public", status=409)
+        raise ApplicationError(
+            "Only approved listings can be featured.", code="not_public", status=409
+        )
     if listing.featured != featured:
         listing.featured = featured
         listing.save(update_fields=["featured", "updated_at"])
@@ -171,13 +199,21 @@ def collection_create(
         raise ApplicationError("A collection needs a name.", field="name")
     slug = slugify(slug or name)[:80]
     if Collection.objects.filter(slug=slug).exists():
-        raise ApplicationError("A collection with this slug exists.", field="slug", code="duplicate_slug")
+        raise ApplicationError(
+            "A collection with this slug exists.", field="slug", code="duplicate_slug"
+        )
     return Collection.objects.create(
-        name=name, slug=slug, description=description.strip(), position=position, is_visible=is_visible
+        name=name,
+        slug=slug,
+        description=description.strip(),
+        position=position,
+        is_visible=is_visible,
     )
 
 
-def collection_add_listing(*, collection: Collection, listing: Listing, position: int | None = None) -> CollectionItem:
+def collection_add_listing(
+    *, collection: Collection, listing: Listing, position: int | None = None
+) -> CollectionItem:
     """Puts a listing in a collection (at the end unless a position is given); adding twice moves it."""
     if position is None:
         last = collection.items.order_by("-position").values_list("position", flat=True).first()
@@ -206,14 +242,22 @@ def report_create(*, listing: Listing, reporter: User, reason: str, text: str) -
         raise ApplicationError("Tell us what is wrong in a sentence or two.", field="text")
     if len(text) > 4000:
         raise ApplicationError("Keep the report under 4000 characters.", field="text")
-    if ListingReport.objects.filter(listing=listing, reporter=reporter, status=ListingReport.Status.OPEN).exists():
+    if ListingReport.objects.filter(
+        listing=listing, reporter=reporter, status=ListingReport.Status.OPEN
+    ).exists():
         raise ApplicationError(
-            "You already reported this listing; staff are looking into it.", code="duplicate_report", status=409
+            "You already reported this listing; staff are looking into it.",
+            code="duplicate_report",
+            status=409,
         )
-    return ListingReport.objects.create(listing=listing, reporter=reporter, reason=reason, text=text)
+    return ListingReport.objects.create(
+        listing=listing, reporter=reporter, reason=reason, text=text
+    )
 
 
-def report_close(*, report_id: int, actor: User | None, status: str, note: str = "") -> ListingReport:
+def report_close(
+    *, report_id: int, actor: User | None, status: str, note: str = ""
+) -> ListingReport:
     """Staff resolve (acted on it) or dismiss (nothing wrong) an open report, once."""
     _require_staff(actor)
     if status not in {ListingReport.Status.RESOLVED, ListingReport.Status.DISMISSED}:
@@ -232,8 +276,12 @@ def report_close(*, report_id: int, actor: User | None, status: str, note: str =
 
 
 def _listing_refresh_rating(listing_id: int) -> None:
-    summary = Review.objects.filter(listing_id=listing_id).aggregate(avg=Avg("stars"), n=Count("id"))
-    Listing.objects.filter(pk=listing_id).update(rating_average=summary["avg"], review_count=summary["n"])
+    summary = Review.objects.filter(listing_id=listing_id).aggregate(
+        avg=Avg("stars"), n=Count("id")
+    )
+    Listing.objects.filter(pk=listing_id).update(
+        rating_average=summary["avg"], review_count=summary["n"]
+    )
 
 
 def _clean_review(stars, text: str) -> tuple[int, str]:
@@ -258,12 +306,18 @@ def review_create(*, listing: Listing, author: User, stars: int, text: str = "")
 
     stars, text = _clean_review(stars, text)
     if listing.status != Listing.Status.APPROVED:
-        raise ApplicationError("Only published listings can be reviewed.", code="not_public", status=409)
+        raise ApplicationError(
+            "Only published listings can be reviewed.", code="not_public", status=409
+        )
     if listing.publisher.user_id == author.pk:
-        raise ApplicationError("Publishers cannot review their own listings.", status=403, code="forbidden")
+        raise ApplicationError(
+            "Publishers cannot review their own listings.", status=403, code="forbidden"
+        )
     if not customer_can_review(user=author, listing=listing):
         raise ApplicationError(
-            "Buy this model or use it with a rental before reviewing it.", status=403, code="not_a_customer"
+            "Buy this model or use it with a rental before reviewing it.",
+            status=403,
+            code="not_a_customer",
         )
     try:
         with transaction.atomic():
@@ -271,7 +325,9 @@ def review_create(*, listing: Listing, author: User, stars: int, text: str = "")
             _listing_refresh_rating(listing.pk)
     except IntegrityError:
         raise ApplicationError(
-            "You already reviewed this model; edit your review instead.", code="duplicate_review", status=409
+            "You already reviewed this model; edit your review instead.",
+            code="duplicate_review",
+            status=409,
         ) from None
     return review
 

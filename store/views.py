@@ -55,7 +55,9 @@ def catalog(request):
 
 
 def _listing_or_404(request, publisher_slug: str, listing_slug: str) -> Listing:
-    listing = selectors.listing_for_viewer(publisher_slug=publisher_slug, slug=listing_slug, user=request.user)
+    listing = selectors.listing_for_viewer(
+        publisher_slug=publisher_slug, slug=listing_slug, user=request.user
+    )
     if listing is None:
         raise Http404("No such model.")
     return listing
@@ -154,7 +156,9 @@ def publisher_detail(request, slug: str):
     if publisher is None:
         raise Http404("No such publisher.")
     listings = selectors.catalog_listings(publisher=publisher, sort="newest")
-    return render(request, "store/publisher_detail.html", {"publisher": publisher, "listings": listings[:100]})
+    return render(
+        request, "store/publisher_detail.html", {"publisher": publisher, "listings": listings[:100]}
+    )
 
 
 # --- curation (staff) -------------------------------------------------------------------
@@ -201,10 +205,15 @@ def curate_listing(request, listing_id: int):
     try:
         if action in CURATOR_ACTIONS:
             services.listing_transition(
-                listing_id=listing.pk, to_status=CURATOR_ACTIONS[action], actor=request.user, reason=reason
+                listing_id=listing.pk,
+                to_status=CURATOR_ACTIONS[action],
+                actor=request.user,
+                reason=reason,
             )
         elif action in {"feature", "unfeature"}:
-            services.listing_set_featured(listing_id=listing.pk, featured=action == "feature", actor=request.user)
+            services.listing_set_featured(
+                listing_id=listing.pk, featured=action == "feature", actor=request.user
+            )
         else:
             raise ApplicationError("Unknown action.")
         messages.success(request, f"{listing.name}: {action} done.")
@@ -217,13 +226,19 @@ def curate_listing(request, listing_id: int):
 @require_POST
 def curate_report(request, report_id: int):
     report = get_object_or_404(ListingReport, pk=report_id)
-    status = {"resolve": ListingReport.Status.RESOLVED, "dismiss": ListingReport.Status.DISMISSED}.get(
-        request.POST.get("action", "")
-    )
+    status = {
+        "resolve": ListingReport.Status.RESOLVED,
+        "dismiss": ListingReport.Status.DISMISSED,
+    }.get(request.POST.get("action", ""))
     try:
         if status is None:
             raise ApplicationError("Unknown action.")
-        services.report_close(report_id=report.pk, actor=request.user, status=status, note=request.POST.get("note", ""))
+        services.report_close(
+            report_id=report.pk,
+            actor=request.user,
+            status=status,
+            note=request.POST.get("note", ""),
+        )
         messages.success(request, f"Report on {report.listing.name} {status}.")
     except ApplicationError as error:
         _report_error(request, error)

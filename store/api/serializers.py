@@ -9,7 +9,9 @@ from store.selectors import SIZE_BUCKETS, SORTS
 
 
 class CatalogQuerySerializer(serializers.Serializer):
-    q = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text="Full-text search.")
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Full-text search."
+    )
     task = serializers.ChoiceField(required=False, allow_blank=True, choices=Listing.Task.choices)
     license = serializers.ChoiceField(required=False, allow_blank=True, choices=LICENSES)
     format = serializers.ChoiceField(
@@ -20,8 +22,12 @@ class CatalogQuerySerializer(serializers.Serializer):
         required=False, allow_blank=True, choices=[(key, bucket.label) for key, bucket in SIZE_BUCKETS.items()],
         help_text="Parameter-count bucket of the latest ready version.",
     )  # fmt: skip
-    price_min = serializers.IntegerField(required=False, min_value=0, help_text="Lowest active price, in cents.")
-    price_max = serializers.IntegerField(required=False, min_value=0, help_text="Lowest active price, in cents.")
+    price_min = serializers.IntegerField(
+        required=False, min_value=0, help_text="Lowest active price, in cents."
+    )
+    price_max = serializers.IntegerField(
+        required=False, min_value=0, help_text="Lowest active price, in cents."
+    )
     sort = serializers.ChoiceField(required=False, choices=list(SORTS.items()), default="relevance")
 
     def filters(self) -> dict:
@@ -45,11 +51,17 @@ class PublisherSerializer(serializers.Serializer):
 
 
 class ListingSummarySerializer(serializers.ModelSerializer):
-    model_id = serializers.CharField(read_only=True, help_text='The id to pass as "model" to the /v1 API.')
+    model_id = serializers.CharField(
+        read_only=True, help_text='The id to pass as "model" to the /v1 API.'
+    )
     publisher = PublisherSerializer(read_only=True)
     latest_format = serializers.CharField(read_only=True, allow_null=True)
-    parameter_count = serializers.IntegerField(source="latest_parameter_count", read_only=True, allow_null=True)
-    min_price = serializers.SerializerMethodField(help_text="Lowest active price in cents, or null.")
+    parameter_count = serializers.IntegerField(
+        source="latest_parameter_count", read_only=True, allow_null=True
+    )
+    min_price = serializers.SerializerMethodField(
+        help_text="Lowest active price in cents, or null."
+    )
     url = serializers.CharField(source="get_absolute_url", read_only=True)
 
     class Meta:
@@ -84,7 +96,9 @@ class VersionSerializer(serializers.ModelSerializer):
 class ListingDetailSerializer(serializers.ModelSerializer):
     model_id = serializers.CharField(read_only=True)
     publisher = PublisherSerializer(read_only=True)
-    card_html = serializers.SerializerMethodField(help_text="The model card, rendered and sanitized.")
+    card_html = serializers.SerializerMethodField(
+        help_text="The model card, rendered and sanitized."
+    )
     versions = serializers.SerializerMethodField()
     url = serializers.CharField(source="get_absolute_url", read_only=True)
 

@@ -8,7 +8,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from store import selectors
-from store.api.serializers import CatalogQuerySerializer, ListingDetailSerializer, ListingSummarySerializer
+from store.api.serializers import (
+    CatalogQuerySerializer,
+    ListingDetailSerializer,
+    ListingSummarySerializer,
+)
 
 ERROR = inline_serializer(
     name="StoreError",
@@ -59,7 +63,9 @@ class ListingDetailApi(APIView):
         tags=["catalog"],
     )
     def get(self, request, publisher_slug: str, listing_slug: str):
-        listing = selectors.listing_for_viewer(publisher_slug=publisher_slug, slug=listing_slug, user=request.user)
+        listing = selectors.listing_for_viewer(
+            publisher_slug=publisher_slug, slug=listing_slug, user=request.user
+        )
         if listing is None:
             raise NotFound("No such model.")
         versions = selectors.listing_versions_for_viewer(listing=listing, user=request.user)

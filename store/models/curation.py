@@ -8,7 +8,9 @@ class ListingStatusChange(models.Model):
     """Audit log: every change of a listing's status, who made it, when, and why."""
 
     listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="status_changes")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     from_status = models.CharField(max_length=16)
     to_status = models.CharField(max_length=16)
     reason = models.TextField(blank=True)
@@ -27,7 +29,9 @@ class Collection(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=80, unique=True)
     description = models.CharField(max_length=300, blank=True)
-    position = models.PositiveIntegerField(default=0, help_text="Lower comes first on the home page.")
+    position = models.PositiveIntegerField(
+        default=0, help_text="Lower comes first on the home page."
+    )
     is_visible = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -46,7 +50,9 @@ class CollectionItem(models.Model):
     class Meta:
         ordering = ["collection", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["collection", "listing"], name="collection_item_unique_listing")
+            models.UniqueConstraint(
+                fields=["collection", "listing"], name="collection_item_unique_listing"
+            )
         ]
 
     def __str__(self):
@@ -71,7 +77,10 @@ class ListingReport(models.Model):
 
     listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="reports")
     reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="listing_reports"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="listing_reports",
     )
     reason = models.CharField(max_length=16, choices=Reason.choices)
     text = models.TextField(max_length=4000)

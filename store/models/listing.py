@@ -50,22 +50,24 @@ class Listing(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["publisher", "slug"], name="listing_slug_unique_per_publisher")
+            models.UniqueConstraint(
+                fields=["publisher", "slug"], name="listing_slug_unique_per_publisher"
+            )
         ]
         indexes = [models.Index(fields=["status", "-created_at"])]
 
     def __str__(self):
         return self.model_id
 
-    @property
-    def model_id(self) -> str:
-        """The id customers pass as ``model`` to the /v1 API."""
-        return f"{self.publisher.slug}/{self.slug}"
-
     def get_absolute_url(self) -> str:
         from django.urls import reverse
 
         return reverse("listing_detail", args=[self.publisher.slug, self.slug])
+
+    @property
+    def model_id(self) -> str:
+        """The id customers pass as ``model`` to the /v1 API."""
+        return f"{self.publisher.slug}/{self.slug}"
 
     @property
     def is_public(self) -> bool:

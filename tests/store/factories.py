@@ -72,7 +72,11 @@ class WeightFileFactory(factory.django.DjangoModelFactory):
 
 def published_listing(**fields) -> Listing:
     """An approved listing with one ready version holding config, tokenizer and weights files."""
-    version_fields = {key[len("version__") :]: fields.pop(key) for key in list(fields) if key.startswith("version__")}
+    version_fields = {
+        key[len("version__") :]: fields.pop(key)
+        for key in list(fields)
+        if key.startswith("version__")
+    }
     listing = ListingFactory(**fields)
     version = ListingVersionFactory(listing=listing, number=1, **version_fields)
     for path in ("config.json", "tokenizer.json", "model.safetensors"):

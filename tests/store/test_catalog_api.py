@@ -16,14 +16,25 @@ def detail_url(listing):
 
 def test_it_lists_searches_and_filters_public_listings(client):
     published_listing(name="Haiku Writer", task="chat", license="mit", card_markdown="Poems.")
-    published_listing(name="Coder", task="code", license="mit", card_markdown="Writes haiku in comments.")
+    published_listing(
+        name="Coder", task="code", license="mit", card_markdown="Writes haiku in comments."
+    )
     hidden = published_listing(name="Hidden haiku")
     Listing.objects.filter(pk=hidden.pk).update(status="pending")
 
     everything = client.get(LIST).json()
     assert everything["count"] == 2
     first = everything["results"][0]
-    assert {"model_id", "name", "publisher", "task", "license", "latest_format", "parameter_count", "min_price"} <= set(first)
+    assert {
+        "model_id",
+        "name",
+        "publisher",
+        "task",
+        "license",
+        "latest_format",
+        "parameter_count",
+        "min_price",
+    } <= set(first)
 
     found = client.get(LIST, {"q": "haiku"}).json()
     assert [row["name"] for row in found["results"]] == ["Haiku Writer", "Coder"]
@@ -55,7 +66,11 @@ def test_the_detail_shows_card_versions_and_files(client):
     assert "<h1>Card</h1>" in body["card_html"] and "<script" not in body["card_html"]
     version = body["versions"][0]
     assert version["architecture"] == "LlamaForCausalLM"
-    assert {file["path"] for file in version["files"]} == {"config.json", "tokenizer.json", "model.safetensors"}
+    assert {file["path"] for file in version["files"]} == {
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+    }
     assert all(len(file["sha256"]) == 64 for file in version["files"])
 
 
@@ -71,7 +86,9 @@ def test_hidden_listings_are_404_for_anonymous_and_other_users(client, other_use
 
 
 @pytest.mark.parametrize("status", ["draft", "pending", "rejected", "delisted"])
-def test_hidden_listings_are_visible_to_their_publisher_and_staff(client, publisher, staff_user, status):
+def test_hidden_listings_are_visible_to_their_publisher_and_staff(
+    client, publisher, staff_user, status
+):
     listing = published_listing(publisher=publisher)
     Listing.objects.filter(pk=listing.pk).update(status=status)
     for viewer in (publisher.user, staff_user):

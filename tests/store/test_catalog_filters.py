@@ -22,15 +22,23 @@ def names(queryset):
 def use(listing, user, *, times=1, days_ago=0):
     for _ in range(times):
         record = UsageRecord.objects.create(
-            request_id=uuid.uuid4().hex, user=user, listing=listing, access="purchase", prompt_tokens=5
+            request_id=uuid.uuid4().hex,
+            user=user,
+            listing=listing,
+            access="purchase",
+            prompt_tokens=5,
         )
         if days_ago:
-            UsageRecord.objects.filter(pk=record.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+            UsageRecord.objects.filter(pk=record.pk).update(
+                created_at=timezone.now() - timedelta(days=days_ago)
+            )
 
 
 def price(listing, amount, kind="purchase", active=True):
     extra = {"tokens": 100_000, "days": 30} if kind == "rental" else {}
-    return PriceOption.objects.create(listing=listing, kind=kind, amount=amount, active=active, **extra)
+    return PriceOption.objects.create(
+        listing=listing, kind=kind, amount=amount, active=active, **extra
+    )
 
 
 def test_it_filters_by_task_and_licence():
@@ -48,7 +56,12 @@ def test_the_format_filter_looks_at_the_latest_ready_version():
     ListingVersionFactory(listing=converted, number=2, source_format="safetensors")
     still_gguf = ListingFactory(name="GGUF with a failed upload")
     ListingVersionFactory(listing=still_gguf, number=1, source_format="gguf")
-    ListingVersionFactory(listing=still_gguf, number=2, source_format="safetensors", status=ListingVersion.Status.FAILED)
+    ListingVersionFactory(
+        listing=still_gguf,
+        number=2,
+        source_format="safetensors",
+        status=ListingVersion.Status.FAILED,
+    )
 
     assert names(catalog_listings(source_format="gguf")) == ["GGUF with a failed upload"]
     assert names(catalog_listings(source_format="safetensors")) == ["Was GGUF, now safetensors"]
@@ -68,19 +81,27 @@ def test_it_filters_by_size_bucket():
 
 
 def test_it_filters_by_the_lowest_active_price_in_cents():
-    cheap, dear, unpriced = published_listing(name="Cheap"), published_listing(name="Dear"), published_listing(name="Unpriced")
+    cheap, dear, unpriced = (
+        published_listing(name="Cheap"),
+        published_listing(name="Dear"),
+        published_listing(name="Unpriced"),
+    )
     price(cheap, 500)
     price(dear, 5000)
     price(dear, 100, active=False)  # off sale: does not make it cheap
 
     assert names(catalog_listings(price_max=1000)) == ["Cheap"]
     assert names(catalog_listings(price_min=1000)) == ["Dear"]
-    assert names(catalog_listings(price_min=100, price_max=100_000, sort="price")) == ["Cheap", "Dear"]
+    assert names(catalog_listings(price_min=100, price_max=100_000, sort="price")) == [
+        "Cheap",
+        "Dear",
+    ]
     assert unpriced.name in names(catalog_listings())
 
 
 def test_price_sort_puts_unpriced_listings_last():
-    first, second, unpriced = published_listing(name="B"), published_listing(name="A"), published_listing(name="Unpriced")
+    first, second = published_listing(name="B"), published_listing(name="A")
+    published_listing(name="Unpriced")
     price(first, 900)
     price(second, 300, kind="rental")
     assert names(catalog_listings(sort="price")) == ["A", "B", "Unpriced"]
@@ -94,7 +115,11 @@ def test_newest_sort_orders_by_approval_time():
 
 
 def test_most_used_sort_counts_only_the_last_seven_days(user):
-    busy, quiet, once_busy = published_listing(name="Busy"), published_listing(name="Quiet"), published_listing(name="Once busy")
+    busy, quiet, once_busy = (
+        published_listing(name="Busy"),
+        published_listing(name="Quiet"),
+        published_listing(name="Once busy"),
+    )
     use(busy, user, times=3)
     use(quiet, user, times=1)
     use(once_busy, user, times=10, days_ago=9)
@@ -151,23 +176,40 @@ def test_the_catalog_page_reads_prices_in_currency_units(client):
 def test_the_catalog_paginates_and_keeps_filters_in_page_links(client):
     for n in range(14):
         published_listing(name=f"Coder {n:02d}", task="code")
-    first = client.get("/catalog/", {"task": "code", "per_page": "12", "sort": "newest"}).content.decode()
+    first = client.get(
+        "/catalog/", {"task": "code", "per_page": "12", "sort": "newest"}
+    ).content.decode()
     assert "Page 1 of 2" in first
     assert "task=code" in first and "page=2" in first
-    second = client.get("/catalog/", {"task": "code", "per_page": "12", "sort": "newest", "page": "2"}).content.decode()
+    second = client.get(
+        "/catalog/", {"task": "code", "per_page": "12", "sort": "newest", "page": "2"}
+    ).content.decode()
     assert "Coder 01" in second and "Coder 00" in second and "Coder 13" not in second
 
 
 @pytest.mark.parametrize("per_page", ["12", "96"])
-def test_a_catalog_page_takes_at_most_ten_queries_whatever_its_size(client, user, django_assert_max_num_queries, per_page):
+def test_a_catalog_page_takes_at_most_ten_queries_whatever_its_size(
+    client, user, django_assert_max_num_queries, per_page
+):
     for n in range(30):
         listing = published_listing(name=f"Model {n}", tags=["fast"])
         price(listing, 100 + n)
         use(listing, user)
     client.force_login(user)
-    for params in ({"per_page": per_page}, {"per_page": per_page, "q": "model", "sort": "most_used"},
-                   {"per_page": per_page, "size": "tiny", "format": "safetensors", "sort": "price", "price_max": "50"}):
+    for params in (
+        {"per_page": per_page},
+        {"per_page": per_page, "q": "model", "sort": "most_used"},
+        {
+            "per_page": per_page,
+            "size": "tiny",
+            "format": "safetensors",
+            "sort": "price",
+            "price_max": "50",
+        },
+    ):
         with django_assert_max_num_queries(10):
             response = client.get("/catalog/", params)
         assert response.status_code == 200
-        assert response.content.decode().count('data-testid="listing-card"') == min(30, int(per_page))
+        assert response.content.decode().count('data-testid="listing-card"') == min(
+            30, int(per_page)
+        )

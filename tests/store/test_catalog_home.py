@@ -21,9 +21,13 @@ def section(body: str, testid: str) -> str:
 
 def use(listing, user, *, times=1, days_ago=0):
     for _ in range(times):
-        record = UsageRecord.objects.create(request_id=uuid.uuid4().hex, user=user, listing=listing, access="rental")
+        record = UsageRecord.objects.create(
+            request_id=uuid.uuid4().hex, user=user, listing=listing, access="rental"
+        )
         if days_ago:
-            UsageRecord.objects.filter(pk=record.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+            UsageRecord.objects.filter(pk=record.pk).update(
+                created_at=timezone.now() - timedelta(days=days_ago)
+            )
 
 
 def test_an_empty_store_says_so(client):
@@ -47,7 +51,11 @@ def test_featured_listings_are_shown_and_hidden_ones_never(client):
 def test_collections_appear_in_their_order_with_listings_in_theirs(client):
     small = collection_create(name="Small and fast", position=2)
     coding = collection_create(name="Coding helpers", position=1)
-    a, b, c = published_listing(name="Alpha"), published_listing(name="Bravo"), published_listing(name="Charlie")
+    a, b, c = (
+        published_listing(name="Alpha"),
+        published_listing(name="Bravo"),
+        published_listing(name="Charlie"),
+    )
     collection_add_listing(collection=coding, listing=b)
     collection_add_listing(collection=coding, listing=a)
     collection_add_listing(collection=small, listing=c)
@@ -73,14 +81,21 @@ def test_adding_a_listing_twice_moves_it_instead_of_duplicating_it():
 
 
 def test_invisible_or_empty_collections_are_not_shown(client):
-    collection_add_listing(collection=collection_create(name="Secret shelf", is_visible=False), listing=published_listing())
+    collection_add_listing(
+        collection=collection_create(name="Secret shelf", is_visible=False),
+        listing=published_listing(),
+    )
     collection_create(name="Empty shelf")
     body = client.get("/").content.decode()
     assert "Secret shelf" not in body and "Empty shelf" not in body
 
 
 def test_trending_counts_usage_of_the_last_seven_days(client, user):
-    hot, warm, old = published_listing(name="Hot model"), published_listing(name="Warm model"), published_listing(name="Old hit")
+    hot, warm, old = (
+        published_listing(name="Hot model"),
+        published_listing(name="Warm model"),
+        published_listing(name="Old hit"),
+    )
     use(hot, user, times=3)
     use(warm, user, times=1)
     use(old, user, times=20, days_ago=8)
@@ -103,7 +118,9 @@ def test_newest_shows_the_latest_approvals_first(client):
     assert newest.index("Newer model") < newest.index("Older model")
 
 
-def test_the_home_page_takes_a_bounded_number_of_queries(client, user, django_assert_max_num_queries):
+def test_the_home_page_takes_a_bounded_number_of_queries(
+    client, user, django_assert_max_num_queries
+):
     for n in range(3):
         collection = collection_create(name=f"Shelf {n}")
         for m in range(5):

@@ -3,7 +3,12 @@
 import pytest
 
 from store.models import Collection, Listing, ListingStatusChange, Review
-from tests.store.factories import ListingFactory, ListingVersionFactory, ReviewFactory, published_listing
+from tests.store.factories import (
+    ListingFactory,
+    ListingVersionFactory,
+    ReviewFactory,
+    published_listing,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +23,9 @@ def admin_client(client, staff_user):
 
 def pending_listing(name, **fields):
     listing = ListingFactory(name=name, status=Listing.Status.PENDING, **fields)
-    ListingVersionFactory(listing=listing, processing_report={"sample_output": "The quick brown fox"})
+    ListingVersionFactory(
+        listing=listing, processing_report={"sample_output": "The quick brown fox"}
+    )
     return listing
 
 
@@ -36,10 +43,21 @@ def test_the_changelist_filters_and_searches(admin_client):
     pending_listing("Waiting coder", task="code")
     published_listing(name="Public chatter", task="chat", featured=True)
 
-    assert "Waiting coder" in admin_client.get(CHANGELIST, {"status__exact": "pending"}).content.decode()
-    assert "Public chatter" not in admin_client.get(CHANGELIST, {"status__exact": "pending"}).content.decode()
-    assert "Public chatter" in admin_client.get(CHANGELIST, {"featured__exact": "1"}).content.decode()
-    assert "Waiting coder" not in admin_client.get(CHANGELIST, {"task__exact": "chat"}).content.decode()
+    assert (
+        "Waiting coder"
+        in admin_client.get(CHANGELIST, {"status__exact": "pending"}).content.decode()
+    )
+    assert (
+        "Public chatter"
+        not in admin_client.get(CHANGELIST, {"status__exact": "pending"}).content.decode()
+    )
+    assert (
+        "Public chatter" in admin_client.get(CHANGELIST, {"featured__exact": "1"}).content.decode()
+    )
+    assert (
+        "Waiting coder"
+        not in admin_client.get(CHANGELIST, {"task__exact": "chat"}).content.decode()
+    )
     assert "Waiting coder" in admin_client.get(CHANGELIST, {"q": "coder"}).content.decode()
 
 
@@ -51,7 +69,10 @@ def test_bulk_approve_writes_the_audit_log_and_reports_refusals(admin_client, st
 
     assert "Now approved: 2 listing(s)." in body
     assert "Draft one: A draft listing cannot become approved." in body
-    assert set(Listing.objects.filter(status="approved").values_list("name", flat=True)) == {"First", "Second"}
+    assert set(Listing.objects.filter(status="approved").values_list("name", flat=True)) == {
+        "First",
+        "Second",
+    }
     assert ListingStatusChange.objects.filter(actor=staff_user, to_status="approved").count() == 2
 
 

@@ -20,7 +20,9 @@ def draft(publisher):
 
 
 def move(listing, to_status, actor, reason=""):
-    return listing_transition(listing_id=listing.pk, to_status=to_status, actor=actor, reason=reason)
+    return listing_transition(
+        listing_id=listing.pk, to_status=to_status, actor=actor, reason=reason
+    )
 
 
 def test_owner_submits_a_draft_and_the_audit_log_says_who_and_when(draft, publisher):
@@ -28,7 +30,11 @@ def test_owner_submits_a_draft_and_the_audit_log_says_who_and_when(draft, publis
 
     assert listing.status == S.PENDING
     change = ListingStatusChange.objects.get(listing=draft)
-    assert (change.actor, change.from_status, change.to_status) == (publisher.user, "draft", "pending")
+    assert (change.actor, change.from_status, change.to_status) == (
+        publisher.user,
+        "draft",
+        "pending",
+    )
     assert change.created_at is not None
 
 
@@ -79,7 +85,9 @@ def test_a_rejection_needs_a_reason(draft, publisher, staff_user):
     assert draft.status == S.PENDING
 
 
-def test_rejected_listing_is_fixed_and_resubmitted_and_the_reason_is_cleared(draft, publisher, staff_user, client):
+def test_rejected_listing_is_fixed_and_resubmitted_and_the_reason_is_cleared(
+    draft, publisher, staff_user, client
+):
     move(draft, S.PENDING, publisher.user)
     move(draft, S.REJECTED, staff_user, reason="The card does not name the training data.")
 
@@ -87,11 +95,17 @@ def test_rejected_listing_is_fixed_and_resubmitted_and_the_reason_is_cleared(dra
     page = client.get(draft.get_absolute_url())
     assert "The card does not name the training data." in page.content.decode()
 
-    listing_update(listing=Listing.objects.get(pk=draft.pk), card_markdown="Trained on public-domain books.")
+    listing_update(
+        listing=Listing.objects.get(pk=draft.pk), card_markdown="Trained on public-domain books."
+    )
     listing = move(draft, S.PENDING, publisher.user)
     assert listing.status == S.PENDING
     assert listing.rejection_reason == ""
-    history = list(ListingStatusChange.objects.filter(listing=draft).order_by("id").values_list("to_status", "reason"))
+    history = list(
+        ListingStatusChange.objects.filter(listing=draft)
+        .order_by("id")
+        .values_list("to_status", "reason")
+    )
     assert history == [
         ("pending", ""),
         ("rejected", "The card does not name the training data."),
@@ -99,7 +113,9 @@ def test_rejected_listing_is_fixed_and_resubmitted_and_the_reason_is_cleared(dra
     ]
 
 
-def test_staff_delist_an_approved_listing_and_it_leaves_the_store(draft, publisher, staff_user, client):
+def test_staff_delist_an_approved_listing_and_it_leaves_the_store(
+    draft, publisher, staff_user, client
+):
     move(draft, S.PENDING, publisher.user)
     move(draft, S.APPROVED, staff_user)
     assert client.get(draft.get_absolute_url()).status_code == 200
@@ -107,7 +123,9 @@ def test_staff_delist_an_approved_listing_and_it_leaves_the_store(draft, publish
     move(draft, S.DELISTED, staff_user, reason="Licence dispute.")
 
     assert client.get(draft.get_absolute_url()).status_code == 404
-    assert ListingStatusChange.objects.filter(listing=draft, to_status="delisted", reason="Licence dispute.").exists()
+    assert ListingStatusChange.objects.filter(
+        listing=draft, to_status="delisted", reason="Licence dispute."
+    ).exists()
 
 
 def test_the_publisher_cannot_delist_or_relist_by_themselves(draft, publisher, staff_user):
@@ -120,7 +138,9 @@ def test_the_publisher_cannot_delist_or_relist_by_themselves(draft, publisher, s
         move(draft, S.APPROVED, publisher.user)
 
 
-def test_a_delisted_listing_can_be_relisted_by_staff_or_resubmitted_by_its_publisher(draft, publisher, staff_user):
+def test_a_delisted_listing_can_be_relisted_by_staff_or_resubmitted_by_its_publisher(
+    draft, publisher, staff_user
+):
     move(draft, S.PENDING, publisher.user)
     move(draft, S.APPROVED, staff_user)
     move(draft, S.DELISTED, staff_user)
@@ -134,7 +154,13 @@ def test_the_owner_may_withdraw_a_pending_listing(draft, publisher):
 
 @pytest.mark.parametrize(
     ("start", "target"),
-    [(S.DRAFT, S.APPROVED), (S.DRAFT, S.REJECTED), (S.APPROVED, S.PENDING), (S.REJECTED, S.APPROVED), (S.DRAFT, S.DELISTED)],
+    [
+        (S.DRAFT, S.APPROVED),
+        (S.DRAFT, S.REJECTED),
+        (S.APPROVED, S.PENDING),
+        (S.REJECTED, S.APPROVED),
+        (S.DRAFT, S.DELISTED),
+    ],
 )
 def test_it_refuses_transitions_outside_the_lifecycle(publisher, staff_user, start, target):
     listing = ListingFactory(publisher=publisher, status=start)

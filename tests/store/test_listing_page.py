@@ -39,7 +39,9 @@ def test_other_users_get_404_for_hidden_listings(client, own_listing, other_user
 
 
 @pytest.mark.parametrize("status", HIDDEN)
-def test_the_owner_sees_their_hidden_listing_with_its_status(client, own_listing, publisher, status):
+def test_the_owner_sees_their_hidden_listing_with_its_status(
+    client, own_listing, publisher, status
+):
     hide(own_listing, status)
     client.force_login(publisher.user)
     response = client.get(own_listing.get_absolute_url())
@@ -65,13 +67,25 @@ def test_it_shows_versions_with_files_sizes_checksums_and_metadata(client, own_l
     for file in version.files.all():
         assert file.path in body
         assert file.sha256 in body
-    for text in ("LlamaForCausalLM", "135M", "8192", "49152", "float32", "Chat template", "513.1", "safetensors", "1.0\xa0KB"):
+    for text in (
+        "LlamaForCausalLM",
+        "135M",
+        "8192",
+        "49152",
+        "float32",
+        "Chat template",
+        "513.1",
+        "safetensors",
+        "1.0\xa0KB",
+    ):
         assert text.lower() in body.lower()
 
 
 def test_it_shows_the_pricing_box_publisher_tags_and_starters(client, publisher):
     listing = published_listing(
-        publisher=publisher, tags=["tiny", "english"], conversation_starters=["Write a haiku about tea"]
+        publisher=publisher,
+        tags=["tiny", "english"],
+        conversation_starters=["Write a haiku about tea"],
     )
     body = client.get(listing.get_absolute_url()).content.decode()
     assert 'data-testid="pricing-box"' in body
@@ -81,7 +95,9 @@ def test_it_shows_the_pricing_box_publisher_tags_and_starters(client, publisher)
     assert listing.model_id in body
 
 
-def test_versions_in_progress_are_shown_to_the_owner_only(client, own_listing, publisher, other_user):
+def test_versions_in_progress_are_shown_to_the_owner_only(
+    client, own_listing, publisher, other_user
+):
     ListingVersionFactory(
         listing=own_listing, number=2, status=ListingVersion.Status.PROCESSING, progress=40,
         progress_message="computing checksums", processed_at=None,
@@ -94,16 +110,29 @@ def test_versions_in_progress_are_shown_to_the_owner_only(client, own_listing, p
     assert "computing checksums" in body and "Version 2" in body
 
 
-def test_the_owner_and_staff_see_the_status_history_others_do_not(client, own_listing, publisher, staff_user, other_user):
-    assert 'data-testid="status-history"' not in client.get(own_listing.get_absolute_url()).content.decode()
+def test_the_owner_and_staff_see_the_status_history_others_do_not(
+    client, own_listing, publisher, staff_user, other_user
+):
+    assert (
+        'data-testid="status-history"'
+        not in client.get(own_listing.get_absolute_url()).content.decode()
+    )
     client.force_login(other_user)
-    assert 'data-testid="status-history"' not in client.get(own_listing.get_absolute_url()).content.decode()
+    assert (
+        'data-testid="status-history"'
+        not in client.get(own_listing.get_absolute_url()).content.decode()
+    )
     for viewer in (publisher.user, staff_user):
         client.force_login(viewer)
-        assert 'data-testid="status-history"' in client.get(own_listing.get_absolute_url()).content.decode()
+        assert (
+            'data-testid="status-history"'
+            in client.get(own_listing.get_absolute_url()).content.decode()
+        )
 
 
-def test_the_page_renders_in_a_bounded_number_of_queries(client, user, django_assert_max_num_queries, publisher):
+def test_the_page_renders_in_a_bounded_number_of_queries(
+    client, user, django_assert_max_num_queries, publisher
+):
     listing = published_listing(publisher=publisher)
     version = listing.versions.get()
     for n in range(20):

@@ -30,7 +30,9 @@ def test_a_customer_sees_the_form_and_publishes_a_review(client, customer, listi
     client.force_login(customer)
     assert 'data-testid="review-form"' in client.get(listing.get_absolute_url()).content.decode()
 
-    response = client.post(review_url(listing), {"stars": "4", "text": "Quick and honest."}, follow=True)
+    response = client.post(
+        review_url(listing), {"stars": "4", "text": "Quick and honest."}, follow=True
+    )
 
     body = response.content.decode()
     assert "Thanks, your review is published." in body
@@ -42,9 +44,13 @@ def test_a_customer_sees_the_form_and_publishes_a_review(client, customer, listi
 
 def test_someone_who_never_bought_or_used_the_model_cannot_review(client, other_user, listing):
     client.force_login(other_user)
-    assert 'data-testid="review-form"' not in client.get(listing.get_absolute_url()).content.decode()
+    assert (
+        'data-testid="review-form"' not in client.get(listing.get_absolute_url()).content.decode()
+    )
     response = client.post(review_url(listing), {"stars": "1", "text": "Fake."}, follow=True)
-    assert "Buy this model or use it with a rental before reviewing it." in response.content.decode()
+    assert (
+        "Buy this model or use it with a rental before reviewing it." in response.content.decode()
+    )
     assert not Review.objects.exists()
 
 
@@ -56,7 +62,9 @@ def test_the_publisher_cannot_review_their_own_model(publisher, listing):
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, listing):
-    assert 'data-testid="review-form"' not in client.get(listing.get_absolute_url()).content.decode()
+    assert (
+        'data-testid="review-form"' not in client.get(listing.get_absolute_url()).content.decode()
+    )
     response = client.post(review_url(listing), {"stars": "5"})
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert not Review.objects.exists()
@@ -88,7 +96,9 @@ def test_stars_must_be_between_one_and_five(customer, listing, stars):
     assert error.value.field == "stars"
 
 
-def test_the_average_follows_several_reviews_and_deletions(customer, other_user, listing, staff_user):
+def test_the_average_follows_several_reviews_and_deletions(
+    customer, other_user, listing, staff_user
+):
     grant_create(user=other_user, listing=listing, actor=None, purchase=True)
     review_create(listing=listing, author=customer, stars=5)
     second = review_create(listing=listing, author=other_user, stars=2)
@@ -109,7 +119,9 @@ def test_only_the_author_edits_a_review(customer, other_user, listing):
     assert review.stars == 4
 
 
-def test_the_author_and_staff_may_delete_others_may_not(client, customer, other_user, staff_user, listing):
+def test_the_author_and_staff_may_delete_others_may_not(
+    client, customer, other_user, staff_user, listing
+):
     review = review_create(listing=listing, author=customer, stars=4)
     client.force_login(other_user)
     assert client.post(f"/reviews/{review.pk}/delete/").status_code == 403
@@ -141,7 +153,9 @@ def test_a_rental_customer_who_used_tokens_may_review(client, other_user, listin
 
     grant_create(user=other_user, listing=listing, actor=None, tokens=10_000, days=30)
     client.force_login(other_user)
-    assert 'data-testid="review-form"' not in client.get(listing.get_absolute_url()).content.decode()
+    assert (
+        'data-testid="review-form"' not in client.get(listing.get_absolute_url()).content.decode()
+    )
 
     quota_hold(user=other_user, listing=listing, tokens=100, request_id="req-review-1")
     quota_settle(request_id="req-review-1", used_tokens=40)

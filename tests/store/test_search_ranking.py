@@ -10,7 +10,9 @@ from tests.store.factories import ListingFactory
 
 pytestmark = pytest.mark.django_db
 
-needs_postgres = pytest.mark.skipif(not django_settings.USING_POSTGRES, reason="PostgreSQL full-text search")
+needs_postgres = pytest.mark.skipif(
+    not django_settings.USING_POSTGRES, reason="PostgreSQL full-text search"
+)
 
 
 def names(queryset):
@@ -19,7 +21,9 @@ def names(queryset):
 
 @needs_postgres
 def test_a_name_match_outranks_a_summary_match_which_outranks_a_card_match():
-    ListingFactory(name="Generic helper", summary="Nothing special.", card_markdown="Good at haiku and poems.")
+    ListingFactory(
+        name="Generic helper", summary="Nothing special.", card_markdown="Good at haiku and poems."
+    )
     ListingFactory(name="Haiku Writer", summary="Short poems.", card_markdown="Writes short poems.")
     ListingFactory(name="Poet", summary="Writes haiku on request.", card_markdown="Plain card.")
 
@@ -63,7 +67,14 @@ def test_the_search_vector_follows_edits_of_the_card():
 def test_listings_inserted_in_bulk_are_searchable_too():
     publisher = ListingFactory().publisher
     Listing.objects.bulk_create(
-        [Listing(publisher=publisher, name="Bulk walrus", slug="bulk-walrus", status=Listing.Status.APPROVED)]
+        [
+            Listing(
+                publisher=publisher,
+                name="Bulk walrus",
+                slug="bulk-walrus",
+                status=Listing.Status.APPROVED,
+            )
+        ]
     )
     assert names(catalog_listings(q="walrus")) == ["Bulk walrus"]
 
@@ -74,7 +85,9 @@ def test_hidden_listings_are_never_found(status):
     assert names(catalog_listings(q="narwhal")) == []
 
 
-@pytest.mark.parametrize("q", ['"unclosed', "a & b | !c", "-", "'; DROP TABLE store_listing; --", "ünïcödé 模型"])
+@pytest.mark.parametrize(
+    "q", ['"unclosed', "a & b | !c", "-", "'; DROP TABLE store_listing; --", "ünïcödé 模型"]
+)
 def test_odd_queries_do_not_break_the_catalog(client, q):
     ListingFactory(name="Anything")
     assert client.get("/catalog/", {"q": q}).status_code == 200
@@ -92,7 +105,9 @@ def test_an_overlong_query_is_cut_on_the_page_and_refused_by_the_api(client):
 
 def test_the_plain_fallback_ranks_name_over_summary_over_card(settings):
     settings.USING_POSTGRES = False
-    ListingFactory(name="Generic helper", summary="Nothing special.", card_markdown="Good at haiku.")
+    ListingFactory(
+        name="Generic helper", summary="Nothing special.", card_markdown="Good at haiku."
+    )
     ListingFactory(name="Haiku Writer", summary="Short poems.")
     ListingFactory(name="Poet", summary="Writes haiku on request.")
     ListingFactory(name="Unrelated", summary="Maths.")
