@@ -166,11 +166,13 @@ def _daily(records, group_field: str, label_field: str) -> list[dict]:
 
 
 def _with_model_label(records):
-    from django.db.models import F, Value
+    from django.db.models import CharField, F, Value
     from django.db.models.functions import Concat
 
     return records.annotate(
-        model=Concat(F("listing__publisher__slug"), Value("/"), F("listing__slug"))
+        model=Concat(
+            F("listing__publisher__slug"), Value("/"), F("listing__slug"), output_field=CharField()
+        )
     )
 
 

@@ -1,3 +1,13 @@
+from django.urls import path
+
+from inference import views
+
 app_name = "inference"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("playground/", views.playground, name="playground"),
+    path("playground/chat", views.playground_chat, name="playground-chat"),
+    path("usage/", views.usage, name="usage"),
+    path("usage/data.json", views.usage_json, name="usage-json"),
+    path("usage/publisher/", views.publisher_usage, name="publisher-usage"),
+]

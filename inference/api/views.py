@@ -62,11 +62,21 @@ def sse_response(events) -> StreamingHttpResponse:
 
 
 async def completion_response(
-    request, *, kind: str, user, api_key, source: str, show_charged: bool = False
+    request,
+    *,
+    kind: str,
+    user,
+    api_key,
+    source: str,
+    show_charged: bool = False,
+    overrides: dict | None = None,
 ):
-    """Validates, admits and answers one completion request (JSON or SSE)."""
+    """Validates, admits and answers one completion request (JSON or SSE).
+
+    ``overrides`` replaces fields of the body (the playground always streams with usage).
+    """
     try:
-        params = completion_params(parse_json(request.body), kind=kind)
+        params = completion_params({**parse_json(request.body), **(overrides or {})}, kind=kind)
         started = await sync_to_async(completion_start)(
             user=user, api_key=api_key, params=params, source=source
         )

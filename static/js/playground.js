@@ -1,0 +1,172 @@
+// Playground: chats with a model the customer may use, streaming the answer over SSE
+// (fetch + ReadableStream; the session authenticates, the CSRF token guards the POST).
+(function () {
+  "use strict";
+  const root = document.getElementById("playground");
+  if (!root) return;
+  const models = JSON.parse(document.getElementById("pg-models").textContent);
+  const $ = (id) => document.getElementById(id);
+  const select = $("pg-model"), log = $("pg-log"), form = $("pg-form"), input = $("pg-input");
+  const send = $("pg-send"), stop = $("pg-stop"), errorBox = $("pg-error"), starters = $("pg-starters");
+  const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
+  let history = [];
+  let controller = null;
+
+  function bindRange(id) {
+    const range = $(id), output = $(id + "-value");
+    const show = () => { output.textContent = range.value; };
+    range.addEventListener("input", show);
+    show();
+  }
+  bindRange("pg-temperature");
+  bindRange("pg-top-p");
+
+  function showStarters() {
+    starters.replaceChildren();
+    const model = models.find((m) => m.id === select.value);
+    (model ? model.starters : []).forEach((text) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "starter";
+      button.textContent = text;
+      button.addEventListener("click", () => ask(text));
+      starters.appendChild(button);
+    });
+  }
+
+  function reset() {
+    if (controller) controller.abort();
+    history = [];
+    log.replaceChildren();
+    errorBox.hidden = true;
+  }
+
+  function turn(role, text) {
+    const item = document.createElement("li");
+    item.className = "chat-turn " + role;
+    item.dataset.testid = role === "user" ? "question" : "answer";
+    const body = document.createElement("span");
+    body.className = "chat-text";
+    body.textContent = text;
+    item.appendChild(body);
+    log.appendChild(item);
+    log.scrollTop = log.scrollHeight;
+    return item;
+  }
+
+  function fail(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+  }
+
+  function busy(on) {
+    send.disabled = on;
+    stop.hidden = !on;
+  }
+
+  async function ask(text) {
+    text = text.trim();
+    if (!text || controller) return;
+    errorBox.hidden = true;
+    const messages = [];
+    const system = $("pg-system").value.trim();
+    if (system) messages.push({role: "system", content: system});
+    history.push({role: "user", content: text});
+    turn("user", text);
+    const answer = turn("assistant", "");
+    const body = answer.querySelector(".chat-text");
+    answer.classList.add("streaming");
+    controller = new AbortController();
+    busy(true);
+    const started = performance.now();
+    let firstAt = null, content = "", usage = null;
+    try {
+      const response = await fetch(root.dataset.chatUrl, {
+        method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+        credentials: "same-origin",
+        signal: controller.signal,
+        body: JSON.stringify({
+          model: select.value,
+          messages: messages.concat(history),
+          temperature: parseFloat($("pg-temperature").value),
+          top_p: parseFloat($("pg-top-p").value),
+          max_tokens: parseInt($("pg-max-tokens").value, 10) || 128,
+        }),
+      });
+      if (!response.ok) {
+        let message = "The request failed (" + response.status + ").";
+        try { message = (await response.json()).error.message; } catch (e) { /* not JSON */ }
+        throw new Error(message);
+      }
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      let done = false;
+      while (!done) {
+        const part = await reader.read();
+        if (part.done) break;
+        buffer += decoder.decode(part.value, {stream: true});
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const event = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          if (!event.startsWith("data: ")) continue;
+          const data = event.slice(6);
+          if (data === "[DONE]") { done = true; break; }
+          const chunk = JSON.parse(data);
+          if (chunk.error) throw new Error(chunk.error.message);
+          if (chunk.usage) usage = chunk.usage;
+          const delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
+          if (delta && delta.content) {
+            if (firstAt === null) firstAt = performance.now();
+            content += delta.content;
+            body.textContent = content;
+            log.scrollTop = log.scrollHeight;
+          }
+        }
+      }
+      history.push({role: "assistant", content: content});
+      const stats = document.createElement("span");
+      stats.className = "chat-stats";
+      stats.dataset.testid = "answer-stats";
+      if (usage) {
+        const seconds = (performance.now() - (firstAt || started)) / 1000;
+        const rate = seconds > 0 ? usage.completion_tokens / seconds : 0;
+        stats.textContent = usage.completion_tokens + " tokens · " + rate.toFixed(1) + " tokens/s · " +
+          "first token after " + Math.round((firstAt || performance.now()) - started) + " ms · charged " +
+          (usage.charged_tokens || 0) + " tokens";
+      }
+      answer.appendChild(stats);
+    } catch (error) {
+      history.pop();
+      if (error.name === "AbortError") {
+        body.textContent = content + " [stopped]";
+      } else {
+        answer.remove();
+        fail(error.message);
+      }
+    } finally {
+      answer.classList.remove("streaming");
+      controller = null;
+      busy(false);
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value;
+    input.value = "";
+    ask(text);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  stop.addEventListener("click", () => { if (controller) controller.abort(); });
+  $("pg-reset").addEventListener("click", reset);
+  select.addEventListener("change", () => { reset(); showStarters(); });
+  showStarters();
+})();
