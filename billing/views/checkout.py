@@ -33,7 +33,7 @@ def checkout(request, option_id: int):
     if not listing.is_public:
         raise Http404("This model is not on sale.")
     terms = selectors.terms_for(listing=listing)
-    form = CheckoutForm(request.POST or None)
+    form = CheckoutForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             order = services.order_start(

@@ -36,7 +36,7 @@ def ready_version(
         listing=listing,
         number=number,
         source_format=ListingVersion.Format.SAFETENSORS,
-        status=ListingVersion.Status.READY,
+        status=ListingVersion.Status.PROCESSING,
         storage_path=storage_path,
         size_bytes=len(content),
         processed_at=timezone.now(),
@@ -44,12 +44,16 @@ def ready_version(
     target = Path(settings.MEDIA_ROOT) / storage_path / path
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
-    return WeightFile.objects.create(
+    weight_file = WeightFile.objects.create(
         version=version,
         path=path,
         size_bytes=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
     )
+    # Files are added while processing; a ready version is immutable.
+    version.status = ListingVersion.Status.READY
+    version.save()
+    return weight_file
 
 
 def purchase_price(listing: Listing, amount: int = 1500) -> PriceOption:
