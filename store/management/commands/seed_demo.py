@@ -1,12 +1,28 @@
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
     help = "Creates the embedded demo: accounts, then the demo catalog. Idempotent."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--toy-train-seconds",
+            type=float,
+            default=60.0,
+            help="How long the toy GPT-2 trains on its first build (default 60).",
+        )
+
+    def handle(self, *args, toy_train_seconds, **options):
         call_command("seed_demo_accounts", stdout=self.stdout)
+        from store.demo.catalog import demo_catalog_ensure
+
+        try:
+            listings = demo_catalog_ensure(toy_train_seconds=toy_train_seconds, log=self.stdout.write)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
+        for listing in listings:
+            self.stdout.write(f"  {listing.status:<9} {listing.model_id}")
         # Billing: the demo customer holds SmolLM2 tokens (skipped until that listing exists).
         from billing.demo import demo_grants_ensure
 

@@ -1,0 +1,1 @@
+"""The demo catalog of the embedded store: listings published through the real pipeline."""
