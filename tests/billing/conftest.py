@@ -2,6 +2,7 @@ import pytest
 
 from billing.services import grant_create
 from tests.billing.factories import ListingFactory
+from tests.billing.localstripe_webhook import localstripe_webhook_fixture  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -19,24 +20,3 @@ def rent():
         ).quota_pack
 
     return give
-
-
-def _point_localstripe_webhook(base: str, url: str) -> None:
-    import httpx
-    from django.conf import settings
-
-    httpx.post(
-        f"{base}/_config/webhooks/gptstore",
-        data={"url": url, "secret": settings.STRIPE_WEBHOOK_SECRET},
-        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
-        timeout=10,
-    ).raise_for_status()
-
-
-@pytest.fixture
-def localstripe_webhook(localstripe, live_server):
-    """localstripe posts its signed events to the live server for this test only."""
-    _point_localstripe_webhook(localstripe, live_server.url + "/billing/webhook/stripe/")
-    yield live_server
-    # Later tests must not receive stray events: send them nowhere (localstripe only logs it).
-    _point_localstripe_webhook(localstripe, "http://127.0.0.1:9/")
