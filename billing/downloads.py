@@ -5,8 +5,9 @@ altered, it stops working after LINK_MAX_AGE, and the view also checks that the 
 following it is the customer it was made for and still owns the model.
 """
 
+import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -78,3 +79,20 @@ def file_chunks(path: Path, *, start: int, length: int) -> Iterator[bytes]:
                 break
             remaining -= len(chunk)
             yield chunk
+
+
+async def file_chunks_async(path: Path, *, start: int, length: int) -> AsyncIterator[bytes]:
+    """The same chunks for an ASGI server. Django would turn a sync iterator into a list
+    under ASGI (the whole file in memory); reads run in a thread, one chunk at a time."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        await asyncio.to_thread(handle.seek, start)
+        remaining = length
+        while remaining > 0:
+            chunk = await asyncio.to_thread(handle.read, min(CHUNK_BYTES, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        await asyncio.to_thread(handle.close)

@@ -2,6 +2,7 @@ import logging
 
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import F
 from django.http import Http404, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 
@@ -10,6 +11,7 @@ from billing.downloads import (
     byte_range,
     download_token_read,
     file_chunks,
+    file_chunks_async,
     weight_file_path,
 )
 from billing.selectors import has_entitlement
@@ -66,8 +68,11 @@ def download(request, token: str):
     if start == 0:
         WeightFile.objects.filter(pk=weight_file.pk).update(download_count=F("download_count") + 1)
 
+    # Served by the ASGI server in production: stream asynchronously there (see
+    # file_chunks_async); WSGI and the test client take the plain iterator.
+    chunks = file_chunks_async if isinstance(request, ASGIRequest) else file_chunks
     response = StreamingHttpResponse(
-        file_chunks(path, start=start, length=length),
+        chunks(path, start=start, length=length),
         status=206 if wanted else 200,
         content_type="application/octet-stream",
     )

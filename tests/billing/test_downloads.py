@@ -1,3 +1,4 @@
+import asyncio
 import re
 import time
 from unittest import mock
@@ -127,3 +128,34 @@ def test_a_refund_stops_downloads_with_links_already_handed_out(
     order_mark_refunded(order_id=owner.entitlements.get().order_id)
     assert client.get(link).status_code == 403
     assert WeightFile.objects.get(pk=weight_file.pk).download_count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_the_file_streams_asynchronously_in_chunks(user, listing):
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+    from django.test import AsyncClient
+
+    from billing import downloads
+
+    content = bytes(range(256)) * 4096  # 1 MiB: four chunks
+    weight_file = ready_version(listing, content=content)
+    grant_create(user=user, listing=listing, actor=None, purchase=True)
+    token = download_token_make(user_id=user.pk, weight_file_id=weight_file.pk)
+    client = AsyncClient()
+    client.force_login(user)
+
+    async def fetch(**headers):
+        response = await client.get(f"/billing/downloads/{token}/", headers=headers)
+        parts = [part async for part in response.streaming_content]
+        return response, parts
+
+    whole, parts = asyncio.run(fetch())
+    tail, tail_parts = asyncio.run(fetch(Range=f"bytes={len(content) - 10}-"))
+    # The views ran in asgiref's worker thread; its connection is not the test's.
+    asyncio.run(sync_to_async(connections.close_all)())
+
+    assert whole.is_async and whole.status_code == 200
+    assert len(parts) == len(content) // downloads.CHUNK_BYTES
+    assert b"".join(parts) == content
+    assert (tail.status_code, b"".join(tail_parts)) == (206, content[-10:])
