@@ -21,7 +21,9 @@ UNSERVED_MODEL = "gpu-only/tiny-unserved"
 UNSERVED_QUEUE = "inference.gpu"
 
 
-def start_asgi_server(*, log_path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+def start_asgi_server(
+    *, log_path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **os.environ,

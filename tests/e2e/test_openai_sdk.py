@@ -39,7 +39,9 @@ def sdk(asgi_server, celery_worker, api_key_for):
 
     def make(user, **limits):
         _, secret = api_key_for(user, **limits)
-        return openai.OpenAI(base_url=f"{asgi_server}/v1", api_key=secret, max_retries=0, timeout=60)
+        return openai.OpenAI(
+            base_url=f"{asgi_server}/v1", api_key=secret, max_retries=0, timeout=60
+        )
 
     return make
 
@@ -70,9 +72,13 @@ def test_it_lists_the_models_the_customer_may_use(sdk, user, other_user, listing
 
 def test_a_rental_chat_answers_and_charges_exactly_what_was_used(sdk, user, listing):
     grant_rental(user, listing, tokens=5000)
-    answer = sdk(user).chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=8, temperature=0)
+    answer = sdk(user).chat.completions.create(
+        model=listing.model_id, messages=HELLO, max_tokens=8, temperature=0
+    )
 
-    prompt_tokens = len(chat_prompt_ids(storage_path=listing.versions.get().storage_path, messages=HELLO))
+    prompt_tokens = len(
+        chat_prompt_ids(storage_path=listing.versions.get().storage_path, messages=HELLO)
+    )
     assert answer.object == "chat.completion"
     assert answer.model == listing.model_id
     assert answer.choices[0].message.role == "assistant"
@@ -82,14 +88,20 @@ def test_a_rental_chat_answers_and_charges_exactly_what_was_used(sdk, user, list
     assert answer.usage.total_tokens == prompt_tokens + 8
     assert available_tokens(user, listing) == 5000 - prompt_tokens - 8
     record = UsageRecord.objects.get()
-    assert (record.access, record.charged_tokens, record.status) == ("rental", prompt_tokens + 8, "ok")
+    assert (record.access, record.charged_tokens, record.status) == (
+        "rental",
+        prompt_tokens + 8,
+        "ok",
+    )
     assert QuotaHold.objects.get().status == "settled"
 
 
 def test_streaming_gives_the_same_answer_in_openai_chunks_with_usage(sdk, user, listing):
     grant_purchase(user, listing)
     client = sdk(user)
-    whole = client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=12, temperature=0)
+    whole = client.chat.completions.create(
+        model=listing.model_id, messages=HELLO, max_tokens=12, temperature=0
+    )
     chunks = list(
         client.chat.completions.create(
             model=listing.model_id,
@@ -104,41 +116,61 @@ def test_streaming_gives_the_same_answer_in_openai_chunks_with_usage(sdk, user, 
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == whole.choices[0].message.content
-    reasons = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    reasons = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert reasons == ["length"]
     assert chunks[-1].choices == []
     assert chunks[-1].usage.completion_tokens == 12
     assert UsageRecord.objects.count() == 2
-    assert set(UsageRecord.objects.values_list("charged_tokens", flat=True)) == {0}  # purchased: unlimited
+    assert set(UsageRecord.objects.values_list("charged_tokens", flat=True)) == {
+        0
+    }  # purchased: unlimited
 
 
 def test_text_completions_work_streaming_or_not_with_n_choices(sdk, user, listing):
     grant_purchase(user, listing)
     client = sdk(user)
-    answer = client.completions.create(model=listing.model_id, prompt="Once upon a time", max_tokens=6, n=2, seed=7)
+    answer = client.completions.create(
+        model=listing.model_id, prompt="Once upon a time", max_tokens=6, n=2, seed=7
+    )
     assert answer.object == "text_completion"
     assert sorted(choice.index for choice in answer.choices) == [0, 1]
     assert answer.usage.completion_tokens == 12
-    stream = client.completions.create(model=listing.model_id, prompt="Once upon a time", max_tokens=5, temperature=0, stream=True)
+    stream = client.completions.create(
+        model=listing.model_id, prompt="Once upon a time", max_tokens=5, temperature=0, stream=True
+    )
     text = "".join(chunk.choices[0].text for chunk in stream if chunk.choices)
-    again = client.completions.create(model=listing.model_id, prompt="Once upon a time", max_tokens=5, temperature=0)
+    again = client.completions.create(
+        model=listing.model_id, prompt="Once upon a time", max_tokens=5, temperature=0
+    )
     assert text == again.choices[0].text
 
 
-def test_a_model_without_chat_template_gets_a_plain_role_prefixed_prompt(sdk, user, tiny_model_dirs):
+def test_a_model_without_chat_template_gets_a_plain_role_prefixed_prompt(
+    sdk, user, tiny_model_dirs
+):
     plain = servable_listing(tiny_model_dirs[False], chat_template=False)
     grant_purchase(user, plain)
-    answer = sdk(user).chat.completions.create(model=plain.model_id, messages=HELLO, max_tokens=3, temperature=0)
-    tokenizer_count = len(chat_prompt_ids(storage_path=plain.versions.get().storage_path, messages=HELLO))
+    answer = sdk(user).chat.completions.create(
+        model=plain.model_id, messages=HELLO, max_tokens=3, temperature=0
+    )
+    tokenizer_count = len(
+        chat_prompt_ids(storage_path=plain.versions.get().storage_path, messages=HELLO)
+    )
     assert answer.usage.prompt_tokens == tokenizer_count
     assert answer.choices[0].finish_reason == "length"
 
 
-def test_the_sdk_raises_its_own_exceptions_for_each_error(sdk, user, other_user, listing, asgi_server):
+def test_the_sdk_raises_its_own_exceptions_for_each_error(
+    sdk, user, other_user, listing, asgi_server
+):
     grant_rental(user, listing, tokens=30)
     client = sdk(user)
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=f"{asgi_server}/v1", api_key="gpts_bad_key", max_retries=0).models.list()
+        openai.OpenAI(
+            base_url=f"{asgi_server}/v1", api_key="gpts_bad_key", max_retries=0
+        ).models.list()
     with pytest.raises(openai.PermissionDeniedError):
         sdk(other_user).chat.completions.create(model=listing.model_id, messages=HELLO)
     with pytest.raises(openai.NotFoundError) as missing:
@@ -167,7 +199,9 @@ def test_key_limits_raise_rate_limit_errors_with_retry_after(sdk, user, listing)
 
 def test_a_model_no_worker_serves_answers_503_and_keeps_the_quota(sdk, user, tiny_model_dirs):
     publisher_slug, slug = asgi_server_module.UNSERVED_MODEL.split("/")
-    unserved = servable_listing(tiny_model_dirs[True], publisher=PublisherFactory(slug=publisher_slug), slug=slug)
+    unserved = servable_listing(
+        tiny_model_dirs[True], publisher=PublisherFactory(slug=publisher_slug), slug=slug
+    )
     grant_rental(user, unserved, tokens=1000)
     with pytest.raises(openai.InternalServerError) as unavailable:
         sdk(user).chat.completions.create(model=unserved.model_id, messages=HELLO, max_tokens=10)
@@ -181,9 +215,19 @@ def test_a_client_that_disconnects_mid_stream_is_charged_only_what_was_produced(
 ):
     grant_rental(user, listing, tokens=5000)
     _, secret = api_key_for(user)
-    body = {"model": listing.model_id, "messages": HELLO, "max_tokens": 900, "temperature": 0, "stream": True}
+    body = {
+        "model": listing.model_id,
+        "messages": HELLO,
+        "max_tokens": 900,
+        "temperature": 0,
+        "stream": True,
+    }
     with httpx.stream(
-        "POST", f"{asgi_server}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {secret}"}, timeout=30
+        "POST",
+        f"{asgi_server}/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=30,
     ) as response:
         assert response.status_code == 200
         received = 0

@@ -1,0 +1,58 @@
+"""A customer chats with a rented tiny model in the playground: the answer streams in,
+the tokens per second and tokens charged show under it, and the usage page counts it."""
+
+import re
+
+import pytest
+
+from inference.models import UsageRecord
+from tests.e2e import asgi_server as asgi_server_module
+from tests.inference import api_model_builders
+from tests.inference.api_model_builders import available_tokens, grant_rental, servable_listing
+
+tiny_model_dirs = api_model_builders.tiny_model_dirs
+asgi_server = asgi_server_module.asgi_server
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_playground_streams_an_answer_and_shows_what_it_cost(
+    page, asgi_server, celery_worker, user, password, tiny_model_dirs
+):
+    listing = servable_listing(
+        tiny_model_dirs[True], name="Story teller", conversation_starters=["Tell me a story."]
+    )
+    grant_rental(user, listing, tokens=5000)
+
+    page.goto(f"{asgi_server}/accounts/login/?next=/playground/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{asgi_server}/playground/")
+    assert page.locator("[data-testid=model-select]").input_value() == listing.model_id
+
+    page.fill("[data-testid=max-tokens]", "40")
+    page.get_by_role("button", name="Tell me a story.").click()
+    assert page.locator("[data-testid=question]").inner_text() == "Tell me a story."
+    stats = page.locator("[data-testid=answer-stats]")
+    # The worker's first request of the session loads torch and the model.
+    stats.wait_for(timeout=60_000)
+    assert page.locator("[data-testid=answer] .chat-text").inner_text().strip()
+
+    record = UsageRecord.objects.get()
+    assert record.source == "playground"
+    assert record.completion_tokens == 40
+    shown = stats.inner_text()
+    assert re.search(r"40 tokens · [\d.]+ tokens/s", shown)
+    assert f"charged {record.charged_tokens} tokens" in shown
+    assert available_tokens(user, listing) == 5000 - record.charged_tokens
+
+    # A follow-up question carries the conversation.
+    page.fill("#pg-input", "And then?")
+    page.click("#pg-send")
+    page.locator("[data-testid=answer-stats]").nth(1).wait_for()
+    follow_up = UsageRecord.objects.order_by("-created_at").first()
+    assert follow_up.prompt_tokens > record.prompt_tokens + record.completion_tokens
+
+    page.goto(f"{asgi_server}/usage/")
+    assert listing.model_id in page.locator("[data-testid=usage-table]").inner_text()
+    assert page.locator("#usage-tokens-model").is_visible()
