@@ -10,9 +10,13 @@ from store.publishing.validation import UploadRefused, plan_upload
 class ListingForm(forms.Form):
     name = forms.CharField(max_length=120)
     slug = forms.SlugField(
-        max_length=80, required=False, help_text="Part of the model id (publisher/slug). Left empty, it comes from the name."
+        max_length=80,
+        required=False,
+        help_text="Part of the model id (publisher/slug). Left empty, it comes from the name.",
     )
-    summary = forms.CharField(max_length=300, required=False, help_text="One sentence shown in the catalog.")
+    summary = forms.CharField(
+        max_length=300, required=False, help_text="One sentence shown in the catalog."
+    )
     card_markdown = forms.CharField(
         label="Model card (Markdown)",
         required=False,
@@ -22,7 +26,9 @@ class ListingForm(forms.Form):
     task = forms.ChoiceField(choices=Listing.Task.choices)
     tags = forms.CharField(required=False, help_text="Comma separated, e.g. small, english, chat.")
     license = forms.ChoiceField(choices=LICENSES, label="Licence")
-    languages = forms.CharField(required=False, help_text="Comma separated language codes, e.g. en, fr.")
+    languages = forms.CharField(
+        required=False, help_text="Comma separated language codes, e.g. en, fr."
+    )
     conversation_starters = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -51,7 +57,9 @@ class ListingForm(forms.Form):
     def service_fields(self) -> dict:
         data = dict(self.cleaned_data)
         data.pop("slug", None)
-        data["conversation_starters"] = [line for line in data["conversation_starters"].splitlines() if line.strip()]
+        data["conversation_starters"] = [
+            line for line in data["conversation_starters"].splitlines() if line.strip()
+        ]
         return data
 
 

@@ -50,19 +50,30 @@ def _apply_error(form, exc: ApplicationError) -> None:
 
 @publisher_required
 def studio_home(request):
-    return render(request, "store/studio/home.html", {"listings": selectors.studio_listings_of(user=request.user)})
+    return render(
+        request,
+        "store/studio/home.html",
+        {"listings": selectors.studio_listings_of(user=request.user)},
+    )
 
 
 @publisher_required
 def listing_new(request):
     if request.user.publisher is None:
-        messages.info(request, "Only a publisher can create listings; staff can open any listing's studio page.")
+        messages.info(
+            request,
+            "Only a publisher can create listings; staff can open any listing's studio page.",
+        )
         return redirect("accounts:publisher_apply")
-    form = ListingForm(request.POST or None, initial={"license": "apache-2.0", "task": Listing.Task.CHAT})
+    form = ListingForm(
+        request.POST or None, initial={"license": "apache-2.0", "task": Listing.Task.CHAT}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             listing = store_services.listing_create(
-                publisher=request.user.publisher, slug=form.cleaned_data["slug"], **form.service_fields()
+                publisher=request.user.publisher,
+                slug=form.cleaned_data["slug"],
+                **form.service_fields(),
             )
         except ApplicationError as exc:
             _apply_error(form, exc)
@@ -91,13 +102,20 @@ def listing_edit(request, listing_id: int):
 def listing_detail(request, listing_id: int):
     listing = _listing_or_404(request, listing_id)
     versions = list(listing.versions.all())
-    can_submit = listing.status in {Listing.Status.DRAFT, Listing.Status.REJECTED, Listing.Status.DELISTED} and any(
-        v.status == "ready" for v in versions
-    )
+    can_submit = listing.status in {
+        Listing.Status.DRAFT,
+        Listing.Status.REJECTED,
+        Listing.Status.DELISTED,
+    } and any(v.status == "ready" for v in versions)
     return render(
         request,
         "store/studio/listing.html",
-        {"listing": listing, "versions": versions, "can_submit": can_submit, "changes": listing.status_changes.all()},
+        {
+            "listing": listing,
+            "versions": versions,
+            "can_submit": can_submit,
+            "changes": listing.status_changes.all(),
+        },
     )
 
 
@@ -106,11 +124,15 @@ def listing_detail(request, listing_id: int):
 def listing_submit(request, listing_id: int):
     listing = _listing_or_404(request, listing_id)
     try:
-        store_services.listing_transition(listing_id=listing.pk, to_status="pending", actor=request.user)
+        store_services.listing_transition(
+            listing_id=listing.pk, to_status="pending", actor=request.user
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Submitted for review. Staff will approve it or tell you what to fix.")
+        messages.success(
+            request, "Submitted for review. Staff will approve it or tell you what to fix."
+        )
     return redirect("studio:listing", listing_id=listing.pk)
 
 
@@ -138,23 +160,37 @@ def _version_upload(request, listing_id: int):
             ]
         elif form.is_valid():
             try:
-                version = version_create(listing=listing, created_by=request.user, files=form.cleaned_data["files"])
+                version = version_create(
+                    listing=listing, created_by=request.user, files=form.cleaned_data["files"]
+                )
             except ApplicationError as exc:
                 errors = [exc.message]
             else:
-                url = reverse("studio:listing", kwargs={"listing_id": listing.pk}) + f"#version-{version.number}"
+                url = (
+                    reverse("studio:listing", kwargs={"listing_id": listing.pk})
+                    + f"#version-{version.number}"
+                )
                 if wants_json:
                     return JsonResponse({"version": version.number, "redirect": url}, status=201)
-                messages.success(request, f"Version {version.number} uploaded; processing has started.")
+                messages.success(
+                    request, f"Version {version.number} uploaded; processing has started."
+                )
                 return redirect(url)
         else:
-            errors = [str(e) for e in form.non_field_errors()] + [str(e) for e in form.errors.get("files", [])]
+            errors = [str(e) for e in form.non_field_errors()] + [
+                str(e) for e in form.errors.get("files", [])
+            ]
         if wants_json:
             return JsonResponse({"errors": errors or ["The upload was refused."]}, status=400)
     return render(
         request,
         "store/studio/upload.html",
-        {"listing": listing, "form": form, "errors": errors, "limit_bytes": settings.UPLOAD_MAX_BYTES},
+        {
+            "listing": listing,
+            "form": form,
+            "errors": errors,
+            "limit_bytes": settings.UPLOAD_MAX_BYTES,
+        },
         status=400 if request.method == "POST" else 200,
     )
 

@@ -126,7 +126,9 @@ def toy_files(*, toy_train_seconds: float = 60.0, log=print) -> Iterator[list[Fi
     workdir = Path(tempfile.mkdtemp(prefix="toy-model-", dir=settings.FILE_UPLOAD_TEMP_DIR))
     try:
         stats = build_toy_model(workdir / "pocket-parrot", train_seconds=toy_train_seconds)
-        log(f"  trained Pocket Parrot: {stats['steps']} steps in {stats['seconds']} s, final loss {stats['final_loss']}")
+        log(
+            f"  trained Pocket Parrot: {stats['steps']} steps in {stats['seconds']} s, final loss {stats['final_loss']}"
+        )
         with _opened(sorted((workdir / "pocket-parrot").iterdir())) as files:
             yield files
     finally:
@@ -163,7 +165,11 @@ DEMO_LISTINGS = [
             "tags": ["toy", "gpt2", "tiny", "demo"],
             "license": "cc0-1.0",
             "languages": ["en"],
-            "conversation_starters": ["Who are you?", "Tell me about the sea.", "What is the store?"],
+            "conversation_starters": [
+                "Who are you?",
+                "Tell me about the sea.",
+                "What is the store?",
+            ],
         },
         source=toy_files,
     ),
@@ -180,10 +186,14 @@ def demo_catalog_ensure(*, toy_train_seconds: float = 60.0, log=print) -> list[L
     for spec in DEMO_LISTINGS:
         listing = Listing.objects.filter(publisher=publisher, slug=spec.slug).first()
         if listing is None:
-            listing = listing_create(publisher=publisher, name=spec.name, slug=spec.slug, **spec.fields)
+            listing = listing_create(
+                publisher=publisher, name=spec.name, slug=spec.slug, **spec.fields
+            )
             log(f"  created listing {listing.model_id}")
         if not listing.versions.filter(status=ListingVersion.Status.READY).exists():
-            if not _publish_version(listing, spec, publisher.user, toy_train_seconds=toy_train_seconds, log=log):
+            if not _publish_version(
+                listing, spec, publisher.user, toy_train_seconds=toy_train_seconds, log=log
+            ):
                 continue
         listing.refresh_from_db()
         if listing.status == Listing.Status.DRAFT:
@@ -198,19 +208,27 @@ def demo_catalog_ensure(*, toy_train_seconds: float = 60.0, log=print) -> list[L
     return listings
 
 
-def _publish_version(listing: Listing, spec: DemoListing, user: User, *, toy_train_seconds: float, log) -> bool:
+def _publish_version(
+    listing: Listing, spec: DemoListing, user: User, *, toy_train_seconds: float, log
+) -> bool:
     # An upload left by an interrupted seed is processed rather than uploaded again.
     version = listing.versions.filter(status=ListingVersion.Status.UPLOADED).first()
     if version is None:
         try:
             with spec.source(toy_train_seconds=toy_train_seconds, log=log) as files:
-                version = version_create(listing=listing, created_by=user, files=files, enqueue=False)
+                version = version_create(
+                    listing=listing, created_by=user, files=files, enqueue=False
+                )
         except FileNotFoundError as exc:
             log(f"  skipped {listing.model_id}: {exc}")
             return False
-    log(f"  processing {listing.model_id} v{version.number} (inline; a GGUF conversion takes a minute)…")
+    log(
+        f"  processing {listing.model_id} v{version.number} (inline; a GGUF conversion takes a minute)…"
+    )
     version = version_process(version_id=version.pk)
     if version.status != ListingVersion.Status.READY:
-        raise RuntimeError(f"{listing.model_id} v{version.number} was refused: {version.error_message}")
+        raise RuntimeError(
+            f"{listing.model_id} v{version.number} was refused: {version.error_message}"
+        )
     log(f"  {listing.model_id} v{version.number} ready: {version.parameter_count:,} parameters")
     return True

@@ -37,7 +37,10 @@ def build_tokenizer(text: str, *, vocab_size: int = 1024):
     )
     backend.train_from_iterator([text], trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<|endoftext|>", eos_token="<|end|>", pad_token="<|endoftext|>"
+        tokenizer_object=backend,
+        bos_token="<|endoftext|>",
+        eos_token="<|end|>",
+        pad_token="<|endoftext|>",
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.model_max_length = CONTEXT

@@ -12,7 +12,10 @@ FROZEN_VERSION_FIELDS = (
 
 
 class ImmutableVersion(ApplicationError):
-    def __init__(self, message: str = "A processed (ready) version is immutable: upload a new version instead."):
+    def __init__(
+        self,
+        message: str = "A processed (ready) version is immutable: upload a new version instead.",
+    ):
         super().__init__(message, code="version_immutable", status=409)
 
 
@@ -55,19 +58,13 @@ class ListingVersion(models.Model):
     class Meta:
         ordering = ["listing", "-number"]
         constraints = [
-            models.UniqueConstraint(fields=["listing", "number"], name="version_number_unique_per_listing")
+            models.UniqueConstraint(
+                fields=["listing", "number"], name="version_number_unique_per_listing"
+            )
         ]
 
     def __str__(self):
         return f"{self.listing} v{self.number}"
-
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._frozen_as_loaded = {
-            name: getattr(instance, name) for name in FROZEN_VERSION_FIELDS if name in instance.__dict__
-        }
-        return instance
 
     def save(self, *args, **kwargs):
         loaded = getattr(self, "_frozen_as_loaded", {})
@@ -83,6 +80,16 @@ class ListingVersion(models.Model):
             raise ImmutableVersion("A ready version cannot be deleted: buyers may rely on it.")
         return super().delete(*args, **kwargs)
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._frozen_as_loaded = {
+            name: getattr(instance, name)
+            for name in FROZEN_VERSION_FIELDS
+            if name in instance.__dict__
+        }
+        return instance
+
 
 class WeightFile(models.Model):
     """A file of a processed version, with its checksum, as buyers download it."""
@@ -95,7 +102,9 @@ class WeightFile(models.Model):
 
     class Meta:
         ordering = ["version", "path"]
-        constraints = [models.UniqueConstraint(fields=["version", "path"], name="weight_file_unique_path")]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "path"], name="weight_file_unique_path")
+        ]
 
     def __str__(self):
         return f"{self.version}: {self.path}"

@@ -54,7 +54,9 @@ def read_metadata(folder: Path) -> ModelMetadata:
     else:
         mapped = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(config.model_type)
         if mapped is None:
-            raise UploadRefused(f"Model type {config.model_type!r} cannot be loaded as a causal language model.")
+            raise UploadRefused(
+                f"Model type {config.model_type!r} cannot be loaded as a causal language model."
+            )
         architecture = mapped if isinstance(mapped, str) else mapped[0]
     context = None
     for attribute in ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length"):

@@ -21,7 +21,9 @@ def studio_listings_of(*, user: User) -> list[Listing]:
         .order_by("-updated_at")
     )
     latest: dict[int, ListingVersion] = {}
-    for version in ListingVersion.objects.filter(listing__in=listings).order_by("listing_id", "-number"):
+    for version in ListingVersion.objects.filter(listing__in=listings).order_by(
+        "listing_id", "-number"
+    ):
         latest.setdefault(version.listing_id, version)
     for listing in listings:
         listing.latest_version = latest.get(listing.pk)
@@ -34,7 +36,10 @@ def studio_listing_for(*, user: User, listing_id: int) -> Listing | None:
     if not user.is_staff:
         queryset = queryset.filter(publisher__user=user)
     return queryset.prefetch_related(
-        Prefetch("versions", queryset=ListingVersion.objects.prefetch_related("files").order_by("-number")),
+        Prefetch(
+            "versions",
+            queryset=ListingVersion.objects.prefetch_related("files").order_by("-number"),
+        ),
         Prefetch("status_changes", queryset=ListingStatusChange.objects.select_related("actor")),
     ).first()
 

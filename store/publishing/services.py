@@ -54,12 +54,16 @@ def version_create(
     the row is committed; on refusal the staged files are removed.
     """
     if created_by is not None and not _can_publish(listing, created_by):
-        raise ApplicationError("Only the listing's publisher can upload versions.", status=403, code="forbidden")
+        raise ApplicationError(
+            "Only the listing's publisher can upload versions.", status=403, code="forbidden"
+        )
     plan = plan_upload([(f.name, f.size) for f in files])
     with transaction.atomic():
         # The lock serialises number allocation between two uploads to the same listing.
         Listing.objects.select_for_update().filter(pk=listing.pk).first()
-        number = (ListingVersion.objects.filter(listing=listing).aggregate(n=Max("number"))["n"] or 0) + 1
+        number = (
+            ListingVersion.objects.filter(listing=listing).aggregate(n=Max("number"))["n"] or 0
+        ) + 1
         version = ListingVersion.objects.create(
             listing=listing,
             number=number,
@@ -69,7 +73,9 @@ def version_create(
             progress_message="Waiting for a worker to process the upload",
             created_by=created_by,
             size_bytes=plan.total_bytes,
-            processing_report={"upload": {"kind": plan.kind, "files": list(plan.names), "bytes": plan.total_bytes}},
+            processing_report={
+                "upload": {"kind": plan.kind, "files": list(plan.names), "bytes": plan.total_bytes}
+            },
         )
         staging = storage.staging_dir(version.pk)
         try:
@@ -91,7 +97,9 @@ def version_create(
 
 def _progress(version_id: int, percent: int, message: str) -> None:
     # A plain UPDATE outside any transaction: the studio page polls it while we work.
-    ListingVersion.objects.filter(pk=version_id).update(progress=percent, progress_message=message[:200])
+    ListingVersion.objects.filter(pk=version_id).update(
+        progress=percent, progress_message=message[:200]
+    )
 
 
 def _freeze(folder: Path) -> None:
@@ -125,15 +133,25 @@ def version_process(*, version_id: int) -> ListingVersion:
         if kind == "gguf":
             source = staged[0]
             _progress(version.pk, 5, "Computing the sha256 of the GGUF file")
-            report["source"] = {"name": source.name, "bytes": source.stat().st_size, "sha256": sha256_file(source)}
-            _progress(version.pk, 15, "Converting GGUF to safetensors (dequantizing; this takes a while)")
+            report["source"] = {
+                "name": source.name,
+                "bytes": source.stat().st_size,
+                "sha256": sha256_file(source),
+            }
+            _progress(
+                version.pk, 15, "Converting GGUF to safetensors (dequantizing; this takes a while)"
+            )
             gguf_to_safetensors(gguf_path=source, output_dir=build)
             timings["convert"] = round(time.monotonic() - started, 2)
         elif kind == "archive":
             source = staged[0]
             _progress(version.pk, 5, "Checking the archive")
             members = check_archive(source)
-            report["source"] = {"name": source.name, "bytes": source.stat().st_size, "sha256": sha256_file(source)}
+            report["source"] = {
+                "name": source.name,
+                "bytes": source.stat().st_size,
+                "sha256": sha256_file(source),
+            }
             _progress(version.pk, 15, "Extracting the archive")
             storage.extract_archive(source, members, build)
         else:
@@ -180,7 +198,9 @@ def version_process(*, version_id: int) -> ListingVersion:
         )
         try:
             with transaction.atomic():
-                WeightFile.objects.bulk_create(WeightFile(version=version, **entry) for entry in files)
+                WeightFile.objects.bulk_create(
+                    WeightFile(version=version, **entry) for entry in files
+                )
                 ListingVersion.objects.filter(pk=version.pk, status=V.PROCESSING).update(
                     status=V.READY,
                     progress=100,
@@ -205,7 +225,12 @@ def version_process(*, version_id: int) -> ListingVersion:
     except Exception as exc:
         logger.exception("Processing version %s failed", version.pk)
         text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        _fail(version, build=build, report=report, message=f"Processing failed: {type(exc).__name__}: {text}")
+        _fail(
+            version,
+            build=build,
+            report=report,
+            message=f"Processing failed: {type(exc).__name__}: {text}",
+        )
     finally:
         storage.remove_tree(staging)
     version.refresh_from_db()

@@ -44,7 +44,9 @@ def smoke_test(folder: Path, *, chat: bool) -> dict:
         else:
             inputs = tokenizer(PROMPT, return_tensors="pt")
         prompt_length = inputs["input_ids"].shape[1]
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        pad = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
         with torch.inference_mode():
             output = model.generate(
                 **inputs, max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=pad

@@ -109,7 +109,9 @@ def check_folder_complete(names: list[str]) -> None:
 def plan_upload(files: list[tuple[str, int]]) -> UploadPlan:
     """Classifies an upload from (name, size) pairs and refuses what is wrong in them."""
     if not files:
-        raise UploadRefused("Choose a GGUF file, an archive of a model folder, or the folder's files.")
+        raise UploadRefused(
+            "Choose a GGUF file, an archive of a model folder, or the folder's files."
+        )
     names = [PurePosixPath(name.replace("\\", "/")).name for name, _ in files]
     total = sum(size for _, size in files)
     check_size(total)
@@ -120,7 +122,9 @@ def plan_upload(files: list[tuple[str, int]]) -> UploadPlan:
     if len(files) == 1 and is_archive_name(names[0]):
         return UploadPlan("archive", tuple(names), total)
     if any(_suffix(n) == ".gguf" or is_archive_name(n) for n in names):
-        raise UploadRefused("Upload a GGUF file or an archive on its own, not together with other files.")
+        raise UploadRefused(
+            "Upload a GGUF file or an archive on its own, not together with other files."
+        )
     names = [n for n in names if n not in IGNORED_NAMES]
     for name in names:
         check_folder_name(name)
@@ -156,7 +160,9 @@ def list_archive(path: Path) -> list[ArchiveMember]:
                 _safe_member_path(info.filename)
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
-                    raise UploadRefused(f"The archive holds a symbolic link ({info.filename}); refused.")
+                    raise UploadRefused(
+                        f"The archive holds a symbolic link ({info.filename}); refused."
+                    )
                 if info.is_dir():
                     continue
                 members.append(ArchiveMember(info.filename, info.file_size))
@@ -164,7 +170,9 @@ def list_archive(path: Path) -> list[ArchiveMember]:
     try:
         archive = tarfile.open(path, mode="r:*")
     except (tarfile.TarError, OSError) as exc:
-        raise UploadRefused("The archive cannot be read: it is not a valid zip or tar file.") from exc
+        raise UploadRefused(
+            "The archive cannot be read: it is not a valid zip or tar file."
+        ) from exc
     with archive:
         for info in archive:
             _safe_member_path(info.name)
@@ -194,11 +202,15 @@ def check_archive(path: Path) -> list[ArchiveMember]:
     # The uncompressed size counts: a small zip can expand to fill the disk.
     check_size(sum(m.size for m in members))
     prefix = common_folder([m.name for m in members])
-    relative = [str(PurePosixPath(m.name).relative_to(prefix)) if prefix else m.name for m in members]
+    relative = [
+        str(PurePosixPath(m.name).relative_to(prefix)) if prefix else m.name for m in members
+    ]
     nested = [name for name in relative if len(PurePosixPath(name).parts) > 1]
     for name in relative:
         check_folder_name(name)
     if nested:
-        raise UploadRefused(f"Put the model files at the top of the archive's folder ({nested[0]} is nested).")
+        raise UploadRefused(
+            f"Put the model files at the top of the archive's folder ({nested[0]} is nested)."
+        )
     check_folder_complete(relative)
     return members

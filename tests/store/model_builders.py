@@ -64,7 +64,9 @@ def _save(model, tokenizer, folder: Path) -> Path:
     return folder
 
 
-def build_llama_folder(folder: Path, *, layers: int = 2, hidden: int = 32, chat_template: bool = True) -> Path:
+def build_llama_folder(
+    folder: Path, *, layers: int = 2, hidden: int = 32, chat_template: bool = True
+) -> Path:
     """A LlamaForCausalLM of a few thousand parameters, saved with its tokenizer."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -87,7 +89,9 @@ def build_llama_folder(folder: Path, *, layers: int = 2, hidden: int = 32, chat_
     return _save(LlamaForCausalLM(config), tokenizer, folder)
 
 
-def build_gpt2_folder(folder: Path, *, layers: int = 2, hidden: int = 32, chat_template: bool = False) -> Path:
+def build_gpt2_folder(
+    folder: Path, *, layers: int = 2, hidden: int = 32, chat_template: bool = False
+) -> Path:
     """A GPT2LMHeadModel with a byte-level BPE tokenizer."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -114,7 +118,11 @@ def build_bert_folder(folder: Path) -> Path:
     torch.manual_seed(0)
     tokenizer = build_tokenizer(chat_template=False)
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
     )
     return _save(BertModel(config), tokenizer, folder)
 
@@ -145,7 +153,9 @@ def build_llama_gguf(path: Path, *, layers: int = 2, hidden: int = 32) -> Path:
         num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=256,
         tie_word_embeddings=False,
     )  # fmt: skip
-    state = {k: v.detach().float().numpy() for k, v in LlamaForCausalLM(config).state_dict().items()}
+    state = {
+        k: v.detach().float().numpy() for k, v in LlamaForCausalLM(config).state_dict().items()
+    }
 
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(path), "llama")

@@ -19,10 +19,14 @@ def draft_listing(publisher, **fields) -> Listing:
 
 
 def folder_uploads(folder: Path) -> list[SimpleUploadedFile]:
-    return [SimpleUploadedFile(p.name, p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file()]
+    return [
+        SimpleUploadedFile(p.name, p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file()
+    ]
 
 
-def zip_of(folder: Path, *, top: str = "tiny-model", extra: dict[str, bytes] | None = None) -> bytes:
+def zip_of(
+    folder: Path, *, top: str = "tiny-model", extra: dict[str, bytes] | None = None
+) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(folder.iterdir()):
@@ -32,7 +36,13 @@ def zip_of(folder: Path, *, top: str = "tiny-model", extra: dict[str, bytes] | N
     return buffer.getvalue()
 
 
-def tar_of(folder: Path, *, top: str = "tiny-model", mode: str = "w:gz", members: list[tarfile.TarInfo] | None = None) -> bytes:
+def tar_of(
+    folder: Path,
+    *,
+    top: str = "tiny-model",
+    mode: str = "w:gz",
+    members: list[tarfile.TarInfo] | None = None,
+) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode=mode) as archive:
         for path in sorted(folder.iterdir()):
@@ -44,7 +54,9 @@ def tar_of(folder: Path, *, top: str = "tiny-model", mode: str = "w:gz", members
 
 def upload(client, listing: Listing, files: list[SimpleUploadedFile], *, xhr: bool = False):
     headers = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"} if xhr else {}
-    return client.post(reverse("studio:upload", kwargs={"listing_id": listing.pk}), {"files": files}, **headers)
+    return client.post(
+        reverse("studio:upload", kwargs={"listing_id": listing.pk}), {"files": files}, **headers
+    )
 
 
 def files_under(root: Path) -> list[Path]:

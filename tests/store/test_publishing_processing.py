@@ -11,8 +11,20 @@ from django.urls import reverse
 
 from store.models import ListingVersion, WeightFile
 from store.publishing.services import version_process
-from tests.store.model_builders import build_bert_folder, build_gpt2_folder, build_llama_folder, build_llama_gguf
-from tests.store.publishing_support import draft_listing, files_under, folder_uploads, tar_of, upload, zip_of
+from tests.store.model_builders import (
+    build_bert_folder,
+    build_gpt2_folder,
+    build_llama_folder,
+    build_llama_gguf,
+)
+from tests.store.publishing_support import (
+    draft_listing,
+    files_under,
+    folder_uploads,
+    tar_of,
+    upload,
+    zip_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +96,9 @@ def test_a_safetensors_folder_becomes_a_ready_version(owner_client, listing, mod
 
 
 def test_a_gpt2_without_chat_template_is_smoke_tested_on_plain_text(owner_client, listing, models):
-    version = version_process(version_id=uploaded_version(owner_client, listing, folder_uploads(models["gpt2"])).pk)
+    version = version_process(
+        version_id=uploaded_version(owner_client, listing, folder_uploads(models["gpt2"])).pk
+    )
     assert version.status == "ready", version.error_message
     assert version.architecture == "GPT2LMHeadModel"
     assert version.context_length == 128
@@ -93,7 +107,9 @@ def test_a_gpt2_without_chat_template_is_smoke_tested_on_plain_text(owner_client
 
 
 def test_a_zip_of_a_model_folder_is_accepted(owner_client, listing, models, media):
-    version = uploaded_version(owner_client, listing, [SimpleUploadedFile("tiny.zip", zip_of(models["llama"]))])
+    version = uploaded_version(
+        owner_client, listing, [SimpleUploadedFile("tiny.zip", zip_of(models["llama"]))]
+    )
     version = version_process(version_id=version.pk)
     assert version.status == "ready", version.error_message
     assert version.processing_report["upload"]["kind"] == "archive"
@@ -102,16 +118,26 @@ def test_a_zip_of_a_model_folder_is_accepted(owner_client, listing, models, medi
 
 
 def test_a_tar_gz_of_a_model_folder_is_accepted(owner_client, listing, models, media, settings):
-    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # the archive arrives as a temporary file, moved into place
-    version = uploaded_version(owner_client, listing, [SimpleUploadedFile("tiny.tar.gz", tar_of(models["gpt2"]))])
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = (
+        0  # the archive arrives as a temporary file, moved into place
+    )
+    version = uploaded_version(
+        owner_client, listing, [SimpleUploadedFile("tiny.tar.gz", tar_of(models["gpt2"]))]
+    )
     version = version_process(version_id=version.pk)
     assert version.status == "ready", version.error_message
-    assert {f.path for f in version.files.all()} >= {"config.json", "model.safetensors", "tokenizer.json"}
+    assert {f.path for f in version.files.all()} >= {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+    }
 
 
 def test_a_gguf_file_is_converted_once_to_plain_safetensors(owner_client, listing, models, media):
     gguf = models["gguf"]
-    version = uploaded_version(owner_client, listing, [SimpleUploadedFile(gguf.name, gguf.read_bytes())])
+    version = uploaded_version(
+        owner_client, listing, [SimpleUploadedFile(gguf.name, gguf.read_bytes())]
+    )
     assert version.source_format == "gguf"
     version = version_process(version_id=version.pk)
 
@@ -123,46 +149,63 @@ def test_a_gguf_file_is_converted_once_to_plain_safetensors(owner_client, listin
     assert "quantization_config" not in config
     assert version.architecture == "LlamaForCausalLM"
     assert version.has_chat_template is True
-    assert version.processing_report["source"]["sha256"] == hashlib.sha256(gguf.read_bytes()).hexdigest()
+    assert (
+        version.processing_report["source"]["sha256"]
+        == hashlib.sha256(gguf.read_bytes()).hexdigest()
+    )
     assert version.processing_report["sample"]["new_tokens"] > 0
 
 
-def test_a_corrupt_safetensors_header_is_refused_leaving_nothing(owner_client, listing, models, media, tmp_path):
+def test_a_corrupt_safetensors_header_is_refused_leaving_nothing(
+    owner_client, listing, models, media, tmp_path
+):
     broken = tmp_path / "broken"
     shutil.copytree(models["llama"], broken)
     data = (broken / "model.safetensors").read_bytes()
     (broken / "model.safetensors").write_bytes((10**9).to_bytes(8, "little") + data[8:])
-    version = version_process(version_id=uploaded_version(owner_client, listing, folder_uploads(broken)).pk)
+    version = version_process(
+        version_id=uploaded_version(owner_client, listing, folder_uploads(broken)).pk
+    )
 
     assert version.status == "failed"
     assert "corrupt safetensors header" in version.error_message
     assert not version.files.exists()
     assert files_under(media) == []
-    page = owner_client.get(reverse("studio:listing", kwargs={"listing_id": listing.pk})).content.decode()
+    page = owner_client.get(
+        reverse("studio:listing", kwargs={"listing_id": listing.pk})
+    ).content.decode()
     assert "corrupt safetensors header" in page
 
 
-def test_weights_that_do_not_match_the_config_are_refused(owner_client, listing, models, media, tmp_path):
+def test_weights_that_do_not_match_the_config_are_refused(
+    owner_client, listing, models, media, tmp_path
+):
     mismatched = tmp_path / "mismatched"
     shutil.copytree(models["llama"], mismatched)
     config = json.loads((mismatched / "config.json").read_text())
     config["num_hidden_layers"] = 4
     (mismatched / "config.json").write_text(json.dumps(config))
-    version = version_process(version_id=uploaded_version(owner_client, listing, folder_uploads(mismatched)).pk)
+    version = version_process(
+        version_id=uploaded_version(owner_client, listing, folder_uploads(mismatched)).pk
+    )
     assert version.status == "failed"
     assert "do not match the config" in version.error_message
     assert files_under(media) == []
 
 
 def test_an_encoder_that_cannot_generate_is_refused(owner_client, listing, models, media):
-    version = version_process(version_id=uploaded_version(owner_client, listing, folder_uploads(models["bert"])).pk)
+    version = version_process(
+        version_id=uploaded_version(owner_client, listing, folder_uploads(models["bert"])).pk
+    )
     assert version.status == "failed"
     assert "BertModel is not a causal language model" in version.error_message
     assert files_under(media) == []
 
 
 def test_a_gguf_that_is_not_gguf_is_refused(owner_client, listing, media):
-    version = uploaded_version(owner_client, listing, [SimpleUploadedFile("fake.gguf", b"GGUF but not really")])
+    version = uploaded_version(
+        owner_client, listing, [SimpleUploadedFile("fake.gguf", b"GGUF but not really")]
+    )
     version = version_process(version_id=version.pk)
     assert version.status == "failed"
     assert "cannot be converted" in version.error_message
@@ -172,4 +215,7 @@ def test_a_gguf_that_is_not_gguf_is_refused(owner_client, listing, media):
 def test_version_numbers_grow_per_listing(owner_client, listing, models):
     first = uploaded_version(owner_client, listing, folder_uploads(models["gpt2"]))
     upload(owner_client, listing, folder_uploads(models["gpt2"]))
-    assert sorted(listing.versions.values_list("number", flat=True)) == [first.number, first.number + 1]
+    assert sorted(listing.versions.values_list("number", flat=True)) == [
+        first.number,
+        first.number + 1,
+    ]

@@ -56,13 +56,21 @@ def test_another_publisher_gets_404_and_does_not_see_the_listing(client, listing
     client.force_login(other.user)
     for url in listing_pages(listing, version):
         assert client.get(url).status_code == 404, url
-    assert client.post(reverse("studio:submit", kwargs={"listing_id": listing.pk})).status_code == 404
+    assert (
+        client.post(reverse("studio:submit", kwargs={"listing_id": listing.pk})).status_code == 404
+    )
     assert "Owl Chat" not in client.get(reverse("studio:home")).content.decode()
 
 
-def test_a_signed_in_non_publisher_is_sent_to_the_publisher_application(client, user, listing, version):
+def test_a_signed_in_non_publisher_is_sent_to_the_publisher_application(
+    client, user, listing, version
+):
     client.force_login(user)
-    for url in [reverse("studio:home"), reverse("studio:listing_new"), *listing_pages(listing, version)]:
+    for url in [
+        reverse("studio:home"),
+        reverse("studio:listing_new"),
+        *listing_pages(listing, version),
+    ]:
         response = client.get(url)
         assert response.status_code == 302, url
         assert response.url == reverse("accounts:publisher_apply")
@@ -103,10 +111,13 @@ def test_a_publisher_creates_a_draft_listing(client, publisher):
 def test_an_unknown_licence_or_duplicate_slug_shows_on_the_form(client, publisher, listing):
     client.force_login(publisher.user)
     response = client.post(
-        reverse("studio:listing_new"), {"name": "Again", "slug": listing.slug, "task": "chat", "license": "mit"}
+        reverse("studio:listing_new"),
+        {"name": "Again", "slug": listing.slug, "task": "chat", "license": "mit"},
     )
     assert "already have a listing with this slug" in response.content.decode()
-    response = client.post(reverse("studio:listing_new"), {"name": "X", "task": "chat", "license": "wtfpl"})
+    response = client.post(
+        reverse("studio:listing_new"), {"name": "X", "task": "chat", "license": "wtfpl"}
+    )
     assert "Select a valid choice" in response.content.decode()
 
 
@@ -114,7 +125,13 @@ def test_the_owner_edits_the_listing_but_not_its_slug(client, publisher, listing
     client.force_login(publisher.user)
     response = client.post(
         reverse("studio:listing_edit", kwargs={"listing_id": listing.pk}),
-        {"name": "Owl Chat 2", "slug": "changed", "summary": "Wiser.", "task": "chat", "license": "apache-2.0"},
+        {
+            "name": "Owl Chat 2",
+            "slug": "changed",
+            "summary": "Wiser.",
+            "task": "chat",
+            "license": "apache-2.0",
+        },
     )
     assert response.status_code == 302
     listing.refresh_from_db()
@@ -137,7 +154,12 @@ def test_submit_rejection_reason_and_resubmit(client, publisher, staff_user, lis
     listing.refresh_from_db()
     assert listing.status == "pending"
 
-    listing_transition(listing_id=listing.pk, to_status="rejected", actor=staff_user, reason="The card says nothing about limits.")
+    listing_transition(
+        listing_id=listing.pk,
+        to_status="rejected",
+        actor=staff_user,
+        reason="The card says nothing about limits.",
+    )
     page = client.get(reverse("studio:listing", kwargs={"listing_id": listing.pk})).content.decode()
     assert "The card says nothing about limits." in page
     assert "Resubmit for review" in page
@@ -145,13 +167,21 @@ def test_submit_rejection_reason_and_resubmit(client, publisher, staff_user, lis
     client.post(reverse("studio:submit", kwargs={"listing_id": listing.pk}))
     listing.refresh_from_db()
     assert listing.status == "pending"
-    changes = list(ListingStatusChange.objects.filter(listing=listing).order_by("id").values_list("from_status", "to_status"))
+    changes = list(
+        ListingStatusChange.objects.filter(listing=listing)
+        .order_by("id")
+        .values_list("from_status", "to_status")
+    )
     assert changes == [("draft", "pending"), ("pending", "rejected"), ("rejected", "pending")]
 
 
 def test_the_progress_endpoint_reports_a_versions_state(client, publisher, listing):
     version = ListingVersionFactory(
-        listing=listing, number=1, status="processing", progress=40, progress_message="Checking the safetensors headers"
+        listing=listing,
+        number=1,
+        status="processing",
+        progress=40,
+        progress_message="Checking the safetensors headers",
     )
     client.force_login(publisher.user)
     body = client.get(reverse("studio:version_progress", kwargs={"version_id": version.pk})).json()

@@ -34,15 +34,27 @@ def test_seed_demo_publishes_the_real_model_and_the_toy_once(media):
 
     real = smol.versions.get()
     assert real.status == "ready" and real.source_format == "gguf"
-    assert (real.architecture, real.vocab_size, real.context_length) == ("LlamaForCausalLM", 49152, 8192)
+    assert (real.architecture, real.vocab_size, real.context_length) == (
+        "LlamaForCausalLM",
+        49152,
+        8192,
+    )
     assert real.has_chat_template is True
     assert 130_000_000 < real.parameter_count < 140_000_000
     assert real.processing_report["sample"]["text"].strip()
     assert (media / real.storage_path / "model.safetensors").exists()
-    assert {f.path for f in real.files.all()} >= {"config.json", "model.safetensors", "tokenizer.json"}
+    assert {f.path for f in real.files.all()} >= {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+    }
 
     parrot = toy.versions.get()
-    assert (parrot.status, parrot.architecture, parrot.has_chat_template) == ("ready", "GPT2LMHeadModel", True)
+    assert (parrot.status, parrot.architecture, parrot.has_chat_template) == (
+        "ready",
+        "GPT2LMHeadModel",
+        True,
+    )
     assert "trained Pocket Parrot" in first
 
     changes = ListingStatusChange.objects.count()

@@ -12,7 +12,14 @@ from django.core.files.uploadhandler import StopUpload
 from store.models import ListingVersion
 from store.publishing.upload_limits import SizeLimitUploadHandler
 from tests.store.model_builders import build_llama_folder
-from tests.store.publishing_support import draft_listing, files_under, folder_uploads, tar_of, upload, zip_of
+from tests.store.publishing_support import (
+    draft_listing,
+    files_under,
+    folder_uploads,
+    tar_of,
+    upload,
+    zip_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +55,9 @@ def assert_refused(response, fragment: str, media, listing):
     assert files_under(media) == []
 
 
-@pytest.mark.parametrize("name", ["pytorch_model.bin", "model.pt", "model.pth", "weights.pkl", "last.ckpt"])
+@pytest.mark.parametrize(
+    "name", ["pytorch_model.bin", "model.pt", "model.pth", "weights.pkl", "last.ckpt"]
+)
 def test_it_refuses_pickle_checkpoints(owner_client, listing, media, model_folder, name):
     files = [f for f in folder_uploads(model_folder) if not f.name.endswith(".safetensors")]
     files.append(SimpleUploadedFile(name, b"\x80\x04pickled"))
@@ -57,7 +66,9 @@ def test_it_refuses_pickle_checkpoints(owner_client, listing, media, model_folde
     assert name in response.content.decode()
 
 
-def test_it_refuses_a_pickle_checkpoint_inside_an_archive(owner_client, listing, media, model_folder):
+def test_it_refuses_a_pickle_checkpoint_inside_an_archive(
+    owner_client, listing, media, model_folder
+):
     data = zip_of(model_folder, extra={"tiny-model/pytorch_model.bin": b"\x80\x04"})
     response = upload(owner_client, listing, [SimpleUploadedFile("model.zip", data)])
     assert_refused(response, "pickle checkpoints", media, listing)
@@ -83,7 +94,9 @@ def test_it_refuses_an_archive_without_config(owner_client, listing, media, mode
     assert_refused(response, "config.json is missing", media, listing)
 
 
-def test_it_refuses_a_zip_with_a_path_escaping_its_folder(owner_client, listing, media, model_folder):
+def test_it_refuses_a_zip_with_a_path_escaping_its_folder(
+    owner_client, listing, media, model_folder
+):
     data = zip_of(model_folder, top="", extra={"../../evil.json": b"{}"})
     response = upload(owner_client, listing, [SimpleUploadedFile("model.zip", data)])
     assert_refused(response, "escaping its folder", media, listing)
@@ -130,7 +143,9 @@ def test_it_refuses_an_upload_over_the_size_limit(owner_client, listing, media, 
 
 def test_the_size_limit_answers_an_upload_script_in_json(owner_client, listing, media, settings):
     settings.UPLOAD_MAX_BYTES = 50_000
-    response = upload(owner_client, listing, [SimpleUploadedFile("big.gguf", b"\0" * 200_000)], xhr=True)
+    response = upload(
+        owner_client, listing, [SimpleUploadedFile("big.gguf", b"\0" * 200_000)], xhr=True
+    )
     assert response.status_code == 400
     assert "over the size limit" in response.json()["errors"][0]
 
@@ -146,7 +161,9 @@ def test_the_size_limit_is_counted_while_streaming(rf):
     assert request.upload_too_large is True
 
 
-def test_an_archive_expanding_past_the_limit_is_refused(owner_client, listing, media, settings, model_folder):
+def test_an_archive_expanding_past_the_limit_is_refused(
+    owner_client, listing, media, settings, model_folder
+):
     data = zip_of(model_folder, extra={"tiny-model/README.md": b" " * 1_000_000})
     settings.UPLOAD_MAX_BYTES = len(data) + 10  # the zip fits, what it expands to does not
     expanded = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
@@ -155,6 +172,10 @@ def test_an_archive_expanding_past_the_limit_is_refused(owner_client, listing, m
     assert_refused(response, "over the limit", media, listing)
 
 
-def test_it_refuses_files_that_are_not_part_of_a_model_folder(owner_client, listing, media, model_folder):
+def test_it_refuses_files_that_are_not_part_of_a_model_folder(
+    owner_client, listing, media, model_folder
+):
     files = folder_uploads(model_folder) + [SimpleUploadedFile("run.sh", b"rm -rf /")]
-    assert_refused(upload(owner_client, listing, files), "not a file of a model folder", media, listing)
+    assert_refused(
+        upload(owner_client, listing, files), "not a file of a model folder", media, listing
+    )

@@ -18,7 +18,9 @@ class Command(BaseCommand):
         from store.demo.catalog import demo_catalog_ensure
 
         try:
-            listings = demo_catalog_ensure(toy_train_seconds=toy_train_seconds, log=self.stdout.write)
+            listings = demo_catalog_ensure(
+                toy_train_seconds=toy_train_seconds, log=self.stdout.write
+            )
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
         for listing in listings:
