@@ -85,11 +85,33 @@ def relay_job(
             last = error_event("invalid_request", str(exc))
             sink([last])
             return last
-        return _pump(
+        last = _pump(
             request, sink=sink, cancel_requested=cancel_requested, timeout_seconds=timeout_seconds
         )
+        _log_timings(job, request, last)
+        return last
     finally:
         engine.cache.release(model)
+
+
+def _log_timings(job: GenerationJob, request: GenerationRequest, last: dict) -> None:
+    """One line per request: where its time went (queue, wait for admission, first token)."""
+    now, wall = time.monotonic(), time.time()
+    queued = (wall - (now - request.submitted_at) - job.enqueued_at) if job.enqueued_at else 0.0
+    admitted = (request.admitted_at or now) - request.submitted_at
+    first = (request.first_token_at or now) - request.submitted_at
+    log.info(
+        "Generation %s %s: %d+%d tokens; broker %.0f ms, admission %.0f ms, "
+        "first token %.0f ms, total %.2f s",
+        job.request_id,
+        last.get("code") or last["type"],
+        request.prompt_tokens,
+        request.completion_tokens,
+        queued * 1000,
+        admitted * 1000,
+        first * 1000,
+        now - request.submitted_at,
+    )
 
 
 def _pump(

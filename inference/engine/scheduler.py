@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
 
+from inference.engine.kv_cache import new_cache
 from inference.engine.model_cache import LoadedModel
 from inference.engine.requests import Choice, GenerationRequest, SchedulerStats
 from inference.engine.sampling import choose_tokens
@@ -61,9 +62,9 @@ class Batch:
         length = max(self.mask.shape[1], mask.shape[1])
         grow_old, grow_new = length - self.mask.shape[1], length - mask.shape[1]
         for old, new in zip(self.cache.layers, cache.layers, strict=True):
-            old.keys = torch.cat([_pad_kv(old.keys, grow_old), _pad_kv(new.keys, grow_new)], dim=0)
-            old.values = torch.cat(
-                [_pad_kv(old.values, grow_old), _pad_kv(new.values, grow_new)], dim=0
+            old.assign(
+                torch.cat([_pad_kv(old.keys, grow_old), _pad_kv(new.keys, grow_new)], dim=0),
+                torch.cat([_pad_kv(old.values, grow_old), _pad_kv(new.values, grow_new)], dim=0),
             )
         self.mask = torch.cat([F.pad(self.mask, (grow_old, 0)), F.pad(mask, (grow_new, 0))], dim=0)
         self.positions = torch.cat([self.positions, positions])
@@ -91,8 +92,7 @@ class Batch:
         first = int(used[0]) if used.numel() else 0
         if first > 0:
             for layer in self.cache.layers:
-                layer.keys = layer.keys[:, :, first:, :]
-                layer.values = layer.values[:, :, first:, :]
+                layer.drop_leading(first)
             self.mask = self.mask[:, first:]
 
 
@@ -254,7 +254,7 @@ class Scheduler:
             mask[row, longest - request.prompt_tokens :] = 1
         input_ids, mask = input_ids.to(device), mask.to(device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache()
+        cache = new_cache()
         output = model.model(
             input_ids=input_ids,
             attention_mask=mask,

@@ -243,3 +243,20 @@ def test_a_batch_never_grows_past_its_row_limit(tiny):
     assert scheduler.stats.max_rows == 3
     for request, ids in zip(requests, prompt_ids, strict=True):
         assert request.choices[0].token_ids == reference(tiny, ids, 8)
+
+
+def test_a_long_prompt_joining_and_leaving_does_not_change_the_running_answer(tiny):
+    scheduler = Scheduler()
+    short = tiny.tokenizer("Hello")["input_ids"]
+    long = tiny.tokenizer(PROMPTS[2] + " " + PROMPTS[1] + " " + PROMPTS[3])["input_ids"]
+    running = scheduler.submit(model=tiny, prompt_ids=short, max_tokens=40, temperature=0)
+    while scheduler.stats.decode_steps < 3:
+        threading.Event().wait(0.001)
+    # The running row gets left-padded to the long prompt's length, then trimmed when it leaves.
+    visitor = scheduler.submit(model=tiny, prompt_ids=long, max_tokens=3, temperature=0)
+
+    wait(visitor)
+    wait(running)
+
+    assert visitor.choices[0].token_ids == reference(tiny, long, 3)
+    assert running.choices[0].token_ids == reference(tiny, short, 40)
