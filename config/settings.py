@@ -216,6 +216,9 @@ INFERENCE_MODEL_CACHE_BYTES = env_int("INFERENCE_MODEL_CACHE_BYTES", 4 * 1024**3
 INFERENCE_TORCH_THREADS = env_int("INFERENCE_TORCH_THREADS", 0)
 INFERENCE_DEFAULT_QUEUE = env_str("INFERENCE_DEFAULT_QUEUE", "inference.cpu")
 INFERENCE_REQUEST_TIMEOUT = env_int("INFERENCE_REQUEST_TIMEOUT", 300)
+# Engine batching: rows (choices) per model batch, and padded prompt tokens prefilled per step.
+INFERENCE_MAX_BATCH_ROWS = env_int("INFERENCE_MAX_BATCH_ROWS", 32)
+INFERENCE_MAX_PREFILL_TOKENS = env_int("INFERENCE_MAX_PREFILL_TOKENS", 4096)
 # Per-model queues (production): "publisher/listing=queue,..."; other models use the default queue.
 INFERENCE_QUEUE_ROUTES = dict(item.split("=", 1) for item in env_list("INFERENCE_QUEUE_ROUTES", []) if "=" in item)
 INFERENCE_DEFAULT_MAX_TOKENS = env_int("INFERENCE_DEFAULT_MAX_TOKENS", 256)

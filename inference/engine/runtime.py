@@ -39,8 +39,8 @@ def process_engine() -> Engine:
                     device_setting=settings.INFERENCE_DEVICE,
                 ),
                 scheduler=Scheduler(
-                    max_batch_rows=getattr(settings, "INFERENCE_MAX_BATCH_ROWS", 32),
-                    max_prefill_tokens=getattr(settings, "INFERENCE_MAX_PREFILL_TOKENS", 4096),
+                    max_batch_rows=settings.INFERENCE_MAX_BATCH_ROWS,
+                    max_prefill_tokens=settings.INFERENCE_MAX_PREFILL_TOKENS,
                 ),
                 torch_threads=threads,
             )
