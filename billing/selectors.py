@@ -50,11 +50,13 @@ def has_entitlement(*, user, listing) -> bool:
 
 
 def access_for(*, user, listing) -> Access:
-    """A purchase wins over rentals; a rental exists while an unexpired pack exists, even
-    an exhausted one (the caller then answers "insufficient quota", not "no access")."""
+    """A purchase (or being the listing's publisher) wins over rentals; a rental exists while
+    an unexpired pack exists, even an exhausted one (the caller then answers "insufficient
+    quota", not "no access")."""
     if _anonymous(user):
         return Access(kind=None, available_tokens=0)
-    if has_entitlement(user=user, listing=listing):
+    # The publisher uses their own model as an owner would (playground, API) without buying it.
+    if listing.publisher.user_id == user.pk or has_entitlement(user=user, listing=listing):
         return Access(kind="purchase", available_tokens=0)
     totals = live_packs(user=user, listing=listing).aggregate(
         n=Count("id"), available=Sum("available")

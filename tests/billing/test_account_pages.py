@@ -10,6 +10,7 @@ from billing.services import (
     grant_create,
     order_fulfil,
     order_mark_refunded,
+    order_refund,
     order_start,
     quota_hold,
     quota_settle,
@@ -202,16 +203,21 @@ def test_staff_refund_a_grant_from_the_admin_and_access_ends(
     assert (pack.available, pack.order.status) == (0, "refunded")
 
 
-def test_the_demo_grant_waits_for_the_demo_listing_and_is_made_once(publisher):
+def test_the_demo_grant_waits_for_the_demo_listing_and_is_made_once(staff_user):
     from accounts.demo import demo_accounts_ensure
+    from accounts.models import PublisherProfile
     from billing.demo import demo_grants_ensure
 
     demo_accounts_ensure()
     assert demo_grants_ensure() is None
-    from accounts.models import PublisherProfile
-
     labs = PublisherProfile.objects.get(slug="gptstore-labs")
-    ListingFactory(publisher=labs, slug="smollm2-135m-instruct")
+    smol = ListingFactory(publisher=labs, slug="smollm2-135m-instruct")
+
     first = demo_grants_ensure()
     assert demo_grants_ensure().pk == first.pk
     assert first.quota_pack.available == 200_000
+    assert smol.price_options.filter(active=True).count() == 3
+
+    # Once the grant is refunded (or expired), the next seed grants again.
+    order_refund(order_id=first.pk, actor=staff_user)
+    assert demo_grants_ensure().pk != first.pk

@@ -175,3 +175,9 @@ def test_ledger_rows_cannot_be_edited_or_deleted(user, listing, rent):
         entry.save()
     with pytest.raises(ValueError):
         entry.delete()
+
+
+def test_the_publisher_uses_their_own_model_without_buying_it(publisher, other_user, listing):
+    assert access_for(user=publisher.user, listing=listing).kind == "purchase"
+    assert access_for(user=other_user, listing=listing).kind is None
+    assert customer_can_review(user=publisher.user, listing=listing) is False
