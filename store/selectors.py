@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.apps import apps
+from django.conf import settings
 from django.db.models import Count, F, IntegerField, Min, OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import PublisherProfile
@@ -86,16 +86,25 @@ def _ready_versions():
 
 
 def with_card_data(queryset: QuerySet) -> QuerySet:
-    """Adds what a listing card shows: publisher, latest ready format and size, lowest price."""
-    queryset = (
-        queryset.select_related("publisher")
-        .defer("card_markdown", "search_vector")
-        .annotate(
-            latest_format=Subquery(_ready_versions().values("source_format")[:1]),
-            latest_parameter_count=Subquery(_ready_versions().values("parameter_count")[:1]),
-        )
-    )
+    """Adds what a card shows and filters use: ``latest_format``, ``latest_parameter_count``
+    (of the latest ready version) and ``lowest_price`` (cents, when billing has prices).
+
+    PostgreSQL reads them from columns its triggers keep (migration 0003); SQLite computes them
+    with correlated subqueries, fine for the few listings of the embedded demo.
+    """
+    queryset = queryset.select_related("publisher").defer("card_markdown", "search_vector")
     PriceOption = price_option_model()
+    if settings.USING_POSTGRES:
+        queryset = queryset.annotate(
+            latest_format=F("ready_format"), latest_parameter_count=F("ready_parameter_count")
+        )
+        if PriceOption is not None:
+            queryset = queryset.annotate(lowest_price=F("min_price"))
+        return queryset
+    queryset = queryset.annotate(
+        latest_format=Subquery(_ready_versions().values("source_format")[:1]),
+        latest_parameter_count=Subquery(_ready_versions().values("parameter_count")[:1]),
+    )
     if PriceOption is not None:
         lowest = (
             PriceOption.objects.filter(listing=OuterRef("pk"), active=True)
@@ -104,22 +113,8 @@ def with_card_data(queryset: QuerySet) -> QuerySet:
             .annotate(lowest=Min("amount"))
             .values("lowest")
         )
-        queryset = queryset.annotate(min_price=Subquery(lowest, output_field=IntegerField()))
+        queryset = queryset.annotate(lowest_price=Subquery(lowest, output_field=IntegerField()))
     return queryset
-
-
-def _with_recent_usage(queryset: QuerySet) -> QuerySet:
-    from inference.models import UsageRecord
-
-    since = timezone.now() - timedelta(days=TRENDING_DAYS)
-    uses = (
-        UsageRecord.objects.filter(listing=OuterRef("pk"), created_at__gte=since)
-        .order_by()
-        .values("listing")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return queryset.annotate(recent_uses=Coalesce(Subquery(uses, output_field=IntegerField()), 0))
 
 
 def catalog_listings(
@@ -134,7 +129,12 @@ def catalog_listings(
     sort: str = "relevance",
     publisher: PublisherProfile | None = None,
 ) -> QuerySet:
-    """Public listings matching the filters, in the requested order (prices in cents)."""
+    """Public listings matching the filters, in the requested order (prices in cents).
+
+    Each order matches a partial index of migration 0003 (PostgreSQL), so a page without a
+    search query is read from an index. "Most used" reads ``recent_uses``, refreshed every
+    few minutes by store.services.listing_usage_refresh.
+    """
     queryset = Listing.objects.filter(status=APPROVED)
     if publisher is not None:
         queryset = queryset.filter(publisher=publisher)
@@ -152,22 +152,23 @@ def catalog_listings(
             queryset = queryset.filter(latest_parameter_count__gte=bucket.low)
         if bucket.high is not None:
             queryset = queryset.filter(latest_parameter_count__lt=bucket.high)
-    if price_option_model() is not None:
+    prices = price_option_model() is not None
+    if prices:
         if price_min is not None:
-            queryset = queryset.filter(min_price__gte=price_min)
+            queryset = queryset.filter(lowest_price__gte=price_min)
         if price_max is not None:
-            queryset = queryset.filter(min_price__lte=price_max)
-    newest = (F("approved_at").desc(nulls_last=True), "-id")
+            queryset = queryset.filter(lowest_price__lte=price_max)
+    newest = ("-approved_at", "-id")
     if sort == "newest":
         return queryset.order_by(*newest)
     if sort == "most_used":
-        return _with_recent_usage(queryset).order_by("-recent_uses", *newest)
+        return queryset.order_by("-recent_uses", *newest)
     if sort == "rating":
         return queryset.order_by(
             F("rating_average").desc(nulls_last=True), "-review_count", *newest
         )
-    if sort == "price" and price_option_model() is not None:
-        return queryset.order_by(F("min_price").asc(nulls_last=True), *newest)
+    if sort == "price" and prices:
+        return queryset.order_by(F("lowest_price").asc(nulls_last=True), *newest)
     if q:
         return queryset.order_by("-rank", *newest)
     return queryset.order_by("-featured", *newest)
@@ -178,16 +179,12 @@ def catalog_listings(
 
 def featured_listings(*, limit: int = 8) -> list[Listing]:
     queryset = Listing.objects.filter(status=APPROVED, featured=True)
-    return list(
-        with_card_data(queryset).order_by(F("approved_at").desc(nulls_last=True), "-id")[:limit]
-    )
+    return list(with_card_data(queryset).order_by("-approved_at", "-id")[:limit])
 
 
 def newest_listings(*, limit: int = 8) -> list[Listing]:
     queryset = Listing.objects.filter(status=APPROVED)
-    return list(
-        with_card_data(queryset).order_by(F("approved_at").desc(nulls_last=True), "-id")[:limit]
-    )
+    return list(with_card_data(queryset).order_by("-approved_at", "-id")[:limit])
 
 
 def trending_listings(*, days: int = TRENDING_DAYS, limit: int = 8) -> list[Listing]:

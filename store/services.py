@@ -6,6 +6,8 @@ Every change of status writes a ListingStatusChange row (the audit log) in the s
 transaction as the change itself.
 """
 
+from datetime import timedelta
+
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
@@ -354,3 +356,35 @@ def review_delete(*, review_id: int, actor: User) -> None:
         listing_id = review.listing_id
         review.delete()
         _listing_refresh_rating(listing_id)
+
+
+# --- usage ------------------------------------------------------------------------------
+
+RECENT_USAGE_DAYS = 7
+
+
+def listing_usage_refresh(*, days: int = RECENT_USAGE_DAYS) -> int:
+    """Copies each listing's number of usage records of the last ``days`` onto ``recent_uses``.
+
+    Run periodically (Celery beat, store.listing_usage_refresh): the "most used" sort then reads
+    an indexed column instead of counting usage for every listing on every page. Only rows whose
+    count changed are written. Returns how many listings changed.
+    """
+    from inference.models import UsageRecord
+
+    since = timezone.now() - timedelta(days=days)
+    counts = dict(
+        UsageRecord.objects.filter(created_at__gte=since)
+        .values("listing_id")
+        .annotate(n=Count("id"))
+        .values_list("listing_id", "n")
+    )
+    changed = (
+        Listing.objects.filter(recent_uses__gt=0).exclude(pk__in=list(counts)).update(recent_uses=0)
+    )
+    by_count: dict[int, list[int]] = {}
+    for listing_id, n in counts.items():
+        by_count.setdefault(n, []).append(listing_id)
+    for n, ids in by_count.items():
+        changed += Listing.objects.filter(pk__in=ids).exclude(recent_uses=n).update(recent_uses=n)
+    return changed

@@ -73,7 +73,7 @@ class ListingSummarySerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def get_min_price(self, listing) -> int | None:
-        return getattr(listing, "min_price", None)
+        return getattr(listing, "lowest_price", None)
 
 
 class WeightFileSerializer(serializers.ModelSerializer):

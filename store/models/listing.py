@@ -46,6 +46,16 @@ class Listing(models.Model):
     # does not aggregate every review on every page.
     rating_average = models.FloatField(null=True, blank=True, editable=False)
     review_count = models.PositiveIntegerField(default=0, editable=False)
+    # Catalog facts copied onto the listing so that filtering and sorting 100k listings reads one
+    # indexed row each, never a correlated subquery per row (migration 0003):
+    # - the latest ready version's format and size, kept by a trigger on store_listingversion;
+    # - the lowest active price in cents, kept by a trigger on billing_priceoption;
+    # - uses in the last 7 days, refreshed every few minutes by store.services.listing_usage_refresh.
+    # PostgreSQL keeps the first two; on SQLite (the embedded demo) selectors compute them instead.
+    ready_format = models.CharField(max_length=16, blank=True, editable=False)
+    ready_parameter_count = models.BigIntegerField(null=True, blank=True, editable=False)
+    min_price = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    recent_uses = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -10,7 +10,13 @@ from billing.models import PriceOption
 from inference.models import UsageRecord
 from store.models import Listing, ListingVersion
 from store.selectors import catalog_listings
-from tests.store.factories import ListingFactory, ListingVersionFactory, published_listing
+from store.services import listing_usage_refresh
+from tests.store.factories import (
+    ListingFactory,
+    ListingVersionFactory,
+    ReviewFactory,
+    published_listing,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -115,26 +121,40 @@ def test_newest_sort_orders_by_approval_time():
 
 
 def test_most_used_sort_counts_only_the_last_seven_days(user):
-    busy, quiet, once_busy = (
-        published_listing(name="Busy"),
-        published_listing(name="Quiet"),
-        published_listing(name="Once busy"),
-    )
+    busy = published_listing(name="Busy")
+    quiet = published_listing(name="Quiet")
+    once_busy = published_listing(name="Once busy")
     use(busy, user, times=3)
     use(quiet, user, times=1)
     use(once_busy, user, times=10, days_ago=9)
+
+    assert listing_usage_refresh() == 2
 
     ordered = list(catalog_listings(sort="most_used"))
     assert [listing.name for listing in ordered] == ["Busy", "Quiet", "Once busy"]
     assert [listing.recent_uses for listing in ordered] == [3, 1, 0]
 
 
+def test_the_usage_refresh_forgets_usage_older_than_a_week(user):
+    listing = published_listing(name="Fading")
+    use(listing, user, times=2)
+    listing_usage_refresh()
+    UsageRecord.objects.update(created_at=timezone.now() - timedelta(days=8))
+
+    assert listing_usage_refresh() == 1
+    listing.refresh_from_db()
+    assert listing.recent_uses == 0
+    assert listing_usage_refresh() == 0  # nothing changed, nothing written
+
+
 def test_rating_sort_puts_unrated_listings_last():
     published_listing(name="Unrated")
     good = published_listing(name="Good")
     fine = published_listing(name="Fine")
-    Listing.objects.filter(pk=good.pk).update(rating_average=4.8, review_count=5)
-    Listing.objects.filter(pk=fine.pk).update(rating_average=3.1, review_count=9)
+    for stars in (5, 5, 4):
+        ReviewFactory(listing=good, stars=stars)
+    for stars in (3, 4):
+        ReviewFactory(listing=fine, stars=stars)
     assert names(catalog_listings(sort="rating")) == ["Good", "Fine", "Unrated"]
 
 
@@ -195,6 +215,7 @@ def test_a_catalog_page_takes_at_most_ten_queries_whatever_its_size(
         listing = published_listing(name=f"Model {n}", tags=["fast"])
         price(listing, 100 + n)
         use(listing, user)
+    listing_usage_refresh()
     client.force_login(user)
     for params in (
         {"per_page": per_page},
