@@ -222,9 +222,7 @@ def _publish_version(
         except FileNotFoundError as exc:
             log(f"  skipped {listing.model_id}: {exc}")
             return False
-    log(
-        f"  processing {listing.model_id} v{version.number} (inline; a GGUF conversion takes a minute)…"
-    )
+    log(f"  processing {listing.model_id} v{version.number} inline…")
     version = version_process(version_id=version.pk)
     if version.status != ListingVersion.Status.READY:
         raise RuntimeError(

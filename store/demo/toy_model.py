@@ -16,6 +16,8 @@ CHAT_TEMPLATE = (
 CONTEXT = 256
 SEQUENCE = 64
 BATCH = 8
+LEARNING_RATE = 1e-2
+WARMUP_STEPS = 20
 
 
 def corpus_text() -> str:
@@ -70,13 +72,18 @@ def build_toy_model(output_dir: Path, *, train_seconds: float = 60.0, seed: int 
     # One thread: on a busy 2-core machine, two threads fight each other and the web server.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     model.train()
     started, steps, loss_value = time.monotonic(), 0, float("nan")
     generator = torch.Generator().manual_seed(seed)
     while time.monotonic() - started < train_seconds or steps == 0:
         starts = torch.randint(0, len(ids) - SEQUENCE - 1, (BATCH,), generator=generator)
         batch = torch.stack([ids[s : s + SEQUENCE] for s in starts.tolist()])
+        # Short warm-up, then a linear decay over the time budget: a minute is a few hundred steps.
+        elapsed = (time.monotonic() - started) / max(train_seconds, 1e-6)
+        scale = min(1.0, (steps + 1) / WARMUP_STEPS) * max(0.05, 1.0 - elapsed)
+        for group in optimizer.param_groups:
+            group["lr"] = LEARNING_RATE * scale
         loss = model(input_ids=batch, labels=batch).loss
         optimizer.zero_grad()
         loss.backward()

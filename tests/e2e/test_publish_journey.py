@@ -49,11 +49,24 @@ def test_a_publisher_uploads_a_gguf_staff_approve_and_a_visitor_finds_it(
 
     expect(studio.get_by_role("heading", name="Upload a new version")).to_be_visible()
     studio.set_input_files("#id_files", str(gguf))
+    # A slow uplink, so that the upload's progress bar is there to be seen.
+    network = studio.context.new_cdp_session(studio)
+    network.send("Network.enable")
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 60_000},
+    )
     studio.get_by_test_id("upload-button").click()
+    expect(studio.get_by_test_id("upload-progress-text")).to_contain_text("Uploading:")
+    expect(studio.get_by_test_id("upload-button")).to_be_disabled()
 
     # The upload script lands on the listing's studio page, which follows processing live.
     version_card = studio.get_by_test_id("version-1")
-    expect(version_card).to_be_visible()
+    expect(version_card).to_be_visible(timeout=60_000)
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     expect(version_card.get_by_test_id("status")).to_have_text("Ready", timeout=120_000)
     expect(version_card.get_by_test_id("sample")).to_contain_text("Hello!")
     files = version_card.get_by_test_id("files").inner_text()
