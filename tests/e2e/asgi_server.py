@@ -34,7 +34,7 @@ def start_asgi_server(
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "VAR_DIR": str(settings.VAR_DIR),
         "INFERENCE_QUEUE_ROUTES": f"{UNSERVED_MODEL}={UNSERVED_QUEUE}",
-        "INFERENCE_REQUEST_TIMEOUT": "60",
+        "INFERENCE_REQUEST_TIMEOUT": "180",
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }

@@ -81,9 +81,16 @@ def tiny_model_dirs(tmp_path_factory) -> dict[bool, Path]:
 
 
 def servable_listing(
-    source: Path, *, publisher=None, chat_template: bool = True, **fields
+    source: Path | None,
+    *,
+    publisher=None,
+    chat_template: bool = True,
+    storage_path: str = "",
+    context_length: int = CONTEXT_LENGTH,
+    **fields,
 ) -> Listing:
-    """An approved listing whose ready version is a copy of ``source`` under MEDIA_ROOT."""
+    """An approved listing whose ready version is a copy of ``source`` under MEDIA_ROOT
+    (or, with ``storage_path``, a model folder already there)."""
     publisher = publisher or PublisherFactory()
     slug = (
         fields.pop("slug", None)
@@ -98,11 +105,12 @@ def servable_listing(
         conversation_starters=fields.pop("conversation_starters", ["Tell me a story."]),
         **fields,
     )
-    storage_path = f"models/{publisher.slug}/{listing.slug}/v1"
-    target = Path(settings.MEDIA_ROOT) / storage_path
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(source, target)
+    if not storage_path:
+        storage_path = f"models/{publisher.slug}/{listing.slug}/v1"
+        target = Path(settings.MEDIA_ROOT) / storage_path
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source, target)
     ListingVersion.objects.create(
         listing=listing,
         number=1,
@@ -110,7 +118,7 @@ def servable_listing(
         status=ListingVersion.Status.READY,
         storage_path=storage_path,
         architecture="GPT2LMHeadModel",
-        context_length=CONTEXT_LENGTH,
+        context_length=context_length,
         has_chat_template=chat_template,
         processed_at=timezone.now(),
     )
