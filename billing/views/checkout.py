@@ -106,7 +106,13 @@ def order_pay_token(request, number):
     try:
         intent = services.order_pay_with_token(order=order, token_id=token_id)
     except ApplicationError as exc:
-        return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
+        body = {"error": exc.message, "code": exc.code}
+        if exc.code == "card_declined" and order.price_option_id:
+            # The declined order is closed; another card starts a fresh order.
+            body["retry_url"] = reverse(
+                "billing:checkout", kwargs={"option_id": order.price_option_id}
+            )
+        return JsonResponse(body, status=exc.status)
     return JsonResponse(
         {
             "status": intent.status,

@@ -37,6 +37,13 @@
       credentials: "same-origin",
     });
     const body = await response.json().catch(() => ({}));
+    if (!response.ok && body.retry_url) {
+      // The declined order is closed: the button now starts over with another card.
+      showError(body.error);
+      button.textContent = "Try another card";
+      form.dataset.retryUrl = body.retry_url;
+      return;
+    }
     if (!response.ok) return showError(body.error);
     if (body.status === "requires_action") return finishWithStripe(body.client_secret);
     window.location.assign(body.redirect || form.dataset.completeUrl);
@@ -44,6 +51,7 @@
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (form.dataset.retryUrl) return window.location.assign(form.dataset.retryUrl);
     if (button.disabled) return; // a double click pays once
     button.disabled = true;
     errorBox.hidden = true;

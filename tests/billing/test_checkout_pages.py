@@ -142,3 +142,26 @@ def test_a_receipt_is_shown_to_its_customer_and_staff_only(
     receipt = client.get(url).content.decode()
     assert "Receipt" in receipt and "$19.99" in receipt and "Print receipt" in receipt
     assert client.get("/billing/orders/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_a_declined_card_on_the_token_endpoint_offers_a_fresh_start(
+    client, localstripe, user, listing
+):
+    option = purchase_price(listing)
+    order = order_start(user=user, price_option_id=option.pk)
+    stripe.api_base = settings.STRIPE_API_BASE
+    token = stripe.Token.create(
+        card={"number": "4000000000000341", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        api_key=settings.STRIPE_SECRET_KEY,
+    )
+    client.force_login(user)
+    response = client.post(f"/billing/orders/{order.number}/pay/token/", {"token": token.id})
+
+    assert response.status_code == 402
+    assert response.json()["error"] == "Your card was declined."
+    assert response.json()["retry_url"] == f"/billing/checkout/{option.pk}/"
+    order.refresh_from_db()
+    assert order.status == "failed"
+    assert (
+        "Your card was declined." in client.get(f"/billing/orders/{order.number}/").content.decode()
+    )

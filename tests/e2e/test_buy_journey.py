@@ -53,6 +53,10 @@ def test_a_customer_rents_buys_and_downloads_and_another_cannot_download(
     page.goto(f"{base}/models/{publisher.slug}/pocket-gpt/")
     page.get_by_test_id("price-rental").get_by_role("link", name="Rent").click()
     page.get_by_test_id("continue-to-payment").click()
+    pay_with_card(page, "4000000000000341")  # declined
+    assert page.get_by_role("alert").inner_text() == "Your card was declined."
+    page.get_by_role("button", name="Try another card").click()
+    page.get_by_test_id("continue-to-payment").click()
     pay_with_card(page, "4242424242424242")
     page.wait_for_url(re.compile(r"/billing/orders/[0-9a-f-]+/$"))
     assert "Payment received" in page.content()
@@ -85,7 +89,9 @@ def test_a_customer_rents_buys_and_downloads_and_another_cannot_download(
     ):
         time.sleep(0.2)
     assert StripeEvent.objects.filter(type="payment_intent.succeeded").count() == 2
+    assert StripeEvent.objects.filter(type="payment_intent.payment_failed").count() == 1
     assert Order.objects.filter(user=customer, status="paid").count() == 2
+    assert Order.objects.filter(user=customer, status="failed").count() == 1
     assert customer.quota_packs.count() == 1 and customer.entitlements.count() == 1
 
     # Another customer with the very same link gets nothing.
