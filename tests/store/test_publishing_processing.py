@@ -219,3 +219,38 @@ def test_version_numbers_grow_per_listing(owner_client, listing, models):
         first.number,
         first.number + 1,
     ]
+
+
+def test_processing_reports_its_progress_step_by_step(owner_client, listing, models):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    version = uploaded_version(owner_client, listing, folder_uploads(models["gpt2"]))
+    with CaptureQueriesContext(connection) as queries:
+        version_process(version_id=version.pk)
+    # Each step is its own UPDATE, committed at once, which the studio page polls meanwhile.
+    updates = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('UPDATE "store_listingversion"')
+    ]
+    steps = [
+        "Checking the safetensors headers",
+        "Reading the model",
+        "Loading the model and generating",
+        "Computing the sha256",
+        "Storing the model folder",
+    ]
+    positions = [next(i for i, sql in enumerate(updates) if step in sql) for step in steps]
+    assert positions == sorted(positions)
+    assert ListingVersion.objects.get(pk=version.pk).progress == 100
+
+
+def test_the_upload_script_gets_the_listing_page_to_go_to(owner_client, listing, models):
+    response = upload(owner_client, listing, folder_uploads(models["gpt2"]), xhr=True)
+    assert response.status_code == 201
+    version = ListingVersion.objects.get(listing=listing)
+    assert response.json() == {
+        "version": version.number,
+        "redirect": f"/publish/{listing.pk}/#version-{version.number}",
+    }
