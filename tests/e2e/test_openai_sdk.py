@@ -243,3 +243,61 @@ def test_a_client_that_disconnects_mid_stream_is_charged_only_what_was_produced(
     assert record.charged_tokens == record.prompt_tokens + record.completion_tokens
     assert available_tokens(user, listing) == 5000 - record.charged_tokens
     assert QuotaHold.objects.get().status == "settled"
+
+
+def test_settling_twice_changes_nothing(sdk, user, listing):
+    from inference.services import completion_settle
+
+    grant_rental(user, listing, tokens=5000)
+    answer = sdk(user).chat.completions.create(
+        model=listing.model_id, messages=HELLO, max_tokens=4, temperature=0
+    )
+    balance = available_tokens(user, listing)
+    record = UsageRecord.objects.get()
+    again = completion_settle(request_id=record.request_id, prompt_tokens=1, completion_tokens=999)
+    assert again == record
+    assert available_tokens(user, listing) == balance == 5000 - answer.usage.total_tokens
+
+
+def test_a_model_that_fails_to_load_answers_500_and_releases_the_hold(sdk, user, tiny_model_dirs):
+    import shutil
+    from pathlib import Path
+
+    from django.conf import settings
+
+    broken = servable_listing(tiny_model_dirs[True])
+    folder = Path(settings.MEDIA_ROOT) / broken.versions.get().storage_path
+    # The tokenizer still loads on the web side; the worker finds no weights.
+    (folder / "model.safetensors").unlink()
+    grant_rental(user, broken, tokens=1000)
+    with pytest.raises(openai.InternalServerError) as failed:
+        sdk(user).chat.completions.create(model=broken.model_id, messages=HELLO, max_tokens=10)
+    assert failed.value.status_code == 500
+    assert available_tokens(user, broken) == 1000
+    assert QuotaHold.objects.get().status == "released"
+    assert UsageRecord.objects.get().status == "error"
+    shutil.rmtree(folder)
+
+
+def test_a_broker_that_is_down_answers_503_and_releases_the_hold(
+    celery_worker, user, listing, api_key_for, tmp_path
+):
+    from tests.e2e.asgi_server import start_asgi_server
+    from tests.services import stop_process
+
+    grant_rental(user, listing, tokens=1000)
+    _, secret = api_key_for(user)
+    # The worker is up (its heartbeat is fresh) but this web server's broker is unreachable.
+    process, base = start_asgi_server(
+        log_path=tmp_path / "uvicorn.log", extra_env={"CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}
+    )
+    try:
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=secret, max_retries=0, timeout=60)
+        with pytest.raises(openai.InternalServerError) as unavailable:
+            client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=10)
+    finally:
+        stop_process(process)
+    assert unavailable.value.status_code == 503
+    assert unavailable.value.code == "broker_unavailable"
+    assert available_tokens(user, listing) == 1000
+    assert QuotaHold.objects.get().status == "released"
