@@ -2,9 +2,11 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from billing import selectors
+from billing import gateway, selectors, services
 from billing.downloads import LINK_MAX_AGE, download_token_make
+from billing.models import Order
 from billing.views.checkout import own_order
+from config.api_errors import ApplicationError
 
 
 @login_required
@@ -18,6 +20,16 @@ def orders(request):
 def order_detail(request, number):
     """The order and, once paid, its printable receipt."""
     order = own_order(request, number)
+    if (
+        order.status == Order.Status.PENDING
+        and order.payment_intent_id
+        and order.user_id == request.user.pk
+    ):
+        # The webhook may be late (or lost): ask Stripe, fulfilling idempotently.
+        try:
+            order = services.order_sync(order=order)
+        except (gateway.GatewayError, ApplicationError):
+            pass  # the page still shows the order; the webhook will settle it
     return render(request, "billing/order_detail.html", {"order": order})
 
 

@@ -181,3 +181,16 @@ def test_the_publisher_uses_their_own_model_without_buying_it(publisher, other_u
     assert access_for(user=publisher.user, listing=listing).kind == "purchase"
     assert access_for(user=other_user, listing=listing).kind is None
     assert customer_can_review(user=publisher.user, listing=listing) is False
+
+
+def test_the_database_refuses_to_rewrite_ledger_rows(user, listing, rent):
+    from django.db import DatabaseError, connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("The append-only trigger is PostgreSQL's.")
+    pack = rent(user, listing, tokens=1000)
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        QuotaLedgerEntry.objects.filter(pack=pack).update(available_delta=10**6)
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        QuotaLedgerEntry.objects.filter(pack=pack).delete()
+    assert QuotaLedgerEntry.objects.get(pack=pack).available_delta == 1000
