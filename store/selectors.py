@@ -4,8 +4,10 @@ Visibility: approved listings are public; drafts, pending, rejected and delisted
 visible to their publisher and to staff only (everyone else gets a 404, not a 403, so that a
 hidden listing's existence does not leak).
 
-Every list here is built in a constant number of queries: card data (latest ready version's
-format and size, lowest price, recent usage) comes from correlated subqueries, not per-row lookups.
+Every list here is built in a constant number of queries, whatever its length: card data
+(latest ready version's format and size, lowest price, rating, recent usage) is read from columns
+of the listing itself (kept by triggers and a periodic task, see migration 0003), never looked
+up row by row.
 """
 
 from dataclasses import dataclass
