@@ -26,7 +26,6 @@ from django.db import transaction
 
 from accounts.models import ApiKey, User
 from config.api_errors import ApplicationError
-from config.worker_heartbeat import queue_has_worker
 from inference import tokenization
 from inference.limits import limits_admit, limits_correct
 from inference.models import UsageRecord
@@ -38,7 +37,7 @@ from inference.protocol import (
     GenerationJob,
     stream_key,
 )
-from inference.routing import queue_for
+from inference.routing import queue_for, queue_is_served
 from inference.safeguards import prompt_screen
 from inference.selectors import listing_for_model
 from inference.streams import StreamTimeout, events_read, generation_cancel
@@ -165,7 +164,7 @@ def completion_start(
     held = False
     try:
         queue = queue_for(model_id=listing.model_id)
-        if not queue_has_worker(queue):
+        if not queue_is_served(queue):
             raise ApplicationError(
                 "No inference worker is serving this model right now. Try again shortly.",
                 code="no_worker_available",

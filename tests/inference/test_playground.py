@@ -12,6 +12,13 @@ tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _no_worker_serves_these_models(settings):
+    # A worker another test started may still be up: route to a queue nobody consumes, so
+    # every admitted request here ends at the worker check (503) and never waits for one.
+    settings.INFERENCE_DEFAULT_QUEUE = "inference.unserved-in-tests"
+
+
 @pytest.fixture
 def listing(tiny_model_dirs):
     return servable_listing(
