@@ -154,3 +154,28 @@ def test_events_for_unknown_payments_are_accepted_and_ignored(client, user, list
     assert deliver(client, event).status_code == 200
     order.refresh_from_db()
     assert order.status == "pending"
+
+
+def test_a_replayed_event_with_an_old_signature_is_refused(client, user, listing):
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    from django.conf import settings
+
+    order = _pending(user, purchase_price(listing))
+    payload = json.dumps(intent_event(order)).encode()
+    stamp = int(time.time()) - 3600  # signed an hour ago: outside Stripe's 5-minute tolerance
+    signature = hmac.new(
+        settings.STRIPE_WEBHOOK_SECRET.encode(), b"%d.%s" % (stamp, payload), hashlib.sha256
+    )
+    response = client.post(
+        "/billing/webhook/stripe/",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=f"t={stamp},v1={signature.hexdigest()}",
+    )
+    assert response.status_code == 400
+    order.refresh_from_db()
+    assert order.status == "pending"
