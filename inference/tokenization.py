@@ -51,7 +51,14 @@ def plain_chat_text(messages: list[dict]) -> str:
 
 def chat_prompt_ids(*, storage_path: str, messages: list[dict]) -> list[int]:
     tokenizer = tokenizer_for(storage_path=storage_path)
-    plain = [{"role": m["role"], "content": message_text(m.get("content"))} for m in messages]
+    # OpenAI's newer "developer" role is what chat templates know as "system".
+    plain = [
+        {
+            "role": "system" if m["role"] == "developer" else m["role"],
+            "content": message_text(m.get("content")),
+        }
+        for m in messages
+    ]
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(plain, add_generation_prompt=True, tokenize=False)
         # The template writes the special tokens (BOS, role markers) itself.
