@@ -179,3 +179,16 @@ def test_it_refuses_files_that_are_not_part_of_a_model_folder(
     assert_refused(
         upload(owner_client, listing, files), "not a file of a model folder", media, listing
     )
+
+
+def test_an_upload_without_the_csrf_token_is_forbidden(publisher, listing, media, model_folder):
+    # The upload view reads its body only after installing the size limit, so it checks CSRF
+    # itself rather than through the middleware; it must still refuse a forged request.
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(publisher.user)
+    response = upload(client, listing, folder_uploads(model_folder))
+    assert response.status_code == 403
+    assert not ListingVersion.objects.filter(listing=listing).exists()
+    assert files_under(media) == []
