@@ -106,3 +106,29 @@ def test_a_customer_rents_buys_and_downloads_and_another_cannot_download(
     assert anonymous.status == 302
     for each in (context, other, anonymous_context):
         each.close()
+
+
+def test_a_card_asking_for_3d_secure_is_authenticated_then_paid(
+    localstripe_webhook, browser, publisher, password
+):
+    base = localstripe_webhook.url
+    listing = ListingFactory(publisher=publisher, name="Secure GPT", slug="secure-gpt")
+    ready_version(listing)
+    rental_price(listing, amount=300, tokens=10_000, days=7)
+    customer = UserFactory(password=password)
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    log_in(page, base, customer.email, password)
+
+    page.goto(f"{base}/models/{publisher.slug}/secure-gpt/")
+    page.get_by_test_id("price-rental").get_by_role("link", name="Rent").click()
+    page.get_by_test_id("continue-to-payment").click()
+    pay_with_card(page, "4000002760003184")
+    # localstripe's stand-in for the bank's 3-D Secure page.
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url(re.compile(r"/billing/orders/[0-9a-f-]+/$"))
+
+    assert page.get_by_test_id("order-status").inner_text() == "Paid"
+    assert customer.quota_packs.get().available == 10_000
+    context.close()
