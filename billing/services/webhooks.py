@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 def _order_for_intent(intent: dict) -> Order | None:
-    order = Order.objects.filter(payment_intent_id=intent.get("id")).first()
+    if not intent.get("id"):
+        return None  # never match the orders without an intent (grants) by NULL
+    order = Order.objects.filter(payment_intent_id=intent["id"]).first()
     if order is not None:
         return order
     number = (intent.get("metadata") or {}).get("order_number")
@@ -47,7 +49,9 @@ def _on_failed(intent: dict) -> None:
 
 
 def _on_refunded(charge: dict) -> None:
-    order = Order.objects.filter(payment_intent_id=charge.get("payment_intent")).first()
+    if not charge.get("payment_intent"):
+        return  # a charge made outside the store's PaymentIntents
+    order = Order.objects.filter(payment_intent_id=charge["payment_intent"]).first()
     if order is None:
         return
     if not charge.get("refunded") and int(charge.get("amount_refunded") or 0) < order.amount:

@@ -179,3 +179,15 @@ def test_a_replayed_event_with_an_old_signature_is_refused(client, user, listing
     assert response.status_code == 400
     order.refresh_from_db()
     assert order.status == "pending"
+
+
+def test_a_refund_of_a_charge_without_a_payment_intent_touches_no_grant(
+    client, user, listing, rent
+):
+    pack = rent(user, listing, tokens=1000)
+    event = refund_event(pack.order)  # the grant has no payment intent: the charge names none
+    assert event["data"]["object"]["payment_intent"] is None
+    deliver(client, event)
+    pack.order.refresh_from_db()
+    assert pack.order.status == "paid"
+    assert access_for(user=user, listing=listing).available_tokens == 1000
