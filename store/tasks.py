@@ -13,8 +13,11 @@ from store.publishing.services import version_process
     acks_late=True,
     soft_time_limit=1800,
     time_limit=1900,
+    bind=True,
 )
-def version_process_task(version_id: int) -> None:
-    # Idempotent: the service claims the version with a conditional UPDATE, so a redelivered
-    # message finds it no longer "uploaded" and returns.
-    version_process(version_id=version_id)
+def version_process_task(self, version_id: int) -> None:
+    # The service claims the version with a conditional UPDATE, so a duplicate message does
+    # nothing; a message redelivered because its worker died resumes the version instead of
+    # leaving it "processing" for ever.
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    version_process(version_id=version_id, resume=redelivered)

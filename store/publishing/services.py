@@ -107,9 +107,15 @@ def _freeze(folder: Path) -> None:
         path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
-def version_process(*, version_id: int) -> ListingVersion:
-    """Checks, converts, describes and smoke-tests an uploaded version; ready or failed at the end."""
-    claimed = ListingVersion.objects.filter(pk=version_id, status=V.UPLOADED).update(
+def version_process(*, version_id: int, resume: bool = False) -> ListingVersion:
+    """Checks, converts, describes and smoke-tests an uploaded version; ready or failed at the end.
+
+    resume=True also takes a version left "processing" by a worker that died (the broker
+    redelivers its message); only a redelivered task passes it, so two live workers never
+    process one version.
+    """
+    claimable = [V.UPLOADED, V.PROCESSING] if resume else [V.UPLOADED]
+    claimed = ListingVersion.objects.filter(pk=version_id, status__in=claimable).update(
         status=V.PROCESSING, progress=2, progress_message="Checking the files"
     )
     version = ListingVersion.objects.select_related("listing").get(pk=version_id)
@@ -124,6 +130,9 @@ def version_process(*, version_id: int) -> ListingVersion:
     started = time.monotonic()
     try:
         storage.remove_tree(build)
+        if resume:
+            # A folder a dead worker renamed into place but never recorded: nothing uses it.
+            storage.remove_tree(final)
         if final.exists():
             raise ApplicationError(f"{final_relative} already exists; refusing to overwrite it.")
         kind = report.get("upload", {}).get("kind")

@@ -254,3 +254,17 @@ def test_the_upload_script_gets_the_listing_page_to_go_to(owner_client, listing,
         "version": version.number,
         "redirect": f"/publish/{listing.pk}/#version-{version.number}",
     }
+
+
+def test_a_version_left_processing_by_a_dead_worker_resumes_only_when_redelivered(
+    owner_client, listing, models
+):
+    gguf = models["gguf"]
+    version = uploaded_version(
+        owner_client, listing, [SimpleUploadedFile(gguf.name, gguf.read_bytes())]
+    )
+    ListingVersion.objects.filter(pk=version.pk).update(status="processing", progress=15)
+
+    assert version_process(version_id=version.pk).status == "processing"  # a duplicate: no-op
+    resumed = version_process(version_id=version.pk, resume=True)
+    assert resumed.status == "ready", resumed.error_message
