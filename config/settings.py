@@ -153,6 +153,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 4 * 1024 * 1024 * 1024)
+# Processing holds a model twice in float32 (GGUF conversion): 2B parameters peak near 16 GB.
+MODEL_MAX_PARAMETERS = env_int("MODEL_MAX_PARAMETERS", 2_000_000_000)
 
 if PRODUCTION or env_bool("EMAIL_SMTP", False):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

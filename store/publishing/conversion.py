@@ -2,7 +2,18 @@
 
 from pathlib import Path
 
-from store.publishing.validation import UploadRefused
+from store.publishing.validation import UploadRefused, check_parameter_count
+
+
+def gguf_parameter_count(gguf_path: Path) -> int:
+    """The number of weights a GGUF file holds, read from its tensor index (no dequantizing)."""
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(str(gguf_path))
+        return int(sum(int(tensor.n_elements) for tensor in reader.tensors))
+    except Exception as exc:  # a truncated or foreign file fails in many ways inside the reader
+        raise UploadRefused(f"The GGUF file cannot be converted: {_short(exc)}") from exc
 
 
 def gguf_to_safetensors(*, gguf_path: Path, output_dir: Path) -> None:
@@ -15,6 +26,7 @@ def gguf_to_safetensors(*, gguf_path: Path, output_dir: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
+    check_parameter_count(gguf_parameter_count(gguf_path))
     folder, name = str(gguf_path.parent), gguf_path.name
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)

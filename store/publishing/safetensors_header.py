@@ -21,7 +21,7 @@ DTYPE_BYTES = {
 
 
 def check_safetensors(path: Path) -> int:
-    """Returns the number of tensors; raises UploadRefused when the header is corrupt."""
+    """Returns the number of weights (tensor elements); raises UploadRefused when the header is corrupt."""
     size = path.stat().st_size
 
     def corrupt(why: str) -> UploadRefused:
@@ -40,7 +40,7 @@ def check_safetensors(path: Path) -> int:
     if not isinstance(header, dict):
         raise corrupt("it is not a JSON object")
     data_size = size - 8 - header_length
-    tensors = 0
+    tensors = elements = 0
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -52,6 +52,7 @@ def check_safetensors(path: Path) -> int:
         if not (0 <= start <= end <= data_size) or end - start != expected:
             raise corrupt(f"tensor {name!r} points outside the file")
         tensors += 1
+        elements += math.prod(shape)
     if tensors == 0:
         raise corrupt("it holds no tensors")
-    return tensors
+    return elements

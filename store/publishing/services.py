@@ -34,11 +34,13 @@ from store.publishing.validation import (
     check_archive,
     check_folder_complete,
     check_folder_name,
+    check_parameter_count,
     plan_upload,
 )
 
 logger = logging.getLogger(__name__)
 V = ListingVersion.Status
+MAX_ATTEMPTS = 2
 
 
 def _can_publish(listing: Listing, user: User | None) -> bool:
@@ -126,10 +128,20 @@ def version_process(*, version_id: int, resume: bool = False) -> ListingVersion:
     final_relative = storage.version_relative_dir(version.listing_id, version.number)
     final = storage.media_root() / final_relative
     report = dict(version.processing_report or {})
+    report["attempts"] = report.get("attempts", 0) + 1
+    # Stored at once: if this worker dies, the next attempt must know it followed one.
+    ListingVersion.objects.filter(pk=version.pk).update(processing_report=report)
     timings: dict[str, float] = {}
     started = time.monotonic()
     try:
         storage.remove_tree(build)
+        if report["attempts"] > MAX_ATTEMPTS:
+            # The worker died on this version each time (out of memory, most likely):
+            # another try would only kill the next one.
+            raise UploadRefused(
+                "Processing stopped twice without finishing (the worker ran out of memory or "
+                "crashed); the version is refused."
+            )
         if resume:
             # A folder a dead worker renamed into place but never recorded: nothing uses it.
             storage.remove_tree(final)
@@ -172,8 +184,9 @@ def version_process(*, version_id: int, resume: bool = False) -> ListingVersion:
             check_folder_name(name)
         check_folder_complete(names)
         _progress(version.pk, 40, "Checking the safetensors headers")
-        for path in sorted(build.glob("*.safetensors")):
-            check_safetensors(path)
+        check_parameter_count(
+            sum(check_safetensors(p) for p in sorted(build.glob("*.safetensors")))
+        )
         _progress(version.pk, 50, "Reading the model's metadata")
         metadata = read_metadata(build)
         _progress(version.pk, 60, "Loading the model and generating a few tokens")

@@ -76,6 +76,16 @@ def check_size(total_bytes: int) -> None:
         )
 
 
+def check_parameter_count(count: int) -> None:
+    """Processing loads the model in float32 (twice while converting a GGUF): refuse what the
+    workers cannot hold before trying, rather than have the worker killed for memory."""
+    limit = settings.MODEL_MAX_PARAMETERS
+    if count > limit:
+        raise UploadRefused(
+            f"The model has {count:,} weights; this store processes models of up to {limit:,}."
+        )
+
+
 def check_folder_name(name: str) -> None:
     """One file of a model folder: refused if it is a pickle checkpoint or not a model file."""
     base = PurePosixPath(name).name

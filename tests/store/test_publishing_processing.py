@@ -268,3 +268,32 @@ def test_a_version_left_processing_by_a_dead_worker_resumes_only_when_redelivere
     assert version_process(version_id=version.pk).status == "processing"  # a duplicate: no-op
     resumed = version_process(version_id=version.pk, resume=True)
     assert resumed.status == "ready", resumed.error_message
+
+
+def test_a_version_that_killed_its_worker_twice_is_refused(owner_client, listing, models, media):
+    version = uploaded_version(owner_client, listing, folder_uploads(models["gpt2"]))
+    ListingVersion.objects.filter(pk=version.pk).update(
+        status="processing", processing_report={**version.processing_report, "attempts": 2}
+    )
+    version = version_process(version_id=version.pk, resume=True)
+    assert version.status == "failed"
+    assert "stopped twice" in version.error_message
+    assert files_under(media) == []
+
+
+@pytest.mark.parametrize("kind", ["llama", "gguf"])
+def test_a_model_over_the_parameter_limit_is_refused_before_loading(
+    owner_client, listing, models, media, settings, kind
+):
+    settings.MODEL_MAX_PARAMETERS = 10_000  # the tiny llama has 39,072
+    source = models[kind]
+    files = (
+        [SimpleUploadedFile(source.name, source.read_bytes())]
+        if kind == "gguf"
+        else folder_uploads(source)
+    )
+    version = version_process(version_id=uploaded_version(owner_client, listing, files).pk)
+    assert version.status == "failed"
+    assert "39,072 weights" in version.error_message
+    assert "up to 10,000" in version.error_message
+    assert files_under(media) == []
