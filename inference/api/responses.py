@@ -7,6 +7,7 @@ hands the request to a background reader that cancels it and settles what was pr
 """
 
 import json
+import logging
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
@@ -21,7 +22,20 @@ from inference.services import (
 )
 from inference.streams import StreamTimeout, events_read_async
 
-_settle = sync_to_async(completion_settle_from_events)
+logger = logging.getLogger(__name__)
+
+
+def _settle_or_log(*, request_id: str, events: list[dict]):
+    # The answer is complete whatever happens here: a failed settlement (billing refused a
+    # conflicting update) must not break the response; its hold is left to the stale-hold sweep.
+    try:
+        return completion_settle_from_events(request_id=request_id, events=events)
+    except Exception:  # noqa: BLE001
+        logger.exception("Settling %s failed; the stale-hold sweep will release it", request_id)
+        return None
+
+
+_settle = sync_to_async(_settle_or_log)
 
 
 def _finish_reason(reason: str) -> str:
