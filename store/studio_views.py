@@ -136,6 +136,21 @@ def listing_submit(request, listing_id: int):
     return redirect("studio:listing", listing_id=listing.pk)
 
 
+@require_POST
+@publisher_required
+def listing_withdraw(request, listing_id: int):
+    listing = _listing_or_404(request, listing_id)
+    try:
+        store_services.listing_transition(
+            listing_id=listing.pk, to_status="draft", actor=request.user
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Withdrawn from review: the listing is a draft again.")
+    return redirect("studio:listing", listing_id=listing.pk)
+
+
 @csrf_exempt
 @publisher_required
 def version_upload(request, listing_id: int):

@@ -27,7 +27,8 @@
   // --- upload -------------------------------------------------------------------------
   var form = document.querySelector("[data-upload-form]");
   if (form) {
-    var input = form.querySelector("input[type=file]");
+    var input = form.querySelector("#id_files");
+    var folder = form.querySelector("[data-folder-input]");
     var errors = form.querySelector("[data-upload-errors]");
     var box = form.querySelector("[data-upload-progress]");
     var bar = box.querySelector(".progress");
@@ -37,7 +38,7 @@
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      var files = Array.prototype.slice.call(input.files);
+      var files = Array.prototype.slice.call(input.files).concat(folder ? Array.prototype.slice.call(folder.files) : []);
       if (!files.length) { showErrors(errors, ["Choose the files to upload."]); return; }
       var total = files.reduce(function (sum, f) { return sum + f.size; }, 0);
       // The server enforces the limit while streaming; this only saves a long wasted upload.

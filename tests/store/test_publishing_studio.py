@@ -194,3 +194,27 @@ def test_the_progress_endpoint_reports_a_versions_state(client, publisher, listi
     }
     page = client.get(reverse("studio:listing", kwargs={"listing_id": listing.pk})).content.decode()
     assert "data-progress-url" in page and "40% · Checking the safetensors headers" in page
+
+
+def test_the_owner_withdraws_a_pending_listing_and_others_cannot(
+    client, publisher, listing, version
+):
+    client.force_login(publisher.user)
+    client.post(reverse("studio:submit", kwargs={"listing_id": listing.pk}))
+    page = client.get(reverse("studio:listing", kwargs={"listing_id": listing.pk})).content.decode()
+    assert 'data-testid="withdraw"' in page
+
+    other = PublisherFactory()
+    client.force_login(other.user)
+    assert (
+        client.post(reverse("studio:withdraw", kwargs={"listing_id": listing.pk})).status_code
+        == 404
+    )
+    listing.refresh_from_db()
+    assert listing.status == "pending"
+
+    client.force_login(publisher.user)
+    client.post(reverse("studio:withdraw", kwargs={"listing_id": listing.pk}))
+    listing.refresh_from_db()
+    assert listing.status == "draft"
+    assert ListingStatusChange.objects.filter(listing=listing, to_status="draft").count() == 1
