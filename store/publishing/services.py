@@ -80,6 +80,7 @@ def version_create(
             },
         )
         staging = storage.staging_dir(version.pk)
+        storage.remove_tree(staging)  # a leftover of a database recreated since would mix in
         try:
             for upload, name in zip(files, plan.names, strict=True):
                 if name in IGNORED_NAMES:
@@ -142,11 +143,10 @@ def version_process(*, version_id: int, resume: bool = False) -> ListingVersion:
                 "Processing stopped twice without finishing (the worker ran out of memory or "
                 "crashed); the version is refused."
             )
-        if resume:
-            # A folder a dead worker renamed into place but never recorded: nothing uses it.
-            storage.remove_tree(final)
-        if final.exists():
-            raise ApplicationError(f"{final_relative} already exists; refusing to overwrite it.")
+        # The final folder belongs to this version alone (listing id + number are unique) and
+        # the version is not ready, so whatever is there (a dead worker's rename, a test run
+        # against a recreated database) is nobody's and goes.
+        storage.remove_tree(final)
         kind = report.get("upload", {}).get("kind")
         staged = sorted(p for p in staging.iterdir() if p.is_file()) if staging.exists() else []
         if not staged:
