@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 
 import redis
-from django.conf import settings
 
 from config.api_errors import ApplicationError
 
@@ -58,7 +57,9 @@ class LimitTicket:
 
 
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    from inference.connections import redis_client
+
+    return redis_client()
 
 
 def _keys(key_id: int, now: float) -> tuple[str, str, str]:

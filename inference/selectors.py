@@ -31,14 +31,25 @@ def _latest_ready_versions(listing_ids) -> dict[int, ListingVersion]:
 
 
 def listing_for_model(*, model_id: str) -> tuple[Listing | None, ListingVersion | None]:
-    """The approved listing named "<publisher>/<listing>" and its latest ready version."""
+    """The approved listing named "<publisher>/<listing>" and its latest ready version
+    (one query: this runs on every completion request)."""
     publisher_slug, _, slug = model_id.partition("/")
     if not publisher_slug or not slug:
         return None, None
-    listing = _public_listings().filter(publisher__slug=publisher_slug, slug=slug).first()
-    if listing is None:
+    version = (
+        ListingVersion.objects.filter(
+            listing__publisher__slug=publisher_slug,
+            listing__slug=slug,
+            listing__status=Listing.Status.APPROVED,
+            status=ListingVersion.Status.READY,
+        )
+        .select_related("listing__publisher")
+        .order_by("-number")
+        .first()
+    )
+    if version is None:
         return None, None
-    return listing, _latest_ready_versions([listing.pk]).get(listing.pk)
+    return version.listing, version
 
 
 def usable_listings(*, user: User):

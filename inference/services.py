@@ -27,6 +27,7 @@ from django.db import transaction
 from accounts.models import ApiKey, User
 from config.api_errors import ApplicationError
 from inference import tokenization
+from inference.connections import redis_client
 from inference.limits import limits_admit, limits_correct
 from inference.models import UsageRecord
 from inference.protocol import (
@@ -82,7 +83,7 @@ def _context_key(request_id: str) -> str:
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis_client()
 
 
 def _prompt_text(params: CompletionParams) -> str:
@@ -316,7 +317,8 @@ def completion_settle_from_events(*, request_id: str, events: list[dict]) -> Usa
 def completion_abandon(*, request_id: str, timeout: float | None = None) -> UsageRecord | None:
     """The client is gone (or gave up): stop the generation, wait for its final event and
     settle only what was produced. No final event in time: release everything."""
-    client = _redis()
+    # Its own connection: this reader blocks on XREAD for a long time.
+    client = redis.Redis.from_url(settings.REDIS_URL)
     generation_cancel(client, request_id)
     events: list[dict] = []
     try:
