@@ -54,6 +54,27 @@ def cancel_requested(client, request_id: str) -> bool:
     return bool(client.exists(cancel_key(request_id)))
 
 
+def stream_progress(client, request_id: str) -> tuple[bool, bool, int]:
+    """(anything written, final event written, completion tokens streamed so far).
+
+    A task message is redelivered when its worker died (acks_late): the stream tells
+    whether that earlier attempt already answered, or got part of the way.
+    """
+    from inference.protocol import DELTA, DONE, ERROR, stream_key
+
+    entries = client.xrange(stream_key(request_id))
+    if not entries:
+        return False, False, 0
+    tokens = 0
+    for _, fields in entries:
+        kind = fields.get(b"type", b"").decode()
+        if kind == DELTA:
+            tokens += int(fields.get(b"tokens", b"0"))
+        elif kind in (DONE, ERROR):
+            return True, True, tokens
+    return True, False, tokens
+
+
 # --- readers (web side) ----------------------------------------------------------------
 # The API views read a generation's events here: async for the SSE view (an open stream
 # must not pin a thread), sync for background settlement.

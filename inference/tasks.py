@@ -22,12 +22,21 @@ _JOB_FIELDS = {f.name for f in fields(GenerationJob)}
 def generate(**payload) -> str:
     # Imported here so that web processes, which only send this task, never import torch.
     from inference.engine import process_engine
-    from inference.engine.relay import relay_job
-    from inference.streams import cancel_requested, events_append, stream_client
+    from inference.engine.relay import error_event, relay_job
+    from inference.streams import cancel_requested, events_append, stream_client, stream_progress
 
     # Fields added to the protocol later are ignored by older workers, not fatal.
     job = GenerationJob(**{k: v for k, v in payload.items() if k in _JOB_FIELDS})
     client = stream_client()
+    started, finished, tokens = stream_progress(client, job.request_id)
+    if finished:
+        return "duplicate"
+    if started:
+        # A worker died mid-answer and the broker redelivered the message: the client
+        # already holds part of an answer, so it gets a clean ending, not a second one.
+        message = "The worker generating this answer stopped; the answer is incomplete."
+        events_append(client, job.request_id, [error_event("worker_lost", message, tokens)])
+        return "error"
     last = relay_job(
         job,
         engine=process_engine(),

@@ -76,6 +76,8 @@ def relay_job(
                 n=job.n,
                 stop=job.stop,
                 seed=job.seed,
+                # The client may have left while the job was queued: then nothing is computed.
+                cancelled=cancel_requested(),
             )
         except ContextTooLong as exc:
             last = error_event("context_length_exceeded", str(exc))

@@ -125,10 +125,13 @@ class Scheduler:
         n: int = 1,
         stop: list[str] | tuple[str, ...] = (),
         seed: int | None = None,
+        cancelled: bool = False,
     ) -> GenerationRequest:
         """Queues a request; it joins its model's batch at the next step boundary.
 
-        Raises ContextTooLong / ValueError for a request that can never run.
+        ``cancelled`` (the client left while the job was queued) ends it at admission,
+        without computing anything. Raises ContextTooLong / ValueError for a request that
+        can never run.
         """
         request = GenerationRequest(
             model=model,
@@ -141,6 +144,8 @@ class Scheduler:
             seed=seed,
             wake=self._wake,
         )
+        if cancelled:
+            request.cancel_reason = "cancelled"
         with self._condition:
             self._pending.append(request)
             self._ensure_thread()

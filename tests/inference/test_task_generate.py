@@ -9,7 +9,7 @@ from django.conf import settings
 
 from config.celery import app
 from inference.protocol import GENERATE_TASK, GenerationJob, cancel_key, stream_key
-from inference.streams import events_read
+from inference.streams import events_append, events_read
 from tests.inference.model_builders import build_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -152,3 +152,61 @@ def test_a_prompt_longer_than_the_context_ends_with_an_error_event(
     events = list(events_read(redis_client, job.request_id, timeout=60))
 
     assert [(e["type"], e.get("code")) for e in events] == [("error", "context_length_exceeded")]
+
+
+def test_a_job_cancelled_while_queued_ends_without_generating(
+    celery_worker, redis_client, tiny_model
+):
+    _, tokenizer = tiny_model
+    request_id = uuid.uuid4().hex
+    redis_client.set(cancel_key(request_id), "1", ex=60)
+    job = GenerationJob(
+        request_id=request_id,
+        model_dir=MODEL_DIR,
+        prompt_ids=tokenizer("Hello")["input_ids"],
+        max_tokens=50,
+        n=2,
+    )
+    app.send_task(GENERATE_TASK, kwargs=job.as_kwargs(), queue=settings.INFERENCE_DEFAULT_QUEUE)
+
+    events = list(events_read(redis_client, request_id, timeout=60))
+
+    assert [e["type"] for e in events] == ["start", "finish", "finish", "done"]
+    assert {e["finish_reason"] for e in events[1:3]} == {"cancelled"}
+    assert events[-1]["completion_tokens"] == 0
+
+
+def test_a_redelivered_job_ends_a_half_streamed_answer_with_an_error(
+    celery_worker, redis_client, tiny_model
+):
+    request_id = uuid.uuid4().hex
+    # What a worker that died mid-answer left behind.
+    events_append(
+        redis_client,
+        request_id,
+        [{"type": "start"}, {"type": "delta", "index": 0, "text": "Hel", "tokens": 3}],
+    )
+    job = GenerationJob(
+        request_id=request_id, model_dir=MODEL_DIR, prompt_ids=[5, 6], max_tokens=20
+    )
+    app.send_task(GENERATE_TASK, kwargs=job.as_kwargs(), queue=settings.INFERENCE_DEFAULT_QUEUE)
+
+    events = list(events_read(redis_client, request_id, timeout=60))
+
+    assert [e["type"] for e in events] == ["start", "delta", "error"]
+    assert (events[-1]["code"], events[-1]["completion_tokens"]) == ("worker_lost", 3)
+
+
+def test_a_job_delivered_twice_after_its_answer_adds_nothing(
+    celery_worker, redis_client, tiny_model
+):
+    _, tokenizer = tiny_model
+    job = send(prompt_ids=tokenizer("Hello")["input_ids"], max_tokens=4, temperature=0.0)
+    first = list(events_read(redis_client, job.request_id, timeout=60))
+
+    app.send_task(GENERATE_TASK, kwargs=job.as_kwargs(), queue=settings.INFERENCE_DEFAULT_QUEUE)
+    # A marker job on the same single queue: once it is answered, the duplicate was handled.
+    marker = send(prompt_ids=tokenizer("Hi")["input_ids"], max_tokens=1, temperature=0.0)
+    list(events_read(redis_client, marker.request_id, timeout=60))
+
+    assert redis_client.xlen(stream_key(job.request_id)) == len(first)
