@@ -294,7 +294,9 @@ def build(total: int, rebuild: bool) -> None:
             print(f"  {done:,} listings, {time.perf_counter() - started:.0f} s")
     print(f"  recent usage copied onto {listing_usage_refresh():,} listings")
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+        # Triggers rewrote each listing once per version and price inserted just after it; a
+        # catalog in service has had autovacuum reclaim that space, so the benchmark starts compact.
+        cursor.execute("VACUUM FULL ANALYZE")
 
 
 def percentile(values: list[float], q: float) -> float:
