@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from billing.models import (
@@ -242,4 +242,16 @@ def listing_by_model_id(*, model_id: str):
         Listing.objects.select_related("publisher")
         .filter(publisher__slug=publisher_slug, slug=slug)
         .first()
+    )
+
+
+def quota_ledger_mismatches() -> list[QuotaPack]:
+    """Packs whose running totals differ from the sums of their ledger rows (should be none)."""
+    return list(
+        QuotaPack.objects.annotate(
+            ledger_available=Coalesce(Sum("ledger_entries__available_delta"), 0),
+            ledger_held=Coalesce(Sum("ledger_entries__held_delta"), 0),
+        )
+        .exclude(available=F("ledger_available"), held=F("ledger_held"))
+        .select_related("user", "listing__publisher")
     )

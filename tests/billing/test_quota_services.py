@@ -194,3 +194,20 @@ def test_the_database_refuses_to_rewrite_ledger_rows(user, listing, rent):
     with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
         QuotaLedgerEntry.objects.filter(pack=pack).delete()
     assert QuotaLedgerEntry.objects.get(pack=pack).available_delta == 1000
+
+
+def test_the_audit_command_finds_a_pack_that_disagrees_with_its_ledger(user, listing, rent):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    pack = rent(user, listing, tokens=1000)
+    quota_hold(user=user, listing=listing, tokens=100, request_id="r1")
+    out = io.StringIO()
+    call_command("billing_audit", stdout=out)
+    assert "agrees" in out.getvalue()
+
+    QuotaPack.objects.filter(pk=pack.pk).update(available=5000)  # a bug writing outside the ledger
+    with pytest.raises(CommandError, match="1 quota pack"):
+        call_command("billing_audit", stdout=io.StringIO(), stderr=io.StringIO())
