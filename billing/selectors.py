@@ -255,3 +255,15 @@ def quota_ledger_mismatches() -> list[QuotaPack]:
         .exclude(available=F("ledger_available"), held=F("ledger_held"))
         .select_related("user", "listing__publisher")
     )
+
+
+def downloads_per_listing(*, publisher) -> dict[int, int]:
+    """Downloads of each of the publisher's listings (all versions and files)."""
+    from store.models import WeightFile
+
+    rows = (
+        WeightFile.objects.filter(version__listing__publisher=publisher)
+        .values("version__listing_id")
+        .annotate(downloads=Sum("download_count"))
+    )
+    return {row["version__listing_id"]: int(row["downloads"] or 0) for row in rows}

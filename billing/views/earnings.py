@@ -29,13 +29,17 @@ def _date(value: str | None) -> date | None:
 def earnings(request):
     """The publisher's dashboard: totals, net per day and per model, recent ledger rows."""
     publisher = _publisher(request)
+    per_listing = selectors.earnings_per_listing(publisher=publisher)
+    downloads = selectors.downloads_per_listing(publisher=publisher)
+    for row in per_listing:
+        row["downloads"] = downloads.get(row["listing_id"], 0)
     return render(
         request,
         "billing/earnings.html",
         {
             "publisher": publisher,
             "totals": selectors.earnings_totals(publisher=publisher),
-            "per_listing": selectors.earnings_per_listing(publisher=publisher),
+            "per_listing": per_listing,
             "chart": selectors.earnings_per_day(publisher=publisher, days=30),
             "entries": selectors.earnings_for(publisher=publisher)[:50],
             "fee_percent": settings.PLATFORM_FEE_PERCENT,

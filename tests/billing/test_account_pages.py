@@ -15,7 +15,8 @@ from billing.services import (
     quota_hold,
     quota_settle,
 )
-from tests.billing.factories import ListingFactory, purchase_price, rental_price
+from store.models import WeightFile
+from tests.billing.factories import ListingFactory, purchase_price, ready_version, rental_price
 
 pytestmark = pytest.mark.django_db
 
@@ -68,10 +69,13 @@ def test_your_models_lists_owned_models_only(client, user, other_user, listing):
 def test_publishers_see_their_earnings_net_of_the_platform_fee(client, user, publisher, listing):
     _sold(user, purchase_price(listing, amount=2000))
     _sold(user, rental_price(listing, amount=999))
+    weight_file = ready_version(listing)
+    WeightFile.objects.filter(pk=weight_file.pk).update(download_count=3)
     client.force_login(publisher.user)
     html = client.get("/billing/earnings/").content.decode()
     # 2000 → 1600 net; 999 → fee 199 (rounded down), 800 net.
     assert "$24.00" in html
+    assert '<td data-testid="downloads">3</td>' in html
     assert 'id="earnings-data"' in html
     assert listing.name in html
 
