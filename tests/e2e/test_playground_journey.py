@@ -56,3 +56,31 @@ def test_the_playground_streams_an_answer_and_shows_what_it_cost(
     page.goto(f"{asgi_server}/usage/")
     assert listing.model_id in page.locator("[data-testid=usage-table]").inner_text()
     assert page.locator("#usage-tokens-model").is_visible()
+
+    # Stopping an answer mid-stream cancels it; only what was produced is charged.
+    page.goto(f"{asgi_server}/playground/")
+    page.fill("[data-testid=max-tokens]", "900")
+    page.fill("#pg-input", "Tell me a very long story.")
+    page.click("#pg-send")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=answer] .chat-text').textContent.length > 0"
+    )
+    page.click("#pg-stop")
+    page.get_by_text("[stopped]").wait_for()
+    stopped = wait_for_record(status="cancelled")
+    assert stopped.completion_tokens < 900
+    assert stopped.charged_tokens == stopped.prompt_tokens + stopped.completion_tokens
+    charged = sum(UsageRecord.objects.values_list("charged_tokens", flat=True))
+    assert available_tokens(user, listing) == 5000 - charged
+
+
+def wait_for_record(**filters):
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        record = UsageRecord.objects.filter(**filters).first()
+        if record is not None:
+            return record
+        time.sleep(0.1)
+    raise AssertionError(f"no usage record with {filters}")
