@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,6 +20,7 @@ from store import selectors, services
 from store.forms import CatalogFilterForm, RejectForm, ReportForm, ReviewForm
 from store.markdown import render_markdown
 from store.models import Listing, ListingReport, Review
+from store.paging import SinglePassPaginator
 
 
 def home(request):
@@ -40,7 +40,7 @@ def catalog(request):
     form = CatalogFilterForm(request.GET or None)
     form.is_valid()
     filters = form.filters()
-    paginator = Paginator(selectors.catalog_listings(**filters), form.page_size())
+    paginator = SinglePassPaginator(selectors.catalog_listings(**filters), form.page_size())
     page = paginator.get_page(request.GET.get("page"))
     return render(
         request,

@@ -13,6 +13,7 @@ from store.api.serializers import (
     ListingDetailSerializer,
     ListingSummarySerializer,
 )
+from store.paging import SinglePassPaginator
 
 ERROR = inline_serializer(
     name="StoreError",
@@ -30,6 +31,7 @@ ERROR = inline_serializer(
 
 
 class CatalogPagination(PageNumberPagination):
+    django_paginator_class = SinglePassPaginator
     page_size = 24
     page_size_query_param = "page_size"
     max_page_size = 100
