@@ -15,8 +15,14 @@ app.conf.task_queues = [Queue(name) for name in QUEUES]
 app.conf.task_default_queue = "default"
 app.conf.beat_schedule = {}
 # Billing upkeep: holds of requests that died, and rental packs past their expiry.
-app.conf.beat_schedule["billing-release-stale-holds"] = {"task": "billing.release_stale_holds", "schedule": 60.0}
-app.conf.beat_schedule["billing-expire-quota-packs"] = {"task": "billing.expire_quota_packs", "schedule": 300.0}
+app.conf.beat_schedule["billing-release-stale-holds"] = {
+    "task": "billing.release_stale_holds",
+    "schedule": 60.0,
+}
+app.conf.beat_schedule["billing-expire-quota-packs"] = {
+    "task": "billing.expire_quota_packs",
+    "schedule": 300.0,
+}
 # Catalog upkeep: "most used" reads a per-listing count of the last 7 days refreshed here.
 app.conf.beat_schedule["store-refresh-recent-usage"] = {"task": "store.listing_usage_refresh", "schedule": 600.0}
 app.autodiscover_tasks()
