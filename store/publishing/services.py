@@ -36,6 +36,7 @@ from store.publishing.validation import (
     check_folder_name,
     check_parameter_count,
     plan_upload,
+    upload_basename,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,9 +83,10 @@ def version_create(
         staging = storage.staging_dir(version.pk)
         storage.remove_tree(staging)  # a leftover of a database recreated since would mix in
         try:
-            for upload, name in zip(files, plan.names, strict=True):
+            for upload in files:
+                name = upload_basename(upload.name)
                 if name in IGNORED_NAMES:
-                    continue
+                    continue  # .gitattributes and the like, from a picked folder
                 storage.store_upload(upload, staging / name)
             if plan.kind == "archive":
                 check_archive(staging / plan.names[0])

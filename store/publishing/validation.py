@@ -57,6 +57,11 @@ class UploadPlan:
         return "gguf" if self.kind == "gguf" else "safetensors"
 
 
+def upload_basename(name: str) -> str:
+    """The file name without any folder a browser or archive put before it."""
+    return PurePosixPath(name.replace("\\", "/")).name
+
+
 def _suffix(name: str) -> str:
     lower = name.lower()
     if lower.endswith(".tar.gz"):
@@ -122,7 +127,7 @@ def plan_upload(files: list[tuple[str, int]]) -> UploadPlan:
         raise UploadRefused(
             "Choose a GGUF file, an archive of a model folder, or the folder's files."
         )
-    names = [PurePosixPath(name.replace("\\", "/")).name for name, _ in files]
+    names = [upload_basename(name) for name, _ in files]
     total = sum(size for _, size in files)
     check_size(total)
     if len(set(names)) != len(names):

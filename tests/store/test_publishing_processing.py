@@ -297,3 +297,10 @@ def test_a_model_over_the_parameter_limit_is_refused_before_loading(
     assert "39,072 weights" in version.error_message
     assert "up to 10,000" in version.error_message
     assert files_under(media) == []
+
+
+def test_a_picked_folders_git_files_are_left_out(owner_client, listing, models):
+    files = folder_uploads(models["gpt2"]) + [SimpleUploadedFile(".gitattributes", b"*.bin lfs")]
+    version = version_process(version_id=uploaded_version(owner_client, listing, files).pk)
+    assert version.status == "ready", version.error_message
+    assert ".gitattributes" not in {f.path for f in version.files.all()}
