@@ -215,18 +215,25 @@ def trending_listings(*, days: int = TRENDING_DAYS, limit: int = 8) -> list[List
 
 
 def home_collections(*, per_collection: int = 8) -> list[Collection]:
-    """Visible collections in order, each with ``shelf``: its approved listings in order."""
-    items = CollectionItem.objects.filter(listing__status=APPROVED).select_related(
-        "listing", "listing__publisher"
+    """Visible collections in order, each with ``shelf``: its approved listings in order,
+    with card data. Three queries whatever the number of collections."""
+    items = CollectionItem.objects.filter(listing__status=APPROVED).only(
+        "collection_id", "listing_id", "position"
     )
     collections = list(
         Collection.objects.filter(is_visible=True).prefetch_related(
             Prefetch("items", queryset=items)
         )
     )
+    shelves = {
+        collection.pk: [item.listing_id for item in collection.items.all()][:per_collection]
+        for collection in collections
+    }
+    wanted = {listing_id for ids in shelves.values() for listing_id in ids}
+    listings = with_card_data(Listing.objects.filter(pk__in=wanted)).in_bulk() if wanted else {}
     shown = []
     for collection in collections:
-        collection.shelf = [item.listing for item in collection.items.all()][:per_collection]
+        collection.shelf = [listings[i] for i in shelves[collection.pk] if i in listings]
         if collection.shelf:
             shown.append(collection)
     return shown

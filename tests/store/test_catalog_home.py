@@ -68,6 +68,7 @@ def test_collections_appear_in_their_order_with_listings_in_theirs(client):
     assert body.index("Coding helpers") < body.index("Small and fast")
     shelf = section(body, f"collection-{coding.slug}")
     assert shelf.index("Bravo") < shelf.index("Alpha")
+    assert "135M" in shelf and "safetensors" in shelf  # cards carry the version's facts
     assert "Hidden draft" not in body
 
 
