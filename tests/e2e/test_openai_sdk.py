@@ -301,3 +301,20 @@ def test_a_broker_that_is_down_answers_503_and_releases_the_hold(
     assert unavailable.value.code == "broker_unavailable"
     assert available_tokens(user, listing) == 1000
     assert QuotaHold.objects.get().status == "released"
+
+
+def test_stop_sequences_cut_the_answer_with_finish_reason_stop(sdk, user, listing):
+    grant_purchase(user, listing)
+    client = sdk(user)
+    prompt = [{"role": "user", "content": "Tell me a story."}]
+    full = client.chat.completions.create(
+        model=listing.model_id, messages=prompt, max_tokens=16, temperature=0
+    )
+    text = full.choices[0].message.content
+    stop = text[len(text) // 2 :][:2]
+    cut = client.chat.completions.create(
+        model=listing.model_id, messages=prompt, max_tokens=16, temperature=0, stop=[stop]
+    )
+    assert cut.choices[0].finish_reason == "stop"
+    assert cut.choices[0].message.content == text[: text.index(stop)]
+    assert cut.usage.completion_tokens < 16
