@@ -14,11 +14,19 @@ class UsageRecord(models.Model):
         RENTAL = "rental", "Rental quota"
 
     request_id = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records")
-    api_key = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_records"
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records"
     )
-    listing = models.ForeignKey("store.Listing", on_delete=models.PROTECT, related_name="usage_records")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="usage_records",
+    )
+    listing = models.ForeignKey(
+        "store.Listing", on_delete=models.PROTECT, related_name="usage_records"
+    )
     version = models.ForeignKey(
         "store.ListingVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -55,8 +63,12 @@ class BlockedPattern(models.Model):
     """
 
     pattern = models.CharField(max_length=500)
-    is_regex = models.BooleanField(default=False, help_text="Off: a plain, case-insensitive substring.")
-    reason = models.CharField(max_length=200, blank=True, help_text="Shown to the customer in the error.")
+    is_regex = models.BooleanField(
+        default=False, help_text="Off: a plain, case-insensitive substring."
+    )
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="Shown to the customer in the error."
+    )
     active = models.BooleanField(default=True)
     match_count = models.PositiveIntegerField(default=0, editable=False)
     last_matched_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -80,4 +92,6 @@ class BlockedPattern(models.Model):
             try:
                 re.compile(self.pattern)
             except re.error as exc:
-                raise ValidationError({"pattern": f"Not a valid regular expression: {exc}"}) from exc
+                raise ValidationError(
+                    {"pattern": f"Not a valid regular expression: {exc}"}
+                ) from exc
