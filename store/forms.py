@@ -34,8 +34,16 @@ class CatalogFilterForm(forms.Form):
         required=False,
         coerce=int,
         empty_value=24,
+        initial="24",
         choices=[(str(n), f"{n} per page") for n in PAGE_SIZES],
     )
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and not data.get("per_page"):
+            # So that the page-size menu shows the size actually used.
+            data = data.copy()
+            data["per_page"] = "24"
+        super().__init__(data, *args, **kwargs)
 
     def _clean_price(self, name: str) -> int | None:
         raw = (self.cleaned_data.get(name) or "").strip().lstrip("$€£").replace(",", ".")
