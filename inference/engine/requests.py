@@ -167,4 +167,5 @@ class SchedulerStats:
     rows_decoded: int = 0
     max_rows: int = 0
     admitted: int = 0
+    prefix_tokens_reused: int = 0
     by_rows: dict[int, int] = field(default_factory=dict)

@@ -20,14 +20,16 @@ requests and read their events, so any number of Celery tasks feed the same batc
 import inspect
 import logging
 import threading
+import weakref
 from collections import deque
 
 import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
 
-from inference.engine.kv_cache import new_cache
+from inference.engine.kv_cache import SlackLayer, new_cache
 from inference.engine.model_cache import LoadedModel
+from inference.engine.prefix import MIN_PREFIX_TOKENS, Prefix, common_prefix_length
 from inference.engine.requests import Choice, GenerationRequest, SchedulerStats
 from inference.engine.sampling import choose_tokens
 
@@ -111,6 +113,11 @@ class Scheduler:
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
         self._forward_kwargs: dict[int, dict] = {}
+        # Weak: a model evicted from the cache must not be kept alive by its prefix.
+        self._prefixes: weakref.WeakKeyDictionary[LoadedModel, Prefix] = weakref.WeakKeyDictionary()
+        self._last_prompt: weakref.WeakKeyDictionary[LoadedModel, list[int]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # -- any thread ------------------------------------------------------------------------
 
@@ -251,15 +258,27 @@ class Scheduler:
         for request in requests:
             request.emit_start()
         device = model.device
-        longest = max(request.prompt_tokens for request in requests)
+        prefix = self._prefix_for(model, requests)
+        shared = len(prefix) if prefix is not None else 0
+        suffixes = [request.prompt_ids[shared:] for request in requests]
+        longest = max(len(suffix) for suffix in suffixes)
         input_ids = torch.zeros((len(requests), longest), dtype=torch.long)
         mask = torch.zeros((len(requests), longest), dtype=torch.long)
-        for row, request in enumerate(requests):
-            input_ids[row, longest - request.prompt_tokens :] = torch.tensor(request.prompt_ids)
-            mask[row, longest - request.prompt_tokens :] = 1
+        for row, suffix in enumerate(suffixes):
+            input_ids[row, longest - len(suffix) :] = torch.tensor(suffix)
+            mask[row, longest - len(suffix) :] = 1
         input_ids, mask = input_ids.to(device), mask.to(device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        positions = shared + (mask.cumsum(-1) - 1).clamp(min=0)
         cache = new_cache()
+        if prefix is not None:
+            # Columns: [shared prefix][padding][suffix]; the padding in the middle is masked.
+            cache.layers = [SlackLayer() for _ in prefix.layers]
+            for layer, (keys, values) in zip(cache.layers, prefix.layers, strict=True):
+                layer.assign(
+                    keys.expand(len(requests), -1, -1, -1), values.expand(len(requests), -1, -1, -1)
+                )
+            mask = torch.cat([mask.new_ones((len(requests), shared)), mask], dim=1)
+            self.stats.prefix_tokens_reused += shared * len(requests)
         output = model.model(
             input_ids=input_ids,
             attention_mask=mask,
@@ -290,6 +309,37 @@ class Scheduler:
         )
         for choice, token in zip(choices, tokens, strict=True):
             self._advance(choice, token)
+
+    def _prefix_for(self, model: LoadedModel, requests: list[GenerationRequest]) -> Prefix | None:
+        """The stored prefix if every newcomer starts with it, else a new one when the
+        newcomers (or a newcomer and the previous prompt) share enough tokens."""
+        prompts = [request.prompt_ids for request in requests]
+        previous = self._last_prompt.get(model)
+        self._last_prompt[model] = prompts[-1]
+        stored = self._prefixes.get(model)
+        if stored is not None and all(stored.starts(prompt) for prompt in prompts):
+            return stored
+        candidates = prompts if len(prompts) > 1 or previous is None else [*prompts, previous]
+        # Every newcomer keeps at least one token of its own: its logits give the first token.
+        length = min(common_prefix_length(candidates), min(len(p) for p in prompts) - 1)
+        if length < MIN_PREFIX_TOKENS:
+            return None
+        tokens = torch.tensor([prompts[0][:length]], device=model.device)
+        cache = DynamicCache()
+        model.model(
+            input_ids=tokens,
+            attention_mask=torch.ones_like(tokens),
+            position_ids=torch.arange(length, device=model.device).unsqueeze(0),
+            past_key_values=cache,
+            use_cache=True,
+            **self._model_kwargs(model),
+        )
+        prefix = Prefix(
+            tokens=tuple(prompts[0][:length]),
+            layers=[(layer.keys, layer.values) for layer in cache.layers],
+        )
+        self._prefixes[model] = prefix
+        return prefix
 
     def _decode(self, batch: Batch) -> None:
         model = batch.model

@@ -260,3 +260,44 @@ def test_a_long_prompt_joining_and_leaving_does_not_change_the_running_answer(ti
 
     assert visitor.choices[0].token_ids == reference(tiny, long, 3)
     assert running.choices[0].token_ids == reference(tiny, short, 40)
+
+
+SYSTEM = "You are a helpful assistant. Answer briefly and politely, in plain words.\n"
+
+
+def test_prompts_sharing_a_prefix_compute_it_once_and_answer_as_alone(tiny):
+    scheduler = Scheduler()
+    prompt_ids = [tiny.tokenizer(SYSTEM + p)["input_ids"] for p in PROMPTS[1:4]]
+    shared = len(tiny.tokenizer(SYSTEM)["input_ids"])
+    assert shared >= 16
+
+    together = [
+        scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=12, temperature=0)
+        for ids in prompt_ids
+    ]
+    for request in together:
+        wait(request)
+    reused = scheduler.stats.prefix_tokens_reused
+    later = scheduler.submit(model=tiny, prompt_ids=prompt_ids[0], max_tokens=12, temperature=0)
+    wait(later)
+
+    assert reused >= 3 * (shared - 1)
+    assert scheduler.stats.prefix_tokens_reused > reused, "the stored prefix served a later request"
+    for request, ids in zip(together, prompt_ids, strict=True):
+        assert request.choices[0].token_ids == reference(tiny, ids, 12)
+    assert later.choices[0].token_ids == reference(tiny, prompt_ids[0], 12)
+
+
+def test_a_prompt_that_differs_from_the_stored_prefix_is_computed_whole(tiny):
+    scheduler = Scheduler()
+    first = tiny.tokenizer(SYSTEM + "Hello")["input_ids"]
+    second = tiny.tokenizer(SYSTEM + "The quick brown fox")["input_ids"]
+    other = tiny.tokenizer("Numbers: 0 1 2 3 4 5 6 7 8 9 10 100 1000. " + PROMPTS[2])["input_ids"]
+
+    answers = []
+    for ids in (first, second, other):
+        request = scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=10, temperature=0)
+        wait(request)
+        answers.append(request.choices[0].token_ids)
+
+    assert answers == [reference(tiny, ids, 10) for ids in (first, second, other)]
