@@ -30,6 +30,7 @@ def test_the_playground_streams_an_answer_and_shows_what_it_cost(
     page.wait_for_url(f"{asgi_server}/playground/")
     assert page.locator("[data-testid=model-select]").input_value() == listing.model_id
 
+    assert page.locator("#pg-stop").is_hidden()  # only while an answer streams
     page.fill("[data-testid=max-tokens]", "40")
     page.get_by_role("button", name="Tell me a story.").click()
     assert page.locator("[data-testid=question]").inner_text() == "Tell me a story."
