@@ -44,3 +44,12 @@ class SinglePassPaginator(Paginator):
         if number < 1:
             raise EmptyPage("That page number is less than 1")
         return number
+
+
+def paginator_class_for(*, q: str, sort: str) -> type[Paginator]:
+    """Ranking a search reads every match anyway, so its total comes in the same pass. Browsing
+    in an indexed order stops after one page; there a window count would read every row, so
+    the total is counted apart (an index-only scan of the sort's partial index)."""
+    if q and sort == "relevance":
+        return SinglePassPaginator
+    return Paginator

@@ -20,7 +20,7 @@ from store import selectors, services
 from store.forms import CatalogFilterForm, RejectForm, ReportForm, ReviewForm
 from store.markdown import render_markdown
 from store.models import Listing, ListingReport, Review
-from store.paging import SinglePassPaginator
+from store.paging import paginator_class_for
 
 
 def home(request):
@@ -40,7 +40,8 @@ def catalog(request):
     form = CatalogFilterForm(request.GET or None)
     form.is_valid()
     filters = form.filters()
-    paginator = SinglePassPaginator(selectors.catalog_listings(**filters), form.page_size())
+    paginator_class = paginator_class_for(q=filters["q"], sort=filters["sort"])
+    paginator = paginator_class(selectors.catalog_listings(**filters), form.page_size())
     page = paginator.get_page(request.GET.get("page"))
     return render(
         request,

@@ -13,7 +13,7 @@ from store.api.serializers import (
     ListingDetailSerializer,
     ListingSummarySerializer,
 )
-from store.paging import SinglePassPaginator
+from store.paging import paginator_class_for
 
 ERROR = inline_serializer(
     name="StoreError",
@@ -31,7 +31,6 @@ ERROR = inline_serializer(
 
 
 class CatalogPagination(PageNumberPagination):
-    django_paginator_class = SinglePassPaginator
     page_size = 24
     page_size_query_param = "page_size"
     max_page_size = 100
@@ -50,8 +49,10 @@ class ListingListApi(APIView):
     def get(self, request):
         query = CatalogQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        listings = selectors.catalog_listings(**query.filters())
+        filters = query.filters()
+        listings = selectors.catalog_listings(**filters)
         paginator = self.pagination_class()
+        paginator.django_paginator_class = paginator_class_for(q=filters["q"], sort=filters["sort"])
         page = paginator.paginate_queryset(listings, request, view=self)
         return paginator.get_paginated_response(ListingSummarySerializer(page, many=True).data)
 

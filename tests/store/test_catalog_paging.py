@@ -1,9 +1,9 @@
 """One query per catalog page: the total comes with the page (COUNT(*) OVER ())."""
 
 import pytest
-from django.core.paginator import EmptyPage
+from django.core.paginator import EmptyPage, Paginator
 
-from store.paging import SinglePassPaginator
+from store.paging import SinglePassPaginator, paginator_class_for
 from store.selectors import catalog_listings
 from tests.store.factories import ListingFactory
 
@@ -52,3 +52,18 @@ def test_a_page_number_below_one_gives_the_last_page_as_django_does(seven, numbe
 def test_the_api_answers_404_past_the_last_page(client, seven):
     response = client.get("/api/catalog/listings/", {"page": 9, "page_size": 3})
     assert response.status_code == 404
+
+
+def test_only_a_ranked_search_counts_in_the_same_pass():
+    assert paginator_class_for(q="coder", sort="relevance") is SinglePassPaginator
+    # Browsing reads one page from an index: a window count would read every row instead.
+    assert paginator_class_for(q="", sort="relevance") is Paginator
+    assert paginator_class_for(q="coder", sort="newest") is Paginator
+
+
+def test_browsing_the_catalog_counts_apart_and_reads_one_page(
+    client, seven, django_assert_num_queries
+):
+    with django_assert_num_queries(2):
+        body = client.get("/catalog/", {"per_page": 12, "sort": "newest"}).content.decode()
+    assert "7 models" in body
