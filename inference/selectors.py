@@ -244,3 +244,30 @@ def quota_remaining(*, user: User) -> list[dict]:
         }
         for listing in listings
     ]
+
+
+def key_budgets(*, user: User) -> list[dict]:
+    """The user's active keys that have limits, with this month's tokens counted against them."""
+    from inference.limits import limits_usage
+
+    keys = ApiKey.objects.filter(user=user, revoked_at__isnull=True).filter(
+        Q(requests_per_minute__isnull=False)
+        | Q(tokens_per_minute__isnull=False)
+        | Q(monthly_token_budget__isnull=False)
+    )
+    rows = []
+    for key in keys.order_by("name"):
+        used = limits_usage(api_key=key)["tokens_this_month"]
+        budget = key.monthly_token_budget
+        rows.append(
+            {
+                "name": key.name,
+                "display": key.display,
+                "requests_per_minute": key.requests_per_minute,
+                "tokens_per_minute": key.tokens_per_minute,
+                "monthly_token_budget": budget,
+                "tokens_this_month": used,
+                "budget_left": max(0, budget - used) if budget else None,
+            }
+        )
+    return rows

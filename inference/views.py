@@ -10,6 +10,7 @@ from inference.api.errors import OpenAIError
 from inference.api.views import completion_response
 from inference.models import UsageRecord
 from inference.selectors import (
+    key_budgets,
     playground_models,
     quota_remaining,
     usage_for_publisher,
@@ -55,7 +56,12 @@ def usage(request):
     return render(
         request,
         "inference/usage.html",
-        {"usage": data, "quota": quota_remaining(user=request.user), "publisher_view": False},
+        {
+            "usage": data,
+            "quota": quota_remaining(user=request.user),
+            "key_budgets": key_budgets(user=request.user),
+            "publisher_view": False,
+        },
     )
 
 

@@ -111,3 +111,18 @@ def test_customers_who_do_not_publish_get_403_on_the_publisher_page(client, user
 def test_staff_see_the_publisher_page_only_as_publishers(client, staff_user):
     client.force_login(staff_user)
     assert client.get("/usage/publisher/").status_code == 403
+
+
+def test_the_usage_page_shows_each_keys_monthly_budget_left(client, user, other_user, api_key_for):
+    from inference.limits import limits_admit
+
+    key, _ = api_key_for(user, name="ci-runner", monthly_token_budget=1000)
+    api_key_for(user, name="unlimited")
+    foreign, _ = api_key_for(other_user, name="someone-elses", monthly_token_budget=50)
+    limits_admit(api_key=key, tokens=300)
+    client.force_login(user)
+    page = client.get("/usage/").content.decode()
+    budgets = page[page.index('data-testid="key-budgets"') :]
+    assert "ci-runner" in budgets and "<td>300</td><td>700</td>" in budgets
+    assert "unlimited" not in budgets
+    assert "someone-elses" not in page
