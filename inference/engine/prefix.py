@@ -4,7 +4,8 @@ Chat requests to one model usually begin with the same tokens: the chat template
 prompt and role markers (SmolLM2's template adds about 30). The scheduler keeps, per model,
 the KV cache of the last shared prefix it found: the longest common prefix of the prompts
 admitted together, or of a prompt and the previous one. Newcomers whose prompts start with
-it prefill only the rest. A prefix's keys and values depend on its tokens alone (attention
+it prefill only the rest; newcomers that share only its beginning shorten it (the KV of a
+prefix's first tokens is a slice of its KV), so it settles on what all prompts share. A prefix's keys and values depend on its tokens alone (attention
 is causal), so reusing them changes no answer.
 """
 
@@ -25,6 +26,13 @@ class Prefix:
 
     def starts(self, prompt: list[int]) -> bool:
         return len(prompt) > len(self.tokens) and tuple(prompt[: len(self.tokens)]) == self.tokens
+
+    def truncated(self, length: int) -> "Prefix":
+        """The first ``length`` tokens: with causal attention, their KV is a slice of this one."""
+        return Prefix(
+            tokens=self.tokens[:length],
+            layers=[(keys[:, :, :length], values[:, :, :length]) for keys, values in self.layers],
+        )
 
 
 def common_prefix_length(prompts: list[list[int]]) -> int:

@@ -316,12 +316,17 @@ class Scheduler:
         prompts = [request.prompt_ids for request in requests]
         previous = self._last_prompt.get(model)
         self._last_prompt[model] = prompts[-1]
-        stored = self._prefixes.get(model)
-        if stored is not None and all(stored.starts(prompt) for prompt in prompts):
-            return stored
-        candidates = prompts if len(prompts) > 1 or previous is None else [*prompts, previous]
         # Every newcomer keeps at least one token of its own: its logits give the first token.
-        length = min(common_prefix_length(candidates), min(len(p) for p in prompts) - 1)
+        limit = min(len(prompt) for prompt in prompts) - 1
+        stored = self._prefixes.get(model)
+        if stored is not None:
+            common = min(common_prefix_length([list(stored.tokens), *prompts]), limit)
+            if common >= MIN_PREFIX_TOKENS:
+                if common < len(stored):
+                    stored = self._prefixes[model] = stored.truncated(common)
+                return stored
+        candidates = prompts if len(prompts) > 1 or previous is None else [*prompts, previous]
+        length = min(common_prefix_length(candidates), limit)
         if length < MIN_PREFIX_TOKENS:
             return None
         tokens = torch.tensor([prompts[0][:length]], device=model.device)

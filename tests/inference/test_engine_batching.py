@@ -301,3 +301,24 @@ def test_a_prompt_that_differs_from_the_stored_prefix_is_computed_whole(tiny):
         answers.append(request.choices[0].token_ids)
 
     assert answers == [reference(tiny, ids, 10) for ids in (first, second, other)]
+
+
+def test_a_stored_prefix_shortens_to_what_new_prompts_share(tiny):
+    scheduler = Scheduler()
+    ask = SYSTEM + "User asks: "
+    prompts = [
+        tiny.tokenizer(ask + "Hello world! How are you today?")["input_ids"],
+        tiny.tokenizer(ask + "Hello world! I am fine, thank you.")["input_ids"],
+        tiny.tokenizer(ask + "The quick brown fox")["input_ids"],
+        tiny.tokenizer(ask + "Once upon a time")["input_ids"],
+    ]
+
+    answers, reused = [], []
+    for ids in prompts:
+        request = scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=8, temperature=0)
+        wait(request)
+        answers.append(request.choices[0].token_ids)
+        reused.append(scheduler.stats.prefix_tokens_reused)
+
+    assert answers == [reference(tiny, ids, 8) for ids in prompts]
+    assert reused[1] > 0 and reused[2] > reused[1] and reused[3] > reused[2]
