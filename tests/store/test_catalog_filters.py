@@ -239,5 +239,10 @@ def test_a_catalog_page_takes_at_most_ten_queries_whatever_its_size(
 def test_the_page_size_menu_shows_the_size_in_use(client):
     published_listing()
     assert '<option value="24" selected>' in client.get("/catalog/").content.decode()
-    assert '<option value="24" selected>' in client.get("/catalog/", {"q": "model"}).content.decode()
-    assert '<option value="48" selected>' in client.get("/catalog/", {"per_page": "48"}).content.decode()
+    assert (
+        '<option value="24" selected>' in client.get("/catalog/", {"q": "model"}).content.decode()
+    )
+    assert (
+        '<option value="48" selected>'
+        in client.get("/catalog/", {"per_page": "48"}).content.decode()
+    )

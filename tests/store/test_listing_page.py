@@ -162,7 +162,9 @@ def test_unknown_or_unapproved_publishers_are_404(client, publisher):
     assert client.get(f"/publishers/{publisher.slug}/").status_code == 404
 
 
-def test_the_owner_gets_a_link_to_the_studio_others_do_not(client, own_listing, publisher, other_user):
+def test_the_owner_gets_a_link_to_the_studio_others_do_not(
+    client, own_listing, publisher, other_user
+):
     studio = f'href="/publish/{own_listing.pk}/"'
     assert studio not in client.get(own_listing.get_absolute_url()).content.decode()
     client.force_login(other_user)
