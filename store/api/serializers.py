@@ -55,7 +55,9 @@ class ListingSummarySerializer(serializers.ModelSerializer):
         read_only=True, help_text='The id to pass as "model" to the /v1 API.'
     )
     publisher = PublisherSerializer(read_only=True)
-    latest_format = serializers.CharField(read_only=True, allow_null=True)
+    latest_format = serializers.SerializerMethodField(
+        help_text="Source format of the latest ready version, or null before one is processed."
+    )
     parameter_count = serializers.IntegerField(
         source="latest_parameter_count", read_only=True, allow_null=True
     )
@@ -71,6 +73,9 @@ class ListingSummarySerializer(serializers.ModelSerializer):
             "latest_format", "parameter_count", "rating_average", "review_count", "min_price", "featured",
             "approved_at", "url",
         ]  # fmt: skip
+
+    def get_latest_format(self, listing) -> str | None:
+        return getattr(listing, "latest_format", None) or None
 
     def get_min_price(self, listing) -> int | None:
         return getattr(listing, "lowest_price", None)

@@ -3,7 +3,7 @@
 import pytest
 
 from store.models import Listing
-from tests.store.factories import published_listing
+from tests.store.factories import ListingFactory, published_listing
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +105,9 @@ def test_the_api_is_in_the_openapi_schema(client):
     assert "/api/catalog/listings/" in schema
     assert "/api/catalog/listings/{publisher_slug}/{listing_slug}/" in schema
     assert "catalog_listings_list" in schema
+
+
+def test_a_listing_without_a_processed_version_has_no_format_or_size(client):
+    ListingFactory(name="Bare")
+    row = client.get(LIST).json()["results"][0]
+    assert (row["name"], row["latest_format"], row["parameter_count"]) == ("Bare", None, None)
