@@ -27,6 +27,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -437,6 +438,23 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def worker_timings(sequential: int) -> dict:
+    """Medians of the worker's per-request log lines for (b): where the time to first token went."""
+    import re
+
+    pattern = re.compile(r"broker (\d+) ms, admission (\d+) ms, first token (\d+) ms")
+    log = STACK_DIR / "logs" / "worker.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    found = [tuple(map(int, m.groups())) for m in map(pattern.search, lines) if m]
+    rows = found[1 : 1 + sequential]  # after the warm-up request
+    if not rows:
+        return {}
+    return {
+        name: statistics.median(row[i] for row in rows)
+        for i, name in enumerate(["broker", "admission", "first_token"])
+    }
+
+
 def report(results: dict) -> str:
     a, b, c, d = results["a"], results["b"], results["c"], results["d"]
     ratio_c = c["tokens_per_second"] / a["tokens_per_second"]
@@ -478,10 +496,23 @@ def report(results: dict) -> str:
             f"| (c)/(d): what HTTP, Celery and Redis cost at {n} concurrent | {c['tokens_per_second'] / d['tokens_per_second']:.2f} | |",
             "",
             f"Greedy answers through the stack equal in-process `generate`: {results['same_answers']}.",
+            worker_line(results.get("worker") or {}),
             "TTFT of (a) is one `generate(max_new_tokens=1)` call (prefill + first token); of (b)/(c) the "
             "time from sending the HTTP request to the first SSE chunk with content.",
             "",
         ]
+    )
+
+
+def worker_line(timings: dict) -> str:
+    if not timings:
+        return ""
+    return (
+        "Inside the worker, (b) medians: {broker:.0f} ms from the web side's enqueue to the task, "
+        "{admission:.0f} ms from submit to admission into the batch, {first_token:.0f} ms from submit to "
+        "the first token. The engine prefills the chat template's shared system prompt once and reuses "
+        "it (docs/ARCHITECTURE.md, shared prefixes), so its prefill is shorter than in-process "
+        "`generate`'s.".format(**timings)
     )
 
 
@@ -572,6 +603,7 @@ def main() -> None:
     same = sum(1 for got, want in zip(results["b"]["texts"], expected, strict=True) if got == want)
     results["same_answers"] = f"{same} of {len(expected)} sequential answers identical"
     results["load_after"] = load()
+    results["worker"] = worker_timings(args.prompts)
     section = report(results)
     print(section)
     if not args.no_write:

@@ -325,7 +325,9 @@ class Scheduler:
                 if common < len(stored):
                     stored = self._prefixes[model] = stored.truncated(common)
                 return stored
-        candidates = prompts if len(prompts) > 1 or previous is None else [*prompts, previous]
+        if len(prompts) == 1 and previous is None:
+            return None  # nothing to compare with yet
+        candidates = prompts if len(prompts) > 1 else [*prompts, previous]
         length = min(common_prefix_length(candidates), limit)
         if length < MIN_PREFIX_TOKENS:
             return None
