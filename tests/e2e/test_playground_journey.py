@@ -41,9 +41,11 @@ def test_the_playground_streams_an_answer_and_shows_what_it_cost(
 
     record = UsageRecord.objects.get()
     assert record.source == "playground"
-    assert record.completion_tokens == 40
+    # The sampled answer may end early on the model's end token; never beyond max tokens.
+    assert 0 < record.completion_tokens <= 40
+    assert record.finish_reason == ("length" if record.completion_tokens == 40 else "stop")
     shown = stats.inner_text()
-    assert re.search(r"40 tokens · [\d.]+ tokens/s", shown)
+    assert re.search(rf"{record.completion_tokens} tokens · [\d.]+ tokens/s", shown)
     assert f"charged {record.charged_tokens} tokens" in shown
     assert available_tokens(user, listing) == 5000 - record.charged_tokens
 
