@@ -112,8 +112,10 @@ class Scheduler:
         self._batches: dict[LoadedModel, Batch] = {}
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._forward_kwargs: dict[int, dict] = {}
-        # Weak: a model evicted from the cache must not be kept alive by its prefix.
+        # Weak: a model evicted from the cache must not be kept alive by the scheduler.
+        self._forward_kwargs: weakref.WeakKeyDictionary[LoadedModel, dict] = (
+            weakref.WeakKeyDictionary()
+        )
         self._prefixes: weakref.WeakKeyDictionary[LoadedModel, Prefix] = weakref.WeakKeyDictionary()
         self._last_prompt: weakref.WeakKeyDictionary[LoadedModel, list[int]] = (
             weakref.WeakKeyDictionary()
@@ -186,6 +188,8 @@ class Scheduler:
                     self._step(newcomers)
                 except Exception:  # noqa: BLE001 - the loop must outlive any one bad step
                     log.exception("Engine step failed")
+                # While idle, hold no request: it would keep an evicted model alive.
+                newcomers = None
 
     def _step(self, newcomers: list[GenerationRequest]) -> None:
         admitted = self._admit(newcomers)
@@ -246,13 +250,12 @@ class Scheduler:
         return admitted
 
     def _model_kwargs(self, model: LoadedModel) -> dict:
-        key = id(model.model)
-        if key not in self._forward_kwargs:
+        if model not in self._forward_kwargs:
             accepted = inspect.signature(model.model.forward).parameters
-            self._forward_kwargs[key] = (
+            self._forward_kwargs[model] = (
                 {"logits_to_keep": 1} if "logits_to_keep" in accepted else {}
             )
-        return self._forward_kwargs[key]
+        return self._forward_kwargs[model]
 
     def _prefill(self, model: LoadedModel, requests: list[GenerationRequest]) -> None:
         for request in requests:

@@ -1,12 +1,15 @@
 """The per-process model cache: lazy loads, one load per model, LRU under a byte budget."""
 
+import gc
 import threading
+import weakref
 
 import pytest
 import torch
 
 from inference.engine.device import configure_torch_threads, cores_given, select_device
 from inference.engine.model_cache import ModelCache, ModelUnavailable, estimate_bytes
+from inference.engine.scheduler import Scheduler
 from tests.inference.model_builders import build_model
 
 
@@ -117,3 +120,22 @@ def test_torch_uses_the_cores_given_unless_told_otherwise():
         assert configure_torch_threads(1) == 1 == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_an_evicted_model_is_freed_after_serving_requests(root):
+    size = one_model_bytes(root)
+    cache = ModelCache(root=root, budget_bytes=int(size * 1.5))
+    scheduler = Scheduler()
+    loaded = cache.acquire("a")
+    # One token: the request ends in the very step that admitted it.
+    request = scheduler.submit(model=loaded, prompt_ids=[5, 6, 7] * 8, max_tokens=1, temperature=0)
+    assert request.done.wait(60)
+    cache.release(loaded)
+    freed = weakref.ref(loaded)
+    del loaded, request
+
+    cache.release(cache.acquire("c"))
+    gc.collect()
+
+    assert cache.resident() == ["c"]
+    assert freed() is None
