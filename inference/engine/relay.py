@@ -19,7 +19,7 @@ from inference.protocol import DELTA, DONE, ERROR, GenerationJob
 log = logging.getLogger(__name__)
 
 EVENT_WAIT_SECONDS = 0.05
-CANCEL_POLL_SECONDS = 0.1
+CANCEL_POLL_SECONDS = 0.05
 
 
 def coalesce(events: list[dict]) -> list[dict]:
