@@ -76,6 +76,7 @@ class StartedCompletion:
     n: int
     access: str  # "purchase" | "rental"
     listing_id: int
+    queue: str = ""  # where the task went; readers watch its workers' heartbeats
 
 
 def _context_key(request_id: str) -> str:
@@ -183,6 +184,7 @@ def completion_start(
             n=params.n,
             access=access.kind,
             listing_id=listing.pk,
+            queue=queue,
         )
         context_record = {
             "user_id": user.pk,
@@ -314,7 +316,9 @@ def completion_settle_from_events(*, request_id: str, events: list[dict]) -> Usa
     )
 
 
-def completion_abandon(*, request_id: str, timeout: float | None = None) -> UsageRecord | None:
+def completion_abandon(
+    *, request_id: str, timeout: float | None = None, queue: str | None = None
+) -> UsageRecord | None:
     """The client is gone (or gave up): stop the generation, wait for its final event and
     settle only what was produced. No final event in time: release everything."""
     # Its own connection: this reader blocks on XREAD for a long time.
@@ -323,7 +327,7 @@ def completion_abandon(*, request_id: str, timeout: float | None = None) -> Usag
     events: list[dict] = []
     try:
         for event in events_read(
-            client, request_id, timeout=timeout or settings.INFERENCE_REQUEST_TIMEOUT
+            client, request_id, timeout=timeout or settings.INFERENCE_REQUEST_TIMEOUT, queue=queue
         ):
             if event.get("type") in (DONE, ERROR, "finish"):
                 events.append(event)
@@ -336,13 +340,15 @@ def completion_abandon(*, request_id: str, timeout: float | None = None) -> Usag
     return completion_settle_from_events(request_id=request_id, events=events)
 
 
-def completion_abandon_in_background(*, request_id: str) -> threading.Thread:
+def completion_abandon_in_background(
+    *, request_id: str, queue: str | None = None
+) -> threading.Thread:
     """Runs completion_abandon in a daemon thread, so a view can return (or be cancelled) at once."""
     from django.db import connection
 
     def run():
         try:
-            completion_abandon(request_id=request_id)
+            completion_abandon(request_id=request_id, queue=queue)
         except Exception:  # noqa: BLE001 - a thread has nobody to raise to; the stale-hold sweep follows up
             logger.exception("Settling abandoned request %s failed", request_id)
         finally:

@@ -83,8 +83,67 @@ _INT_FIELDS = ("index", "tokens", "completion_tokens", "prompt_tokens")
 READ_BLOCK_MS = 1000
 
 
+# A request whose stream has been silent this long is checked against the worker heartbeats;
+# longer than a heartbeat's TTL, so a worker that is merely busy is never taken for dead.
+WORKER_LOST_AFTER_SECONDS = 10.0
+WORKER_CHECK_EVERY_SECONDS = 2.0
+
+
 class StreamTimeout(Exception):
     """No final event arrived in time (the worker died, or the request is too slow)."""
+
+
+class WorkerLost(StreamTimeout):
+    """No live worker serves the request's queue any more: it died or stopped mid-request.
+
+    Without this a client would wait INFERENCE_REQUEST_TIMEOUT for an answer that cannot come.
+    """
+
+
+def _serves(payloads, queue: str) -> bool:
+    import json
+
+    return any(queue in json.loads(raw).get("queues", []) for raw in payloads if raw)
+
+
+def queue_served(client, queue: str) -> bool:
+    from config.worker_heartbeat import HEARTBEAT_PREFIX
+
+    keys = list(client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=100))
+    return bool(keys) and _serves(client.mget(keys), queue)
+
+
+async def queue_served_async(client, queue: str) -> bool:
+    from config.worker_heartbeat import HEARTBEAT_PREFIX
+
+    keys = [key async for key in client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=100)]
+    return bool(keys) and _serves(await client.mget(keys), queue)
+
+
+class _Watch:
+    """Decides when a silent stream's queue should be checked for a live worker."""
+
+    def __init__(self, queue: str | None):
+        import time
+
+        self.queue = queue
+        self.last_event = time.monotonic()
+        self.next_check = self.last_event + WORKER_LOST_AFTER_SECONDS
+
+    def saw_event(self) -> None:
+        import time
+
+        self.last_event = time.monotonic()
+        self.next_check = self.last_event + WORKER_LOST_AFTER_SECONDS
+
+    def due(self) -> bool:
+        import time
+
+        now = time.monotonic()
+        if not self.queue or now < self.next_check:
+            return False
+        self.next_check = now + WORKER_CHECK_EVERY_SECONDS
+        return True
 
 
 def event_decode(fields: dict) -> dict:
@@ -105,9 +164,10 @@ def _is_last(event: dict) -> bool:
     return event.get("type") in (DONE, ERROR)
 
 
-async def events_read_async(client, request_id: str, *, timeout: float):
+async def events_read_async(client, request_id: str, *, timeout: float, queue: str | None = None):
     """Yields the request's events in order until "done" or "error"; StreamTimeout after
-    ``timeout`` seconds without the final event. ``client`` is a redis.asyncio client."""
+    ``timeout`` seconds without the final event, WorkerLost as soon as the stream is silent
+    and no worker serves ``queue``. ``client`` is a redis.asyncio client."""
     import time
 
     from inference.protocol import stream_key
@@ -115,13 +175,17 @@ async def events_read_async(client, request_id: str, *, timeout: float):
     key = stream_key(request_id)
     last_id = "0-0"
     deadline = time.monotonic() + timeout
+    watch = _Watch(queue)
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise StreamTimeout(request_id)
         block = int(min(READ_BLOCK_MS, remaining * 1000)) or 1
         answer = await client.xread({key: last_id}, block=block, count=256)
+        if not answer and watch.due() and not await queue_served_async(client, queue):
+            raise WorkerLost(request_id)
         for _key, entries in answer or []:
+            watch.saw_event()
             for entry_id, fields in entries:
                 last_id = entry_id
                 event = event_decode(fields)
@@ -130,7 +194,7 @@ async def events_read_async(client, request_id: str, *, timeout: float):
                     return
 
 
-def events_read(client, request_id: str, *, timeout: float):
+def events_read(client, request_id: str, *, timeout: float, queue: str | None = None):
     """The sync twin of events_read_async (``client`` is a redis.Redis)."""
     import time
 
@@ -139,13 +203,17 @@ def events_read(client, request_id: str, *, timeout: float):
     key = stream_key(request_id)
     last_id = "0-0"
     deadline = time.monotonic() + timeout
+    watch = _Watch(queue)
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise StreamTimeout(request_id)
         block = int(min(READ_BLOCK_MS, remaining * 1000)) or 1
         answer = client.xread({key: last_id}, block=block, count=256)
+        if not answer and watch.due() and not queue_served(client, queue):
+            raise WorkerLost(request_id)
         for _key, entries in answer or []:
+            watch.saw_event()
             for entry_id, fields in entries:
                 last_id = entry_id
                 event = event_decode(fields)

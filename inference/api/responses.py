@@ -20,7 +20,7 @@ from inference.services import (
     completion_abandon_in_background,
     completion_settle_from_events,
 )
-from inference.streams import StreamTimeout, events_read_async
+from inference.streams import StreamTimeout, WorkerLost, events_read_async
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,16 @@ def _error_from_event(event: dict) -> OpenAIError:
     )
 
 
+def _worker_lost_error() -> OpenAIError:
+    return OpenAIError(
+        "The worker serving this model stopped while answering; your quota hold was released. "
+        "Try again.",
+        status=503,
+        type="server_error",
+        code="worker_lost",
+    )
+
+
 def _timeout_error() -> OpenAIError:
     return OpenAIError(
         "The model did not answer in time. Try again, or ask for fewer tokens.",
@@ -86,7 +96,10 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
     finished = False
     try:
         async for event in events_read_async(
-            client, started.request_id, timeout=settings.INFERENCE_REQUEST_TIMEOUT
+            client,
+            started.request_id,
+            timeout=settings.INFERENCE_REQUEST_TIMEOUT,
+            queue=started.queue,
         ):
             kind_ = event.get("type")
             if kind_ == DELTA:
@@ -100,11 +113,13 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
                 await _settle(request_id=started.request_id, events=events)
                 if kind_ == ERROR:
                     raise _error_from_event(event)
+    except WorkerLost as exc:
+        raise _worker_lost_error() from exc
     except StreamTimeout as exc:
         raise _timeout_error() from exc
     finally:
         if not finished:
-            completion_abandon_in_background(request_id=started.request_id)
+            completion_abandon_in_background(request_id=started.request_id, queue=started.queue)
         await client.aclose()
     final = events[-1]
     identifier, object_name = _ids(started, kind)
@@ -191,7 +206,10 @@ async def completion_events(
             for index in range(started.n):
                 yield _sse(chunk(index, role=True))
         async for event in events_read_async(
-            client, started.request_id, timeout=settings.INFERENCE_REQUEST_TIMEOUT
+            client,
+            started.request_id,
+            timeout=settings.INFERENCE_REQUEST_TIMEOUT,
+            queue=started.queue,
         ):
             kind_ = event.get("type")
             if kind_ == DELTA and event.get("text"):
@@ -218,6 +236,9 @@ async def completion_events(
                     )
                     yield _sse({**base, "choices": [], "usage": usage})
                 yield _sse("[DONE]")
+    except WorkerLost:
+        yield _sse({"error": _worker_lost_error().body()})
+        yield _sse("[DONE]")
     except StreamTimeout:
         yield _sse({"error": _timeout_error().body()})
         yield _sse("[DONE]")
@@ -225,5 +246,5 @@ async def completion_events(
         if not finished:
             # The client went away (this generator is being cancelled or closed) or the
             # stream timed out: a thread stops the generation and settles what was produced.
-            completion_abandon_in_background(request_id=started.request_id)
+            completion_abandon_in_background(request_id=started.request_id, queue=started.queue)
         await client.aclose()
