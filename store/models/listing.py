@@ -42,6 +42,10 @@ class Listing(models.Model):
     # A trigger rather than a service so that every write path (admin, bulk_create, raw SQL)
     # keeps it current at no extra query. Unused (always NULL) on SQLite.
     search_vector = SearchVectorField(null=True, editable=False)
+    # Name A, summary and tags B only (no card), kept by the same trigger (migration 0005) and
+    # stored inline: ranking reads it for every match, where the full vector, out of line,
+    # would be fetched from TOAST row by row. The full vector still does the matching (GIN).
+    search_rank_vector = SearchVectorField(null=True, editable=False)
     # Denormalised by store.services.review_* so that sorting 100k listings by rating
     # does not aggregate every review on every page.
     rating_average = models.FloatField(null=True, blank=True, editable=False)
