@@ -70,6 +70,10 @@ class Supervisor:
         self.env.setdefault("DJANGO_ENV", "development")
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self.env["VAR_DIR"] = str(VAR)
+        # The worker shares this machine with the web server: leave it a core, or torch's
+        # threads wait on each other at every operation (docs/BENCHMARKS.md, Inference).
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self.env.setdefault("INFERENCE_TORCH_THREADS", str(max(1, cores - 1)))
 
     def spawn(self, name: str, command: list[str], **kwargs) -> subprocess.Popen:
         process = subprocess.Popen(command, cwd=ROOT, env=self.env, **kwargs)
@@ -143,7 +147,7 @@ class Supervisor:
             "",
             f"GPT Store is running at {url}",
             f"  admin: {url}admin/   API: {url}v1/   docs: {url}api/docs/   health: {url}healthz",
-            "  demo logins (password: %s):" % DEMO_PASSWORD,
+            f"  demo logins (password: {DEMO_PASSWORD}):",
             *[f"    {role:<10} {email}" for email, _, role in DEMO_ACCOUNTS],
             "Press Ctrl-C to stop everything.",
             "",
