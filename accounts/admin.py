@@ -13,7 +13,10 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["email", "name"]
     fieldsets = (
         (None, {"fields": ("email", "password", "name")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
@@ -32,7 +35,11 @@ class PublisherProfileAdmin(admin.ModelAdmin):
         for profile in queryset:
             try:
                 services.publisher_review(
-                    profile=profile, reviewer=request.user, approve=approve, note=note, verified=verified
+                    profile=profile,
+                    reviewer=request.user,
+                    approve=approve,
+                    note=note,
+                    verified=verified,
                 )
                 done += 1
             except ApplicationError as exc:
@@ -59,7 +66,8 @@ class PublisherProfileAdmin(admin.ModelAdmin):
                 request,
                 [profile],
                 approve=False,
-                note=profile.review_note or "Your application does not meet the store's publishing rules.",
+                note=profile.review_note
+                or "Your application does not meet the store's publishing rules.",
             )
 
 

@@ -62,7 +62,12 @@ def api_keys(request):
     return render(
         request,
         "accounts/api_keys.html",
-        {"form": form, "new_key": new_key, "secret": issued["secret"] if new_key else None, "keys": keys},
+        {
+            "form": form,
+            "new_key": new_key,
+            "secret": issued["secret"] if new_key else None,
+            "keys": keys,
+        },
     )
 
 

@@ -10,7 +10,9 @@ from rest_framework.views import exception_handler
 class ApplicationError(Exception):
     """Raised by services when a business rule refuses an action; mapped to HTTP 400 by default."""
 
-    def __init__(self, message: str, *, code: str = "invalid", status: int = 400, field: str | None = None):
+    def __init__(
+        self, message: str, *, code: str = "invalid", status: int = 400, field: str | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
@@ -31,8 +33,12 @@ def store_exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = {"error": {"message": "Invalid input.", "code": "invalid", "fields": detail}}
+        response.data = {
+            "error": {"message": "Invalid input.", "code": "invalid", "fields": detail}
+        }
     else:
         message = exc.detail if isinstance(getattr(exc, "detail", None), str) else str(exc)
-        response.data = {"error": {"message": str(message), "code": getattr(exc, "default_code", "error")}}
+        response.data = {
+            "error": {"message": str(message), "code": getattr(exc, "default_code", "error")}
+        }
     return response

@@ -24,7 +24,10 @@ app.conf.beat_schedule["billing-expire-quota-packs"] = {
     "schedule": 300.0,
 }
 # Catalog upkeep: "most used" reads a per-listing count of the last 7 days refreshed here.
-app.conf.beat_schedule["store-refresh-recent-usage"] = {"task": "store.listing_usage_refresh", "schedule": 600.0}
+app.conf.beat_schedule["store-refresh-recent-usage"] = {
+    "task": "store.listing_usage_refresh",
+    "schedule": 600.0,
+}
 app.autodiscover_tasks()
 app.autodiscover_tasks(related_name="catalog_tasks")
 

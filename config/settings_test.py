@@ -17,7 +17,9 @@ _CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 if _CI:
     missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
     if missing:
-        raise SystemExit(f"CI=true but {', '.join(missing)} not set: the suite needs real services.")
+        raise SystemExit(
+            f"CI=true but {', '.join(missing)} not set: the suite needs real services."
+        )
 
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -32,7 +34,8 @@ if _worker.startswith("gw"):
 _db_name = os.environ.get("DATABASE_URL", "sqlite").rstrip("/").rsplit("/", 1)[-1] or "default"
 _suffix = f"-{_worker}" if _worker else ""
 os.environ.setdefault(
-    "VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test", f"{_db_name}{_suffix}")
+    "VAR_DIR",
+    os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test", f"{_db_name}{_suffix}"),
 )
 os.makedirs(os.environ["VAR_DIR"], exist_ok=True)
 

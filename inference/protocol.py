@@ -41,7 +41,9 @@ def cancel_key(request_id: str) -> str:
 @dataclass
 class GenerationJob:
     request_id: str
-    model_dir: str  # folder of the loadable model, relative to MEDIA_ROOT (ListingVersion.storage_path)
+    model_dir: (
+        str  # folder of the loadable model, relative to MEDIA_ROOT (ListingVersion.storage_path)
+    )
     prompt_ids: list[int]
     max_tokens: int
     temperature: float = 1.0

@@ -27,7 +27,9 @@ def require_service(name: str, url: str) -> None:
     """Fails (under CI) or skips the session when a required service is unreachable."""
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2
+        ):
             return
     except OSError as exc:
         message = f"{name} at {url} is unreachable ({exc}); start it or set its URL."
@@ -59,7 +61,9 @@ def _wait_for_worker(process, queues, log_path: Path, timeout: float = 60) -> No
                 return
         time.sleep(0.2)
     stop_process(process)
-    raise RuntimeError(f"Celery worker did not come up in {timeout}s:\n{log_path.read_text()[-4000:]}")
+    raise RuntimeError(
+        f"Celery worker did not come up in {timeout}s:\n{log_path.read_text()[-4000:]}"
+    )
 
 
 def start_celery_worker(

@@ -33,10 +33,19 @@ def test_a_key_carries_its_optional_limits(client, user):
     client.force_login(user)
     client.post(
         "/accounts/keys/",
-        {"name": "ci", "requests_per_minute": "30", "tokens_per_minute": "5000", "monthly_token_budget": "1000000"},
+        {
+            "name": "ci",
+            "requests_per_minute": "30",
+            "tokens_per_minute": "5000",
+            "monthly_token_budget": "1000000",
+        },
     )
     key = ApiKey.objects.get(user=user)
-    assert (key.requests_per_minute, key.tokens_per_minute, key.monthly_token_budget) == (30, 5000, 1_000_000)
+    assert (key.requests_per_minute, key.tokens_per_minute, key.monthly_token_budget) == (
+        30,
+        5000,
+        1_000_000,
+    )
 
 
 def test_limits_must_be_positive(client, user):
@@ -77,7 +86,9 @@ def test_another_user_cannot_revoke_or_see_my_key(client, user, other_user, api_
 def test_anonymous_visitors_are_sent_to_log_in(client, user, api_key_for):
     key, _ = api_key_for(user)
     assert client.get("/accounts/keys/")["Location"].startswith("/accounts/login/")
-    assert client.post(f"/accounts/keys/{key.pk}/revoke/")["Location"].startswith("/accounts/login/")
+    assert client.post(f"/accounts/keys/{key.pk}/revoke/")["Location"].startswith(
+        "/accounts/login/"
+    )
     key.refresh_from_db()
     assert key.revoked_at is None
 

@@ -9,7 +9,12 @@ pytestmark = pytest.mark.django_db
 
 
 def apply(client, **overrides):
-    data = {"display_name": "Acme Models", "slug": "acme", "bio": "We train small models.", "website": "https://acme.test"}
+    data = {
+        "display_name": "Acme Models",
+        "slug": "acme",
+        "bio": "We train small models.",
+        "website": "https://acme.test",
+    }
     data.update(overrides)
     return client.post("/accounts/publisher/apply/", data)
 

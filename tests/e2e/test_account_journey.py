@@ -6,7 +6,9 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_sign_up_become_publisher_create_use_and_revoke_a_key(live_server, browser, staff_user, password):
+def test_sign_up_become_publisher_create_use_and_revoke_a_key(
+    live_server, browser, staff_user, password
+):
     visitor = browser.new_context().new_page()
     visitor.goto(live_server.url + "/")
     visitor.get_by_role("link", name="Sign up").click()
@@ -44,7 +46,9 @@ def test_sign_up_become_publisher_create_use_and_revoke_a_key(live_server, brows
     secret = visitor.get_by_test_id("secret").inner_text().strip()
     assert secret.startswith("gpts_")
 
-    models = httpx.get(f"{live_server.url}/v1/models", headers={"Authorization": f"Bearer {secret}"})
+    models = httpx.get(
+        f"{live_server.url}/v1/models", headers={"Authorization": f"Bearer {secret}"}
+    )
     assert models.status_code == 200
     assert models.json()["object"] == "list"
 
@@ -55,7 +59,9 @@ def test_sign_up_become_publisher_create_use_and_revoke_a_key(live_server, brows
     row.get_by_role("button", name="Revoke").click()
     assert "revoked" in visitor.locator("tr", has_text="notebook").inner_text()
 
-    refused = httpx.get(f"{live_server.url}/v1/models", headers={"Authorization": f"Bearer {secret}"})
+    refused = httpx.get(
+        f"{live_server.url}/v1/models", headers={"Authorization": f"Bearer {secret}"}
+    )
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "invalid_api_key"
 

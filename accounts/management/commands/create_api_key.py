@@ -13,7 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="A name to recognise the key by.")
         parser.add_argument("--rpm", type=int, default=None, help="Requests per minute limit.")
         parser.add_argument("--tpm", type=int, default=None, help="Tokens per minute limit.")
-        parser.add_argument("--monthly-tokens", type=int, default=None, help="Monthly token budget.")
+        parser.add_argument(
+            "--monthly-tokens", type=int, default=None, help="Monthly token budget."
+        )
 
     def handle(self, *args, email, name, rpm, tpm, monthly_tokens, **options):
         user = User.objects.filter(email__iexact=email.strip()).first()
