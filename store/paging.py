@@ -1,8 +1,10 @@
-"""A paginator that reads a page and the total in one query.
+"""A paginator that reads a page's keys and the total in one pass over the matches.
 
 Django's Paginator runs ``COUNT(*)`` and then the page query: for a search, PostgreSQL walks
-every match twice. Here the page query carries ``COUNT(*) OVER ()``, computed in the same walk;
-a separate count runs only when a page past the end is asked for.
+every match twice. Here the walk over the matches selects only the primary key and
+``COUNT(*) OVER ()`` (narrow rows: no join, nothing wide carried to the sort, no spill of the
+window to disk); the page's full rows are then read by primary key, a second query that touches
+only the page. Past the end, a separate count runs.
 """
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
@@ -14,10 +16,14 @@ class SinglePassPaginator(Paginator):
         """The page, or EmptyPage / PageNotAnInteger like Paginator.page (the API answers 404)."""
         number = self._page_number(number)
         bottom = (number - 1) * self.per_page
-        page_query = self.object_list.annotate(total_matches=Window(Count("pk")))
-        rows = list(page_query[bottom : bottom + self.per_page])
-        if rows:
-            self.__dict__["count"] = rows[0].total_matches
+        keys_query = self.object_list.annotate(total_matches=Window(Count("pk")))
+        keys = list(keys_query.values_list("pk", "total_matches")[bottom : bottom + self.per_page])
+        rows = []
+        if keys:
+            self.__dict__["count"] = keys[0][1]
+            by_pk = self.object_list.in_bulk([pk for pk, _ in keys])
+            # A listing hidden between the two queries is left out rather than shown.
+            rows = [by_pk[pk] for pk, _ in keys if pk in by_pk]
         elif number == 1:
             self.__dict__["count"] = 0
         else:
