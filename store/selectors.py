@@ -94,7 +94,9 @@ def with_card_data(queryset: QuerySet) -> QuerySet:
     PostgreSQL reads them from columns its triggers keep (migration 0003); SQLite computes them
     with correlated subqueries, fine for the few listings of the embedded demo.
     """
-    queryset = queryset.select_related("publisher").defer("card_markdown", "search_vector", "search_rank_vector")
+    queryset = queryset.select_related("publisher").defer(
+        "card_markdown", "search_vector", "search_rank_vector"
+    )
     PriceOption = price_option_model()
     if settings.USING_POSTGRES:
         queryset = queryset.annotate(

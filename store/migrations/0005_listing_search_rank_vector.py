@@ -46,15 +46,14 @@ def restore_search_trigger(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('store', '0004_listing_narrow_heap'),
+        ("store", "0004_listing_narrow_heap"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='listing',
-            name='search_rank_vector',
+            model_name="listing",
+            name="search_rank_vector",
             field=django.contrib.postgres.search.SearchVectorField(editable=False, null=True),
         ),
         migrations.RunPython(install_rank_vector, restore_search_trigger),
