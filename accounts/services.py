@@ -23,12 +23,16 @@ def user_sign_up(*, email: str, password: str, name: str = "") -> User:
     """Creates a customer. Emails are unique case-insensitively; weak passwords are refused."""
     email = User.objects.normalize_email(email.strip()).lower()
     if User.objects.filter(email__iexact=email).exists():
-        raise ApplicationError("An account with this email already exists.", field="email", code="duplicate_email")
+        raise ApplicationError(
+            "An account with this email already exists.", field="email", code="duplicate_email"
+        )
     candidate = User(email=email, name=name)
     try:
         validate_password(password, user=candidate)
     except ValidationError as exc:
-        raise ApplicationError(" ".join(exc.messages), field="password", code="weak_password") from exc
+        raise ApplicationError(
+            " ".join(exc.messages), field="password", code="weak_password"
+        ) from exc
     return User.objects.create_user(email=email, password=password, name=name)
 
 
@@ -45,7 +49,9 @@ def publisher_apply(
         raise ApplicationError("Choose a slug made of letters, digits or dashes.", field="slug")
     taken = PublisherProfile.objects.filter(slug=slug).exclude(user=user).exists()
     if taken:
-        raise ApplicationError("This slug is taken by another publisher.", field="slug", code="duplicate_slug")
+        raise ApplicationError(
+            "This slug is taken by another publisher.", field="slug", code="duplicate_slug"
+        )
     with transaction.atomic():
         profile = PublisherProfile.objects.select_for_update().filter(user=user).first()
         if profile is None:
@@ -64,12 +70,19 @@ def publisher_apply(
 
 
 def publisher_review(
-    *, profile: PublisherProfile, reviewer: User, approve: bool, note: str = "", verified: bool | None = None
+    *,
+    profile: PublisherProfile,
+    reviewer: User,
+    approve: bool,
+    note: str = "",
+    verified: bool | None = None,
 ) -> PublisherProfile:
     """Staff decision on an application. Rejection needs a note the applicant will read."""
     if not approve and not note.strip():
         raise ApplicationError("Say why the application is rejected.", field="review_note")
-    profile.status = PublisherProfile.Status.APPROVED if approve else PublisherProfile.Status.REJECTED
+    profile.status = (
+        PublisherProfile.Status.APPROVED if approve else PublisherProfile.Status.REJECTED
+    )
     profile.review_note = "" if approve else note.strip()
     profile.reviewed_at = timezone.now()
     profile.reviewed_by = reviewer
@@ -126,7 +139,9 @@ def api_key_create(
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
-        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
         api_key.refresh_from_db()
     return api_key
 
@@ -144,7 +159,10 @@ def api_key_authenticate(*, raw: str) -> ApiKey | None:
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(raw.strip())):
         return None
     now = timezone.now()
-    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+    if (
+        key.last_used_at is None
+        or (now - key.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
+    ):
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key

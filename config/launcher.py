@@ -72,7 +72,11 @@ class Supervisor:
         self.env["VAR_DIR"] = str(VAR)
         # The worker shares this machine with the web server: leave it a core, or torch's
         # threads wait on each other at every operation (docs/BENCHMARKS.md, Inference).
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
         self.env.setdefault("INFERENCE_TORCH_THREADS", str(max(1, cores - 1)))
 
     def spawn(self, name: str, command: list[str], **kwargs) -> subprocess.Popen:
@@ -120,7 +124,10 @@ class Supervisor:
             return
         log = open(VAR / "localstripe.log", "ab")  # noqa: SIM115 - lives as long as the process
         process = self.spawn(
-            "localstripe", [str(BIN / "localstripe"), "--port", str(LOCALSTRIPE_PORT)], stdout=log, stderr=log
+            "localstripe",
+            [str(BIN / "localstripe"), "--port", str(LOCALSTRIPE_PORT)],
+            stdout=log,
+            stderr=log,
         )
         wait_port(LOCALSTRIPE_PORT, "localstripe", process)
         say(f"Stripe: localstripe on {base} (test card 4242 4242 4242 4242)")
@@ -128,10 +135,14 @@ class Supervisor:
     def prepare(self) -> None:
         say("Database: applying migrations")
         self.manage("migrate", "--noinput", "-v", "0")
-        say("Demo: accounts and catalog (the first run converts the demo model; later runs reuse it)")
+        say(
+            "Demo: accounts and catalog (the first run converts the demo model; later runs reuse it)"
+        )
         self.manage("seed_demo")
         if not self.env.get("STRIPE_SECRET_KEY"):
-            self.manage("stripe_dev_webhook", "--url", f"http://{HOST}:{PORT}/billing/webhook/stripe/")
+            self.manage(
+                "stripe_dev_webhook", "--url", f"http://{HOST}:{PORT}/billing/webhook/stripe/"
+            )
 
     def start_services(self) -> None:
         self.spawn("worker", [sys.executable, *WORKER_COMMAND])
@@ -178,7 +189,9 @@ def main() -> None:
     os.chdir(ROOT)
     VAR.mkdir(parents=True, exist_ok=True)
     if os.environ.get("DJANGO_ENV") == "production":
-        raise SystemExit("`make run` is the embedded demo; production runs from docker-compose.yml.")
+        raise SystemExit(
+            "`make run` is the embedded demo; production runs from docker-compose.yml."
+        )
     if not shutil.which("localstripe", path=str(BIN)) and not os.environ.get("STRIPE_SECRET_KEY"):
         raise SystemExit("localstripe is not installed; run `make setup`.")
     supervisor = Supervisor()

@@ -20,7 +20,9 @@ DJANGO_ENV = env_str("DJANGO_ENV", "development")
 if DJANGO_ENV not in {"development", "test", "production"}:
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured(f"DJANGO_ENV must be development, test or production, got {DJANGO_ENV!r}.")
+    raise ImproperlyConfigured(
+        f"DJANGO_ENV must be development, test or production, got {DJANGO_ENV!r}."
+    )
 PRODUCTION = DJANGO_ENV == "production"
 
 if PRODUCTION:
@@ -222,7 +224,9 @@ INFERENCE_REQUEST_TIMEOUT = env_int("INFERENCE_REQUEST_TIMEOUT", 300)
 INFERENCE_MAX_BATCH_ROWS = env_int("INFERENCE_MAX_BATCH_ROWS", 32)
 INFERENCE_MAX_PREFILL_TOKENS = env_int("INFERENCE_MAX_PREFILL_TOKENS", 4096)
 # Per-model queues (production): "publisher/listing=queue,..."; other models use the default queue.
-INFERENCE_QUEUE_ROUTES = dict(item.split("=", 1) for item in env_list("INFERENCE_QUEUE_ROUTES", []) if "=" in item)
+INFERENCE_QUEUE_ROUTES = dict(
+    item.split("=", 1) for item in env_list("INFERENCE_QUEUE_ROUTES", []) if "=" in item
+)
 INFERENCE_DEFAULT_MAX_TOKENS = env_int("INFERENCE_DEFAULT_MAX_TOKENS", 256)
 
 REST_FRAMEWORK = {

@@ -115,7 +115,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
 def localstripe(tmp_path_factory):
     """A localstripe server on a free port; Stripe settings point at it for the session."""
     port = free_port()
-    process = start_localstripe(port=port, log_path=tmp_path_factory.mktemp("stripe") / "localstripe.log")
+    process = start_localstripe(
+        port=port, log_path=tmp_path_factory.mktemp("stripe") / "localstripe.log"
+    )
     base = f"http://127.0.0.1:{port}"
     previous = (settings.STRIPE_API_BASE, settings.STRIPE_JS_URL)
     settings.STRIPE_API_BASE = base

@@ -9,7 +9,11 @@ pytestmark = pytest.mark.django_db
 def test_a_visitor_signs_up_and_lands_logged_in_on_the_dashboard(client):
     response = client.post(
         "/accounts/signup/",
-        {"email": "New@Example.com", "password": "a-long-unusual-passphrase", "password_confirm": "a-long-unusual-passphrase"},
+        {
+            "email": "New@Example.com",
+            "password": "a-long-unusual-passphrase",
+            "password_confirm": "a-long-unusual-passphrase",
+        },
     )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/"
@@ -21,7 +25,11 @@ def test_a_visitor_signs_up_and_lands_logged_in_on_the_dashboard(client):
 def test_a_duplicate_email_gets_a_clear_form_error(client, user):
     response = client.post(
         "/accounts/signup/",
-        {"email": user.email.upper(), "password": "a-long-unusual-passphrase", "password_confirm": "a-long-unusual-passphrase"},
+        {
+            "email": user.email.upper(),
+            "password": "a-long-unusual-passphrase",
+            "password_confirm": "a-long-unusual-passphrase",
+        },
     )
     assert response.status_code == 200
     assert "An account with this email already exists." in response.content.decode()
@@ -34,7 +42,8 @@ def test_a_duplicate_email_gets_a_clear_form_error(client, user):
 )
 def test_weak_passwords_are_refused_with_the_reason(client, password, message):
     response = client.post(
-        "/accounts/signup/", {"email": "weak@example.com", "password": password, "password_confirm": password}
+        "/accounts/signup/",
+        {"email": "weak@example.com", "password": password, "password_confirm": password},
     )
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -44,7 +53,11 @@ def test_weak_passwords_are_refused_with_the_reason(client, password, message):
 def test_mismatched_passwords_are_refused(client):
     response = client.post(
         "/accounts/signup/",
-        {"email": "x@example.com", "password": "a-long-unusual-passphrase", "password_confirm": "another-long-passphrase"},
+        {
+            "email": "x@example.com",
+            "password": "a-long-unusual-passphrase",
+            "password_confirm": "another-long-passphrase",
+        },
     )
     assert "The two passwords differ." in response.content.decode()
 
@@ -60,14 +73,21 @@ def test_login_and_logout(client, user, password):
 def test_login_with_a_wrong_password_fails_with_a_message(client, user):
     response = client.post("/accounts/login/", {"username": user.email, "password": "nope"})
     assert response.status_code == 200
-    assert "correct email and password" in response.content.decode().replace("\n", " ").lower() or "enter a correct" in response.content.decode().lower()
+    assert (
+        "correct email and password" in response.content.decode().replace("\n", " ").lower()
+        or "enter a correct" in response.content.decode().lower()
+    )
 
 
 def test_changing_the_password(client, user, password):
     client.force_login(user)
     response = client.post(
         "/accounts/password/change/",
-        {"old_password": password, "new_password1": "brand-new-passphrase-42", "new_password2": "brand-new-passphrase-42"},
+        {
+            "old_password": password,
+            "new_password1": "brand-new-passphrase-42",
+            "new_password2": "brand-new-passphrase-42",
+        },
     )
     assert response.status_code == 302
     user.refresh_from_db()
@@ -78,12 +98,16 @@ def test_resetting_a_forgotten_password_by_email(client, user):
     response = client.post("/accounts/password/reset/", {"email": user.email})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
-    link = next(line for line in mail.outbox[0].body.splitlines() if "/accounts/password/reset/" in line)
+    link = next(
+        line for line in mail.outbox[0].body.splitlines() if "/accounts/password/reset/" in line
+    )
     path = link.split("://", 1)[1].split("/", 1)[1]
     confirm = client.get("/" + path, follow=True)
     assert confirm.status_code == 200
     set_url = confirm.redirect_chain[-1][0]
-    done = client.post(set_url, {"new_password1": "fresh-passphrase-99", "new_password2": "fresh-passphrase-99"})
+    done = client.post(
+        set_url, {"new_password1": "fresh-passphrase-99", "new_password2": "fresh-passphrase-99"}
+    )
     assert done.status_code == 302
     user.refresh_from_db()
     assert user.check_password("fresh-passphrase-99")
