@@ -17,6 +17,14 @@ CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Features that are PostgreSQL's own (row locks under contention, triggers, full-text search).
+# The embedded SQLite run skips them; under CI the session refuses to start without PostgreSQL,
+# so there they always run.
+requires_postgres = pytest.mark.skipif(
+    not settings.USING_POSTGRES, reason="needs PostgreSQL (set DATABASE_URL)"
+)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

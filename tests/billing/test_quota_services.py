@@ -14,6 +14,7 @@ from billing.services import (
 )
 from config.api_errors import ApplicationError
 from tests.billing.ledger import assert_ledger_matches, kinds
+from tests.services import requires_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -183,11 +184,10 @@ def test_the_publisher_uses_their_own_model_without_buying_it(publisher, other_u
     assert customer_can_review(user=publisher.user, listing=listing) is False
 
 
+@requires_postgres
 def test_the_database_refuses_to_rewrite_ledger_rows(user, listing, rent):
-    from django.db import DatabaseError, connection, transaction
+    from django.db import DatabaseError, transaction
 
-    if connection.vendor != "postgresql":
-        pytest.skip("The append-only trigger is PostgreSQL's.")
     pack = rent(user, listing, tokens=1000)
     with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
         QuotaLedgerEntry.objects.filter(pack=pack).update(available_delta=10**6)

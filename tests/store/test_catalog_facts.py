@@ -2,16 +2,16 @@
 rating. Filters and sorts read them, so they must follow every write, whoever makes it."""
 
 import pytest
-from django.conf import settings as django_settings
 
 from billing.models import PriceOption
 from store.models import Listing, ListingVersion
 from store.services import listing_update
+from tests.services import requires_postgres
 from tests.store.factories import ListingFactory, ListingVersionFactory, ReviewFactory
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(not django_settings.USING_POSTGRES, reason="triggers are PostgreSQL's"),
+    requires_postgres,
 ]
 
 

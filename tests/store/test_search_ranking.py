@@ -1,18 +1,16 @@
 """Full-text search: PostgreSQL's weighted search vector, and the plain SQLite fallback."""
 
 import pytest
-from django.conf import settings as django_settings
 
 from store.models import Listing
 from store.selectors import catalog_listings
 from store.services import listing_update
+from tests.services import requires_postgres
 from tests.store.factories import ListingFactory
 
 pytestmark = pytest.mark.django_db
 
-needs_postgres = pytest.mark.skipif(
-    not django_settings.USING_POSTGRES, reason="PostgreSQL full-text search"
-)
+needs_postgres = requires_postgres
 
 
 def names(queryset):
