@@ -10,6 +10,7 @@ Writer functions (worker side) come first; the web side's readers follow below.
 
 import os
 import threading
+import time
 
 _clients: dict[int, object] = {}
 _clients_lock = threading.Lock()
@@ -120,30 +121,44 @@ async def queue_served_async(client, queue: str) -> bool:
     return bool(keys) and _serves(await client.mget(keys), queue)
 
 
-class _Watch:
-    """Decides when a silent stream's queue should be checked for a live worker."""
+class _Cursor:
+    """Where a reader is in one request's stream: the next entry id, the deadline, and when a
+    silent stream's queue is due for a look at the worker heartbeats."""
 
-    def __init__(self, queue: str | None):
-        import time
+    def __init__(self, request_id: str, *, timeout: float, queue: str | None):
+        from inference.protocol import stream_key
 
+        self.request_id = request_id
+        self.key = stream_key(request_id)
         self.queue = queue
-        self.last_event = time.monotonic()
-        self.next_check = self.last_event + WORKER_LOST_AFTER_SECONDS
+        self.last_id = "0-0"
+        self.deadline = time.monotonic() + timeout
+        self._heard()
 
-    def saw_event(self) -> None:
-        import time
+    def _heard(self) -> None:
+        self.next_check = time.monotonic() + WORKER_LOST_AFTER_SECONDS
 
-        self.last_event = time.monotonic()
-        self.next_check = self.last_event + WORKER_LOST_AFTER_SECONDS
+    def block_ms(self) -> int:
+        """How long the next XREAD may block; StreamTimeout once the deadline has passed."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise StreamTimeout(self.request_id)
+        return int(min(READ_BLOCK_MS, remaining * 1000)) or 1
 
-    def due(self) -> bool:
-        import time
-
+    def worker_check_due(self, answer) -> bool:
         now = time.monotonic()
-        if not self.queue or now < self.next_check:
+        if answer or not self.queue or now < self.next_check:
             return False
         self.next_check = now + WORKER_CHECK_EVERY_SECONDS
         return True
+
+    def events(self, answer):
+        """The events of one XREAD answer, in order, up to and including a final one."""
+        for _key, entries in answer or []:
+            self._heard()
+            for entry_id, fields in entries:
+                self.last_id = entry_id
+                yield event_decode(fields)
 
 
 def event_decode(fields: dict) -> dict:
@@ -168,58 +183,30 @@ async def events_read_async(client, request_id: str, *, timeout: float, queue: s
     """Yields the request's events in order until "done" or "error"; StreamTimeout after
     ``timeout`` seconds without the final event, WorkerLost as soon as the stream is silent
     and no worker serves ``queue``. ``client`` is a redis.asyncio client."""
-    import time
-
-    from inference.protocol import stream_key
-
-    key = stream_key(request_id)
-    last_id = "0-0"
-    deadline = time.monotonic() + timeout
-    watch = _Watch(queue)
+    cursor = _Cursor(request_id, timeout=timeout, queue=queue)
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise StreamTimeout(request_id)
-        block = int(min(READ_BLOCK_MS, remaining * 1000)) or 1
-        answer = await client.xread({key: last_id}, block=block, count=256)
-        if not answer and watch.due() and not await queue_served_async(client, queue):
+        answer = await client.xread(
+            {cursor.key: cursor.last_id}, block=cursor.block_ms(), count=256
+        )
+        if cursor.worker_check_due(answer) and not await queue_served_async(client, queue):
             raise WorkerLost(request_id)
-        for _key, entries in answer or []:
-            watch.saw_event()
-            for entry_id, fields in entries:
-                last_id = entry_id
-                event = event_decode(fields)
-                yield event
-                if _is_last(event):
-                    return
+        for event in cursor.events(answer):
+            yield event
+            if _is_last(event):
+                return
 
 
 def events_read(client, request_id: str, *, timeout: float, queue: str | None = None):
     """The sync twin of events_read_async (``client`` is a redis.Redis)."""
-    import time
-
-    from inference.protocol import stream_key
-
-    key = stream_key(request_id)
-    last_id = "0-0"
-    deadline = time.monotonic() + timeout
-    watch = _Watch(queue)
+    cursor = _Cursor(request_id, timeout=timeout, queue=queue)
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise StreamTimeout(request_id)
-        block = int(min(READ_BLOCK_MS, remaining * 1000)) or 1
-        answer = client.xread({key: last_id}, block=block, count=256)
-        if not answer and watch.due() and not queue_served(client, queue):
+        answer = client.xread({cursor.key: cursor.last_id}, block=cursor.block_ms(), count=256)
+        if cursor.worker_check_due(answer) and not queue_served(client, queue):
             raise WorkerLost(request_id)
-        for _key, entries in answer or []:
-            watch.saw_event()
-            for entry_id, fields in entries:
-                last_id = entry_id
-                event = event_decode(fields)
-                yield event
-                if _is_last(event):
-                    return
+        for event in cursor.events(answer):
+            yield event
+            if _is_last(event):
+                return
 
 
 def generation_cancel(client, request_id: str) -> None:
