@@ -5,6 +5,11 @@ from django.db.models import QuerySet
 from accounts.models import ApiKey, PublisherProfile, User
 
 
+def user_by_email(*, email: str) -> User | None:
+    """The account with this email, compared case-insensitively as sign-up stores it."""
+    return User.objects.filter(email__iexact=email.strip()).first()
+
+
 def api_keys_of(*, user: User) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(user=user).order_by("revoked_at", "-created_at")
 

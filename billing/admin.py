@@ -5,10 +5,10 @@ ledgers and their invariants hold; ledger and earnings rows are read-only.
 """
 
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
+from accounts.selectors import user_by_email
 from billing import selectors, services
 from billing.forms import GrantForm
 from billing.models import (
@@ -88,26 +88,23 @@ class OrderAdmin(admin.ModelAdmin):
         form = GrantForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            user = get_user_model().objects.filter(email__iexact=data["email"]).first()
+            user = user_by_email(email=data["email"])
             listing = selectors.listing_by_model_id(model_id=data["model_id"])
             if user is None:
                 form.add_error("email", "No customer has this email.")
             if listing is None:
                 form.add_error("model_id", "No model has this id.")
             if form.is_valid():
+                purchase = data["kind"] == "purchase"
                 try:
-                    if data["kind"] == "purchase":
-                        order = services.grant_create(
-                            user=user, listing=listing, actor=request.user, purchase=True
-                        )
-                    else:
-                        order = services.grant_create(
-                            user=user,
-                            listing=listing,
-                            actor=request.user,
-                            tokens=data["tokens"],
-                            days=data["days"],
-                        )
+                    order = services.grant_create(
+                        user=user,
+                        listing=listing,
+                        actor=request.user,
+                        purchase=purchase,
+                        tokens=None if purchase else data["tokens"],
+                        days=None if purchase else data["days"],
+                    )
                 except ApplicationError as exc:
                     form.add_error(None, exc.message)
                 else:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import User
+from accounts.selectors import user_by_email
 from accounts.services import api_key_create
 from config.api_errors import ApplicationError
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, email, name, rpm, tpm, monthly_tokens, **options):
-        user = User.objects.filter(email__iexact=email.strip()).first()
+        user = user_by_email(email=email)
         if user is None:
             raise CommandError(f"No user has the email {email!r}.")
         try:

@@ -1,6 +1,6 @@
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.selectors import user_by_email
 from billing.selectors import listing_by_model_id
 from billing.services import grant_create
 from config.api_errors import ApplicationError
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, help="How long the rental pack lasts.")
 
     def handle(self, *args, email, model_id, purchase, tokens, days, **options):
-        user = get_user_model().objects.filter(email__iexact=email).first()
+        user = user_by_email(email=email)
         if user is None:
             raise CommandError(f"No user has the email {email}.")
         listing = listing_by_model_id(model_id=model_id)
@@ -37,12 +37,9 @@ class Command(BaseCommand):
         if not purchase and days is None:
             raise CommandError("A rental grant needs --days.")
         try:
-            if purchase:
-                order = grant_create(user=user, listing=listing, actor=None, purchase=True)
-            else:
-                order = grant_create(
-                    user=user, listing=listing, actor=None, tokens=tokens, days=days
-                )
+            order = grant_create(
+                user=user, listing=listing, actor=None, purchase=purchase, tokens=tokens, days=days
+            )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         what = "ownership" if purchase else f"{tokens:,} tokens for {days} days"
