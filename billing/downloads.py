@@ -34,6 +34,46 @@ def download_token_read(token: str, *, max_age: int = LINK_MAX_AGE) -> tuple[int
     return int(data["u"]), int(data["f"])
 
 
+def download_authorize(*, token: str, user):
+    """The WeightFile a link opens for ``user``, or ApplicationError: 410 expired link, 404
+    altered link or missing file, 403 a link made for someone else or a model no longer owned."""
+    from billing.selectors import has_entitlement
+    from config.api_errors import ApplicationError
+    from store.models import WeightFile
+
+    try:
+        user_id, weight_file_id = download_token_read(token)
+    except signing.SignatureExpired:
+        raise ApplicationError(
+            "This download link has expired. Open “Your models” for a fresh one.",
+            status=410,
+            code="link_expired",
+        ) from None
+    except signing.BadSignature:
+        raise ApplicationError("No such download.", status=404, code="not_found") from None
+    if user_id != user.pk:
+        raise ApplicationError(
+            "This download link was made for another account.", status=403, code="forbidden"
+        )
+    weight_file = (
+        WeightFile.objects.select_related("version__listing").filter(pk=weight_file_id).first()
+    )
+    if weight_file is None:
+        raise ApplicationError("No such file.", status=404, code="not_found")
+    if not has_entitlement(user=user, listing=weight_file.version.listing):
+        raise ApplicationError("You no longer own this model.", status=403, code="forbidden")
+    return weight_file
+
+
+def download_count(*, weight_file) -> None:
+    """Counts one download of the file (atomically: concurrent downloads all count)."""
+    from django.db.models import F
+
+    type(weight_file).objects.filter(pk=weight_file.pk).update(
+        download_count=F("download_count") + 1
+    )
+
+
 def weight_file_path(weight_file) -> Path | None:
     """The file on disk, or None when it is missing or would leave MEDIA_ROOT."""
     root = Path(settings.MEDIA_ROOT).resolve()

@@ -1,21 +1,19 @@
 import logging
 
 from django.contrib.auth.views import redirect_to_login
-from django.core import signing
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import F
-from django.http import Http404, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 
 from billing.downloads import (
     RangeNotSatisfiable,
     byte_range,
-    download_token_read,
+    download_authorize,
+    download_count,
     file_chunks,
     file_chunks_async,
     weight_file_path,
 )
-from billing.selectors import has_entitlement
-from store.models import WeightFile
+from config.api_errors import ApplicationError
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +26,11 @@ def download(request, token: str):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     try:
-        user_id, weight_file_id = download_token_read(token)
-    except signing.SignatureExpired:
-        return HttpResponse(
-            "This download link has expired. Open “Your models” for a fresh one.",
-            status=410,
-            content_type="text/plain",
-        )
-    except signing.BadSignature:
-        raise Http404("No such download.") from None
-    if user_id != request.user.pk:
-        return HttpResponseForbidden("This download link was made for another account.")
-    weight_file = (
-        WeightFile.objects.select_related("version__listing").filter(pk=weight_file_id).first()
-    )
-    if weight_file is None:
-        raise Http404("No such file.")
-    if not has_entitlement(user=request.user, listing=weight_file.version.listing):
-        return HttpResponseForbidden("You no longer own this model.")
+        weight_file = download_authorize(token=token, user=request.user)
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from None
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain")
     path = weight_file_path(weight_file)
     if path is None:
         log.error("Weight file %s is missing on disk.", weight_file.pk)
@@ -66,7 +51,7 @@ def download(request, token: str):
     start, end = wanted if wanted else (0, size - 1)
     length = end - start + 1 if size else 0
     if start == 0:
-        WeightFile.objects.filter(pk=weight_file.pk).update(download_count=F("download_count") + 1)
+        download_count(weight_file=weight_file)
 
     # Served by the ASGI server in production: stream asynchronously there (see
     # file_chunks_async); WSGI and the test client take the plain iterator.
