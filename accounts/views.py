@@ -10,10 +10,6 @@ from accounts.forms import ApiKeyForm, PublisherApplicationForm, SignUpForm
 from config.api_errors import ApplicationError
 
 
-def _apply_error(form, exc: ApplicationError):
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 def signup(request):
     if request.user.is_authenticated:
         return redirect("accounts:dashboard")
@@ -26,7 +22,7 @@ def signup(request):
                 name=form.cleaned_data["name"],
             )
         except ApplicationError as exc:
-            _apply_error(form, exc)
+            exc.add_to_form(form)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome! Your account is ready.")
@@ -50,7 +46,7 @@ def api_keys(request):
         try:
             issued = services.api_key_create(user=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _apply_error(form, exc)
+            exc.add_to_form(form)
         else:
             # Post/Redirect/Get: the secret rides in the session for exactly one page view,
             # so a reload neither re-creates the key nor shows the secret again.
@@ -90,7 +86,7 @@ def publisher_apply(request):
         try:
             services.publisher_apply(user=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _apply_error(form, exc)
+            exc.add_to_form(form)
         else:
             messages.success(request, "Thanks! Staff will review your application.")
             return redirect("accounts:dashboard")

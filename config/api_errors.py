@@ -19,6 +19,10 @@ class ApplicationError(Exception):
         self.status = status
         self.field = field
 
+    def add_to_form(self, form) -> None:
+        """Shows the refusal on a Django form: on its field when the form has it, else on top."""
+        form.add_error(self.field if self.field in form.fields else None, self.message)
+
 
 def store_exception_handler(exc, context):
     from rest_framework.response import Response

@@ -115,6 +115,14 @@ def listing_update(*, listing: Listing, **fields) -> Listing:
     return listing
 
 
+def listing_can_submit(*, listing: Listing, versions: list[ListingVersion]) -> bool:
+    """Whether the owner may send the listing to review now: its lifecycle allows it and one
+    of its versions is processed (the same rules listing_transition enforces)."""
+    return S.PENDING in ALLOWED_TRANSITIONS.get(listing.status, set()) and any(
+        version.status == ListingVersion.Status.READY for version in versions
+    )
+
+
 def listing_transition(
     *, listing_id: int, to_status: str, actor: User | None, reason: str = ""
 ) -> Listing:

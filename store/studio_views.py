@@ -44,10 +44,6 @@ def _listing_or_404(request, listing_id: int) -> Listing:
     return listing
 
 
-def _apply_error(form, exc: ApplicationError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 @publisher_required
 def studio_home(request):
     return render(
@@ -76,7 +72,7 @@ def listing_new(request):
                 **form.service_fields(),
             )
         except ApplicationError as exc:
-            _apply_error(form, exc)
+            exc.add_to_form(form)
         else:
             messages.success(request, "Listing created as a draft. Upload its weights next.")
             return redirect("studio:upload", listing_id=listing.pk)
@@ -91,7 +87,7 @@ def listing_edit(request, listing_id: int):
         try:
             store_services.listing_update(listing=listing, **form.service_fields())
         except ApplicationError as exc:
-            _apply_error(form, exc)
+            exc.add_to_form(form)
         else:
             messages.success(request, "Listing saved.")
             return redirect("studio:listing", listing_id=listing.pk)
@@ -102,11 +98,7 @@ def listing_edit(request, listing_id: int):
 def listing_detail(request, listing_id: int):
     listing = _listing_or_404(request, listing_id)
     versions = list(listing.versions.all())
-    can_submit = listing.status in {
-        Listing.Status.DRAFT,
-        Listing.Status.REJECTED,
-        Listing.Status.DELISTED,
-    } and any(v.status == "ready" for v in versions)
+    can_submit = store_services.listing_can_submit(listing=listing, versions=versions)
     return render(
         request,
         "store/studio/listing.html",

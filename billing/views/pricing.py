@@ -34,9 +34,7 @@ def pricing(request, listing_id: int):
                     listing=listing, actor=request.user, **price_form.cleaned_data
                 )
             except ApplicationError as exc:
-                price_form.add_error(
-                    exc.field if exc.field in price_form.fields else None, exc.message
-                )
+                exc.add_to_form(price_form)
             else:
                 messages.success(request, "Price added.")
                 return redirect("billing:pricing", listing_id=listing.pk)

@@ -4,7 +4,7 @@ import pytest
 
 from config.api_errors import ApplicationError
 from store.models import Listing, ListingStatusChange, ListingVersion
-from store.services import listing_transition, listing_update
+from store.services import listing_can_submit, listing_transition, listing_update
 from tests.store.factories import ListingFactory, ListingVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +178,21 @@ def test_anonymous_actions_are_refused(draft):
     with pytest.raises(ApplicationError) as error:
         move(draft, S.PENDING, None)
     assert error.value.status == 403
+
+
+@pytest.mark.parametrize(
+    ("status", "submittable"),
+    [
+        ("draft", True),
+        ("rejected", True),
+        ("delisted", True),
+        ("pending", False),
+        ("approved", False),
+    ],
+)
+def test_the_studio_offers_to_submit_only_what_the_lifecycle_allows(status, submittable):
+    listing = ListingFactory(status=status)
+    processing = ListingVersionFactory(listing=listing, status=ListingVersion.Status.PROCESSING)
+    assert listing_can_submit(listing=listing, versions=[processing]) is False
+    ready = ListingVersionFactory(listing=listing, number=processing.number + 1)
+    assert listing_can_submit(listing=listing, versions=[processing, ready]) is submittable
