@@ -37,16 +37,30 @@ def event_encode(event: dict) -> dict[str, str]:
 
 def events_append(client, request_id: str, events: list[dict]) -> None:
     """Appends events in order and renews the stream's expiry, in one round trip."""
-    from inference.protocol import STREAM_TTL_SECONDS, stream_key
+    events_exchange(client, {request_id: events} if events else {}, [])
 
-    if not events:
-        return
-    key = stream_key(request_id)
+
+def events_exchange(
+    client, events_by_request: dict[str, list[dict]], check_cancel: list[str]
+) -> set[str]:
+    """Appends the events of many generations and reads the cancel flags of others, in one
+    round trip (the worker's relay calls this after every engine step). Returns the ids of
+    ``check_cancel`` whose client asked for a stop."""
+    from inference.protocol import STREAM_TTL_SECONDS, cancel_key, stream_key
+
     pipe = client.pipeline(transaction=False)
-    for event in events:
-        pipe.xadd(key, event_encode(event))
-    pipe.expire(key, STREAM_TTL_SECONDS)
-    pipe.execute()
+    for request_id, events in events_by_request.items():
+        key = stream_key(request_id)
+        for event in events:
+            pipe.xadd(key, event_encode(event))
+        pipe.expire(key, STREAM_TTL_SECONDS)
+    for request_id in check_cancel:
+        pipe.exists(cancel_key(request_id))
+    if not len(pipe):
+        return set()
+    answers = pipe.execute()
+    flags = answers[len(answers) - len(check_cancel) :] if check_cancel else []
+    return {request_id for request_id, flag in zip(check_cancel, flags, strict=True) if flag}
 
 
 def cancel_requested(client, request_id: str) -> bool:

@@ -40,9 +40,9 @@ def generate(**payload) -> str:
     last = relay_job(
         job,
         engine=process_engine(),
-        sink=lambda events: events_append(client, job.request_id, events),
-        cancel_requested=lambda: cancel_requested(client, job.request_id),
         timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
+        # The client may have left while the job was queued: then nothing is computed.
+        cancelled=cancel_requested(client, job.request_id),
     )
     if last.get("type") == "error":
         log.warning(

@@ -1,25 +1,37 @@
-"""Runs one GenerationJob through the engine and relays its events to a sink.
+"""Carries the events of every running request from the engine to their streams.
 
-This runs in the worker thread that executes the Celery task, and blocks until the
-request is finished, so the task is acknowledged (acks_late) only once its answer is
-complete. The engine thread never waits on I/O: this thread writes the events, polls
-for a cancel request, and enforces the time limit (the threads pool has none).
+One relay thread per worker process does all of it: after each engine step it collects
+the new events of every request in flight, merges each choice's deltas, and hands them to
+``send`` in one call (one Redis round trip for the whole batch); in the same call it asks,
+every POLL_SECONDS, which requests the clients cancelled; and it enforces each request's
+time limit (the threads pool has none).
+
+Task threads only submit and then sleep until their request's last event is written, so
+the engine thread competes for the interpreter lock with one thread, not with one per
+request: with 16 requests polling and writing on their own, the engine spent a large share
+of every decode step waiting for the lock (docs/ARCHITECTURE.md, worker pool).
 """
 
 import logging
-import queue
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from inference.engine.model_cache import ModelUnavailable
 from inference.engine.requests import ContextTooLong, GenerationRequest
-from inference.engine.runtime import Engine
 from inference.protocol import DELTA, DONE, ERROR, GenerationJob
+
+if TYPE_CHECKING:
+    from inference.engine.runtime import Engine
 
 log = logging.getLogger(__name__)
 
-EVENT_WAIT_SECONDS = 0.05
-CANCEL_POLL_SECONDS = 0.05
+POLL_SECONDS = 0.05
+
+# send(events by request id, request ids whose cancel flag to check) -> the ids cancelled.
+Send = Callable[[dict[str, list[dict]], list[str]], set[str]]
 
 
 def coalesce(events: list[dict]) -> list[dict]:
@@ -46,25 +58,119 @@ def error_event(code: str, message: str, completion_tokens: int = 0) -> dict:
     return {"type": ERROR, "code": code, "message": message, "completion_tokens": completion_tokens}
 
 
-def relay_job(
-    job: GenerationJob,
-    *,
-    engine: Engine,
-    sink: Callable[[list[dict]], None],
-    cancel_requested: Callable[[], bool],
-    timeout_seconds: float,
-) -> dict:
-    """Generates ``job``; every event goes to ``sink`` (in order, deltas coalesced).
+@dataclass(eq=False)
+class _Relayed:
+    request_id: str
+    request: GenerationRequest
+    deadline: float
+    finished: threading.Event = field(default_factory=threading.Event)
+    last: dict | None = None
 
+
+class Relay:
+    def __init__(self, *, send: Send, poll_seconds: float = POLL_SECONDS):
+        self.send = send
+        self.poll_seconds = poll_seconds
+        self._jobs: list[_Relayed] = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_poll = 0.0
+
+    def wake(self) -> None:
+        """New events may be waiting (the engine calls this once per step)."""
+        self._ready.set()
+
+    def send_now(self, request_id: str, events: list[dict]) -> None:
+        """Writes events of a request the engine never ran (from the calling thread)."""
+        self.send({request_id: events}, [])
+
+    def follow(self, request_id: str, request: GenerationRequest, *, timeout: float) -> dict:
+        """Relays ``request`` until its last event is written; returns that event."""
+        relayed = _Relayed(request_id, request, deadline=time.monotonic() + timeout)
+        with self._lock:
+            self._jobs.append(relayed)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
+                self._thread.start()
+        self._ready.set()
+        relayed.finished.wait()
+        return relayed.last
+
+    # -- the relay thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                jobs = list(self._jobs)
+            self._ready.wait(self.poll_seconds if jobs else None)
+            self._ready.clear()
+            if jobs:
+                try:
+                    self._round(jobs)
+                except Exception:  # noqa: BLE001 - the relay must outlive any one bad round
+                    log.exception("Relay round failed")
+
+    def _round(self, jobs: list[_Relayed]) -> None:
+        now = time.monotonic()
+        batch: dict[str, list[dict]] = {}
+        for relayed in jobs:
+            events = _drain(relayed.request)
+            if events:
+                batch[relayed.request_id] = coalesce(events)
+        check: list[str] = []
+        if now >= self._next_poll:
+            self._next_poll = now + self.poll_seconds
+            check = [r.request_id for r in jobs if r.request.cancel_reason is None]
+        cancelled: set[str] = set()
+        if batch or check:
+            try:
+                cancelled = self.send(batch, check)
+            except Exception:  # noqa: BLE001 - nobody can read these answers; stop computing them
+                log.exception(
+                    "Cannot write the events of %d generations; cancelling them", len(batch)
+                )
+                for relayed in jobs:
+                    if relayed.request_id in batch:
+                        relayed.request.cancel()
+        done: list[_Relayed] = []
+        for relayed in jobs:
+            request = relayed.request
+            if relayed.request_id in cancelled:
+                request.cancel()
+            elif request.cancel_reason is None and now >= relayed.deadline:
+                request.cancel("timeout")
+            events = batch.get(relayed.request_id)
+            if events and events[-1]["type"] in (DONE, ERROR):
+                relayed.last = events[-1]
+                done.append(relayed)
+        if done:
+            with self._lock:
+                self._jobs = [r for r in self._jobs if r not in done]
+            for relayed in done:
+                relayed.finished.set()
+
+
+def _drain(request: GenerationRequest) -> list[dict]:
+    events = []
+    while not request.events.empty():
+        events.append(request.events.get_nowait())
+    return events
+
+
+def relay_job(
+    job: GenerationJob, *, engine: "Engine", timeout_seconds: float, cancelled: bool = False
+) -> dict:
+    """Generates ``job``; every event goes to its stream through the engine's relay, in order.
+
+    ``cancelled``: the client left while the job was queued (nothing is computed).
     Returns the last event (done or error). Never raises for a bad job or a model
     failure: those end as an "error" event, so the web side always sees an ending.
     """
     try:
         model = engine.cache.acquire(job.model_dir)
     except ModelUnavailable as exc:
-        last = error_event("model_unavailable", str(exc))
-        sink([last])
-        return last
+        return _refuse(engine.relay, job, error_event("model_unavailable", str(exc)))
     try:
         try:
             request = engine.scheduler.submit(
@@ -76,24 +182,25 @@ def relay_job(
                 n=job.n,
                 stop=job.stop,
                 seed=job.seed,
-                # The client may have left while the job was queued: then nothing is computed.
-                cancelled=cancel_requested(),
+                cancelled=cancelled,
             )
         except ContextTooLong as exc:
-            last = error_event("context_length_exceeded", str(exc))
-            sink([last])
-            return last
+            return _refuse(engine.relay, job, error_event("context_length_exceeded", str(exc)))
         except ValueError as exc:
-            last = error_event("invalid_request", str(exc))
-            sink([last])
-            return last
-        last = _pump(
-            request, sink=sink, cancel_requested=cancel_requested, timeout_seconds=timeout_seconds
-        )
+            return _refuse(engine.relay, job, error_event("invalid_request", str(exc)))
+        last = engine.relay.follow(job.request_id, request, timeout=timeout_seconds)
         _log_timings(job, request, last)
         return last
     finally:
         engine.cache.release(model)
+
+
+def _refuse(relay: Relay, job: GenerationJob, last: dict) -> dict:
+    try:
+        relay.send_now(job.request_id, [last])
+    except Exception:  # noqa: BLE001 - the web side's reader times out on its own
+        log.exception("Cannot write the error event of %s", job.request_id)
+    return last
 
 
 def _log_timings(job: GenerationJob, request: GenerationRequest, last: dict) -> None:
@@ -114,43 +221,3 @@ def _log_timings(job: GenerationJob, request: GenerationRequest, last: dict) -> 
         first * 1000,
         now - request.submitted_at,
     )
-
-
-def _pump(
-    request: GenerationRequest,
-    *,
-    sink: Callable[[list[dict]], None],
-    cancel_requested: Callable[[], bool],
-    timeout_seconds: float,
-) -> dict:
-    deadline = time.monotonic() + timeout_seconds
-    next_poll = time.monotonic() + CANCEL_POLL_SECONDS
-    while True:
-        try:
-            events = [request.events.get(timeout=EVENT_WAIT_SECONDS)]
-        except queue.Empty:
-            events = []
-        while True:
-            try:
-                events.append(request.events.get_nowait())
-            except queue.Empty:
-                break
-        if events:
-            try:
-                sink(coalesce(events))
-            except Exception:  # noqa: BLE001 - nobody can read this answer; stop computing it
-                log.exception("Cannot write the events of a generation; cancelling it")
-                request.cancel()
-            if events[-1]["type"] in (DONE, ERROR):
-                return events[-1]
-        now = time.monotonic()
-        if request.cancel_reason is None:
-            if now >= deadline:
-                request.cancel("timeout")
-            elif now >= next_poll:
-                next_poll = now + CANCEL_POLL_SECONDS
-                try:
-                    if cancel_requested():
-                        request.cancel()
-                except Exception:  # noqa: BLE001 - a Redis blink must not kill the answer
-                    log.warning("Cannot check the cancel flag", exc_info=True)

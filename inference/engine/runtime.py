@@ -12,6 +12,7 @@ from django.conf import settings
 
 from inference.engine.device import configure_torch_threads
 from inference.engine.model_cache import ModelCache
+from inference.engine.relay import Relay
 from inference.engine.scheduler import Scheduler
 
 
@@ -19,7 +20,11 @@ from inference.engine.scheduler import Scheduler
 class Engine:
     cache: ModelCache
     scheduler: Scheduler
+    relay: Relay
     torch_threads: int
+
+    def __post_init__(self):
+        self.scheduler.listen(self.relay.wake)
 
 
 _engine: Engine | None = None
@@ -31,6 +36,8 @@ def process_engine() -> Engine:
     global _engine, _engine_pid
     with _lock:
         if _engine is None or _engine_pid != os.getpid():
+            from inference.streams import events_exchange, stream_client
+
             threads = configure_torch_threads(settings.INFERENCE_TORCH_THREADS)
             _engine = Engine(
                 cache=ModelCache(
@@ -41,6 +48,9 @@ def process_engine() -> Engine:
                 scheduler=Scheduler(
                     max_batch_rows=settings.INFERENCE_MAX_BATCH_ROWS,
                     max_prefill_tokens=settings.INFERENCE_MAX_PREFILL_TOKENS,
+                ),
+                relay=Relay(
+                    send=lambda events, check: events_exchange(stream_client(), events, check)
                 ),
                 torch_threads=threads,
             )

@@ -22,6 +22,7 @@ import logging
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -112,6 +113,7 @@ class Scheduler:
         self._batches: dict[LoadedModel, Batch] = {}
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._listeners: list[Callable[[], None]] = []
         # Weak: a model evicted from the cache must not be kept alive by the scheduler.
         self._forward_kwargs: weakref.WeakKeyDictionary[LoadedModel, dict] = (
             weakref.WeakKeyDictionary()
@@ -161,6 +163,11 @@ class Scheduler:
             self._condition.notify()
         return request
 
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Calls ``callback`` (from the engine thread) after every step that may have
+        produced events: once per step for the whole batch, not once per token."""
+        self._listeners.append(callback)
+
     def busy_models(self) -> set[LoadedModel]:
         with self._condition:
             return set(self._batches) | {request.model for request in self._pending}
@@ -188,6 +195,8 @@ class Scheduler:
                     self._step(newcomers)
                 except Exception:  # noqa: BLE001 - the loop must outlive any one bad step
                     log.exception("Engine step failed")
+                for listener in self._listeners:
+                    listener()
                 # While idle, hold no request: it would keep an evicted model alive.
                 newcomers = None
 

@@ -1,23 +1,55 @@
-"""Running one job through the engine: events in order, deltas coalesced, cancel and time limit."""
+"""Running jobs through the engine and its relay: events in order, deltas coalesced, one
+send per round for every request in flight, cancel and time limit."""
 
+import threading
 import uuid
 
 import pytest
 
 from inference.engine.model_cache import ModelCache
-from inference.engine.relay import coalesce, relay_job
+from inference.engine.relay import Relay, coalesce, relay_job
 from inference.engine.runtime import Engine
 from inference.engine.scheduler import Scheduler
 from inference.protocol import GenerationJob
 from tests.inference.model_builders import build_model
 
 
+class Streams:
+    """Stands in for Redis: what the relay sent, per request and per round."""
+
+    def __init__(self):
+        self.events: dict[str, list[dict]] = {}
+        self.rounds: list[dict[str, list[dict]]] = []
+        self.cancelled: set[str] = set()
+        self.checks: list[list[str]] = []
+        self.lock = threading.Lock()
+
+    def send(self, events: dict[str, list[dict]], check: list[str]) -> set[str]:
+        with self.lock:
+            if events:
+                self.rounds.append(events)
+            for request_id, batch in events.items():
+                self.events.setdefault(request_id, []).extend(batch)
+            self.checks.append(list(check))
+            return self.cancelled & set(check)
+
+
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
+def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     build_model(root / "tiny", kind="llama", seed=4)
+    return ModelCache(root=root, budget_bytes=2**30)
+
+
+@pytest.fixture
+def streams():
+    return Streams()
+
+
+@pytest.fixture
+def engine(models, streams):
     return Engine(
-        cache=ModelCache(root=root, budget_bytes=2**30), scheduler=Scheduler(), torch_threads=1
+        cache=models, scheduler=Scheduler(), relay=Relay(send=streams.send), torch_threads=1
     )
 
 
@@ -31,16 +63,9 @@ def job(**fields) -> GenerationJob:
     return GenerationJob(**{**values, **fields})
 
 
-def run(engine, the_job, *, cancel=lambda: False, timeout=60.0):
-    batches = []
-    last = relay_job(
-        the_job,
-        engine=engine,
-        sink=batches.append,
-        cancel_requested=cancel,
-        timeout_seconds=timeout,
-    )
-    return last, [event for batch in batches for event in batch]
+def run(engine, streams, the_job, *, timeout=60.0, cancelled=False):
+    last = relay_job(the_job, engine=engine, timeout_seconds=timeout, cancelled=cancelled)
+    return last, streams.events.get(the_job.request_id, [])
 
 
 def test_deltas_of_a_choice_that_arrive_together_are_merged_in_place():
@@ -61,8 +86,8 @@ def test_deltas_of_a_choice_that_arrive_together_are_merged_in_place():
     ]
 
 
-def test_a_job_streams_its_events_and_releases_the_model(engine):
-    last, events = run(engine, job(temperature=0.0))
+def test_a_job_streams_its_events_and_releases_the_model(engine, streams):
+    last, events = run(engine, streams, job(temperature=0.0))
 
     assert events[0] == {"type": "start"}
     assert last == events[-1]
@@ -73,22 +98,71 @@ def test_a_job_streams_its_events_and_releases_the_model(engine):
     engine.cache.release(loaded)
 
 
-def test_a_cancel_seen_while_running_ends_with_cancelled(engine):
-    polls = []
+def test_a_cancel_seen_while_running_ends_with_cancelled(engine, streams):
+    the_job = job(max_tokens=200, temperature=1.0, seed=3)
+    streams.cancelled.add(the_job.request_id)  # the client left; the relay's first poll sees it
 
-    def cancel():
-        polls.append(1)
-        return len(polls) > 1  # not before the job starts, but at the first poll while it runs
-
-    last, events = run(engine, job(max_tokens=200, temperature=1.0, seed=3), cancel=cancel)
+    last, events = run(engine, streams, the_job)
 
     finish = next(e for e in events if e["type"] == "finish")
     assert finish["finish_reason"] == "cancelled"
     assert last["type"] == "done"
+    assert last["completion_tokens"] < 200
 
 
-def test_the_time_limit_ends_the_job_with_a_timeout_error(engine):
-    last, events = run(engine, job(max_tokens=200, temperature=1.0, seed=3), timeout=0.0)
+def test_a_job_cancelled_while_queued_computes_nothing(engine, streams):
+    last, events = run(engine, streams, job(max_tokens=200), cancelled=True)
+
+    assert [e["type"] for e in events] == ["start", "finish", "done"]
+    assert events[1]["finish_reason"] == "cancelled"
+    assert last["completion_tokens"] == 0
+
+
+def test_requests_in_flight_together_share_each_round_trip(engine, streams):
+    jobs = [job(max_tokens=24, temperature=0.0, prompt_ids=[5, 6, 7 + i]) for i in range(6)]
+    lasts = [None] * len(jobs)
+
+    def one(index):
+        lasts[index] = run(engine, streams, jobs[index])[0]
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert all(last["type"] == "done" for last in lasts)
+    for the_job in jobs:  # each stream holds its own answer, complete and in order
+        events = streams.events[the_job.request_id]
+        assert events[0] == {"type": "start"} and events[-1]["type"] == "done"
+        deltas = sum(e["tokens"] for e in events if e["type"] == "delta")
+        assert deltas == events[-1]["completion_tokens"] == 24
+    # 6 requests × 24 tokens decoded together: far fewer sends than one per token per request.
+    assert len(streams.rounds) < 24 * 6 / 3
+    assert max(len(batch) for batch in streams.rounds) >= 2
+
+
+def test_a_failing_send_cancels_the_requests_it_carried(models):
+    failures = []
+
+    def send(events, check):
+        if events:
+            failures.append(list(events))
+            raise ConnectionError("Redis is down")
+        return set()
+
+    engine = Engine(cache=models, scheduler=Scheduler(), relay=Relay(send=send), torch_threads=1)
+    the_job = job(max_tokens=500, temperature=1.0, seed=5)
+
+    last = relay_job(the_job, engine=engine, timeout_seconds=60)
+
+    assert last["type"] == "done"  # the job ends instead of generating for nobody
+    assert last["completion_tokens"] < 500
+    assert all(batch == [the_job.request_id] for batch in failures)
+
+
+def test_the_time_limit_ends_the_job_with_a_timeout_error(engine, streams):
+    last, events = run(engine, streams, job(max_tokens=200, temperature=1.0, seed=3), timeout=0.0)
 
     assert last["type"] == "error"
     assert last["code"] == "timeout"
@@ -104,8 +178,8 @@ def test_the_time_limit_ends_the_job_with_a_timeout_error(engine):
         ({"prompt_ids": []}, "invalid_request"),
     ],
 )
-def test_a_job_that_cannot_run_ends_with_one_error_event(engine, fields, code):
-    last, events = run(engine, job(**fields))
+def test_a_job_that_cannot_run_ends_with_one_error_event(engine, streams, fields, code):
+    last, events = run(engine, streams, job(**fields))
 
     assert events == [last]
     assert (last["type"], last["code"]) == ("error", code)
