@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from inference.engine.device import select_device
+from inference.engine.packing import pack_linears, packing_supported
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class LoadedModel:
     eos_token_ids: frozenset[int]
     max_positions: int
     load_seconds: float
+    packed: bool = False  # linear weights prepacked for oneDNN (inference/engine/packing.py)
     pins: int = 0
     last_used: float = field(default_factory=time.monotonic)
 
@@ -98,7 +100,15 @@ def _max_positions(model, tokenizer) -> int:
 
 
 class ModelCache:
-    def __init__(self, *, root: Path, budget_bytes: int, device_setting: str = "auto"):
+    def __init__(
+        self,
+        *,
+        root: Path,
+        budget_bytes: int,
+        device_setting: str = "auto",
+        pack_weights: bool = True,
+    ):
+        self.pack_weights = pack_weights
         self.root = Path(root).resolve()
         self.budget_bytes = budget_bytes
         self.device_setting = device_setting
@@ -216,6 +226,9 @@ class ModelCache:
             raise ModelUnavailable(f"Cannot load {key!r}: {exc}") from exc
         model.to(device)
         model.eval()
+        packed = (
+            pack_linears(model) if self.pack_weights and packing_supported(device, dtype) else 0
+        )
         seconds = time.monotonic() - started
         entry = LoadedModel(
             key=key,
@@ -224,16 +237,18 @@ class ModelCache:
             tokenizer=tokenizer,
             device=device,
             dtype=dtype,
-            nbytes=parameter_bytes(model),
+            nbytes=parameter_bytes(model) + packed,
+            packed=bool(packed),
             eos_token_ids=_eos_ids(model, tokenizer),
             max_positions=_max_positions(model, tokenizer),
             load_seconds=seconds,
         )
         log.info(
-            "Loaded model %s on %s/%s in %.1fs (%d MB)",
+            "Loaded model %s on %s/%s%s in %.1fs (%d MB)",
             key,
             device,
             dtype,
+            " (linear weights packed for oneDNN)" if packed else "",
             seconds,
             entry.nbytes // 2**20,
         )

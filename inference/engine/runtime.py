@@ -44,6 +44,7 @@ def process_engine() -> Engine:
                     root=settings.MEDIA_ROOT,
                     budget_bytes=settings.INFERENCE_MODEL_CACHE_BYTES,
                     device_setting=settings.INFERENCE_DEVICE,
+                    pack_weights=settings.INFERENCE_PACK_WEIGHTS,
                 ),
                 scheduler=Scheduler(
                     max_batch_rows=settings.INFERENCE_MAX_BATCH_ROWS,

@@ -1,10 +1,12 @@
 """The batching scheduler computes what transformers computes, whatever shares the batch."""
 
 import dataclasses
+import functools
 import threading
 
 import pytest
 import torch
+from transformers import AutoModelForCausalLM
 
 from inference.engine.model_cache import ModelCache
 from inference.engine.requests import ContextTooLong
@@ -28,10 +30,17 @@ def tiny(request, tmp_path_factory):
     return cache.acquire(request.param)
 
 
+@functools.cache
+def plain_model(path):
+    """The model as transformers loads it: nn.Linear layers, no packed weights."""
+    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+
+
 def reference(loaded, prompt_ids: list[int], max_new_tokens: int) -> list[int]:
-    """transformers' own greedy answer for one prompt alone, without padding."""
+    """transformers' own greedy answer for one prompt alone, without padding, computed by
+    the unpacked model (so the engine's packed weights are checked too)."""
     ids = torch.tensor([prompt_ids])
-    output = loaded.model.generate(
+    output = plain_model(loaded.path).generate(
         ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False
     )
     return output[0, len(prompt_ids) :].tolist()
