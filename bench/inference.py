@@ -5,7 +5,9 @@
 Measures, in one run and on the same prompts (chat template applied, greedy, so every setup
 produces the same tokens):
 
-(a) in-process ``model.generate``, one request at a time (the baseline);
+(a) in-process ``model.generate``, one request at a time (the baseline: transformers as is);
+(a′) the same with the linear weights packed as the engine packs them on the CPU
+    (inference/engine/packing.py), to tell the kernels' gain from the batching's;
 (b) the full stack, one request at a time: HTTP (uvicorn) → admission → Celery task →
     the worker's engine → Redis Stream → Server-Sent Events;
 (c) the full stack with ``--concurrency`` requests in flight at once;
@@ -255,16 +257,20 @@ class Stack:
 
 
 def measure_in_process(
-    prompt_ids: list[list[int]], max_tokens: int, threads: int
+    prompt_ids: list[list[int]], max_tokens: int, threads: int, *, packed: bool = False
 ) -> tuple[dict, list[list[int]]]:
-    """(a): transformers' generate, one request at a time. TTFT = prefill + first token."""
+    """(a): transformers' generate, one request at a time. TTFT = prefill + first token.
+    ``packed`` (a′): the linear weights first packed as the engine packs them."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from inference.engine.device import configure_torch_threads
+    from inference.engine.packing import pack_linears
 
     configure_torch_threads(threads)
     model = AutoModelForCausalLM.from_pretrained(str(MODEL_DIR), dtype=torch.float32).eval()
+    if packed and not pack_linears(model):
+        raise SystemExit("This torch cannot pack linear weights for oneDNN.")
     answers, ttfts, tokens, seconds = [], [], 0, 0.0
     with torch.inference_mode():
         warm = torch.tensor([prompt_ids[0]])
@@ -455,10 +461,11 @@ def worker_timings(sequential: int) -> dict:
 
 
 def report(results: dict) -> str:
-    a, b, c, d = results["a"], results["b"], results["c"], results["d"]
+    a, a2, b, c, d = (results[k] for k in ("a", "a_packed", "b", "c", "d"))
     ratio_c = c["tokens_per_second"] / a["tokens_per_second"]
     ratio_b = b["tokens_per_second"] / a["tokens_per_second"]
     overhead = b["ttft_p50_ms"] - a["ttft_p50_ms"]
+    overhead_packed = b["ttft_p50_ms"] - a2["ttft_p50_ms"]
 
     def row(label: str, r: dict) -> str:
         return (
@@ -483,6 +490,7 @@ def report(results: dict) -> str:
             "| setup | requests | completion tokens | tokens/s (aggregate) | TTFT p50 | TTFT p95 |",
             "| --- | --- | --- | --- | --- | --- |",
             row("(a) in-process `generate`, one at a time", a),
+            row("(a′) the same, linear weights packed as the engine packs them", a2),
             row("(b) full stack (HTTP → Celery → engine → SSE), one at a time", b),
             row(f"(c) full stack, {n} concurrent", c),
             row(f"(d) engine alone, {n} submitted at once", d),
@@ -492,13 +500,17 @@ def report(results: dict) -> str:
             f"| (c)/(a) ≥ 6× | {ratio_c:.1f}× | {verdict(ratio_c >= 6)} |",
             f"| (b)/(a) ≥ 0.9 | {ratio_b:.2f} | {verdict(ratio_b >= 0.9)} |",
             f"| TTFT overhead of (b) over in-process prefill ≤ 50 ms p50 | {overhead:.0f} ms | {verdict(overhead <= 50)} |",
+            f"| (c)/(a′): batching alone, through the stack, same kernels | {c['tokens_per_second'] / a2['tokens_per_second']:.1f}× | |",
+            f"| (b)/(a′) and TTFT overhead over (a′): the stack's own cost, same kernels | {b['tokens_per_second'] / a2['tokens_per_second']:.2f}; {overhead_packed:.0f} ms | |",
             f"| (c)/(d): what HTTP, Celery and Redis cost at {n} concurrent | {c['tokens_per_second'] / d['tokens_per_second']:.2f} | |",
             "",
-            f"Greedy answers through the stack equal in-process `generate`: {results['same_answers']}.",
+            f"Greedy answers through the stack equal in-process `generate`: {results['same_answers']}; "
+            f"(a′) equals (a): {results['same_packed']}.",
             worker_line(results.get("worker") or {}),
             "TTFT of (a) is one `generate(max_new_tokens=1)` call (prefill + first token); of (b)/(c) the "
             "time from sending the HTTP request to the first SSE chunk with content.",
             "",
+            GENERATED_END,
         ]
     )
 
@@ -515,15 +527,25 @@ def worker_line(timings: dict) -> str:
     )
 
 
+GENERATED_END = "<!-- bench/inference.py writes the section down to here; notes below are kept -->"
+
+
 def write_section(section: str) -> None:
+    """Replaces the generated part of the Inference section; hand-written notes after
+    GENERATED_END (run history, analysis) stay."""
     path = ROOT / "docs" / "BENCHMARKS.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     start = text.find("## Inference\n")
     if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
     else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+        marker = text.find(GENERATED_END, start)
+        if marker != -1:
+            end = marker + len(GENERATED_END)
+        else:
+            following = text.find("\n## ", start + 1)
+            end = following if following != -1 else len(text)
+        text = text[:start] + section + text[end:]
     path.write_text(text)
 
 
@@ -575,6 +597,13 @@ def main() -> None:
         [ids[p] for p in sequential_prompts], args.max_tokens, threads
     )
     print(f"    {results['a']['tokens_per_second']:.1f} tokens/s", flush=True)
+    print("(a′) in-process generate, packed weights…", flush=True)
+    results["a_packed"], packed_answers = measure_in_process(
+        [ids[p] for p in sequential_prompts], args.max_tokens, threads, packed=True
+    )
+    print(f"    {results['a_packed']['tokens_per_second']:.1f} tokens/s", flush=True)
+    same_packed = sum(1 for got, want in zip(packed_answers, reference, strict=True) if got == want)
+    results["same_packed"] = f"{same_packed} of {len(reference)} answers identical"
     print("(d) engine alone…", flush=True)
     results["d"] = measure_engine([ids[p] for p in concurrent_prompts], args.max_tokens, threads)
     print(f"    {results['d']['tokens_per_second']:.1f} tokens/s", flush=True)
