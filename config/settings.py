@@ -91,20 +91,29 @@ TEMPLATES = [
 ]
 
 # Database: PostgreSQL via DATABASE_URL; SQLite under var/ for the embedded demo.
-if PRODUCTION:
-    DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL"), conn_max_age=60)}
-else:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'store.sqlite3'}"), conn_max_age=0
-        )
-    }
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL")
+        if PRODUCTION
+        else env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'store.sqlite3'}")
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
+elif env_bool("DATABASE_POOL", True):
+    # A connection pool (psycopg_pool): under ASGI every request runs its database work in a
+    # thread of its own, so without a pool each API call would open a new PostgreSQL
+    # connection. The pool keeps them open across requests and threads.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN", 2),
+        "max_size": env_int("DATABASE_POOL_MAX", 20),
+        "timeout": 10,
+    }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
