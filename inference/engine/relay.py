@@ -102,9 +102,12 @@ class Relay:
     def _run(self) -> None:
         while True:
             with self._lock:
-                jobs = list(self._jobs)
-            self._ready.wait(self.poll_seconds if jobs else None)
+                idle = not self._jobs
+            # follow() sets _ready after adding a job, so an idle wait never misses one.
+            self._ready.wait(None if idle else self.poll_seconds)
             self._ready.clear()
+            with self._lock:
+                jobs = list(self._jobs)
             if jobs:
                 try:
                     self._round(jobs)
@@ -127,9 +130,12 @@ class Relay:
             try:
                 cancelled = self.send(batch, check)
             except Exception:  # noqa: BLE001 - nobody can read these answers; stop computing them
-                log.exception(
-                    "Cannot write the events of %d generations; cancelling them", len(batch)
-                )
+                if batch:
+                    log.exception(
+                        "Cannot write the events of %d generations; cancelling", len(batch)
+                    )
+                else:  # only the cancel poll failed: a Redis blink must not end the answers
+                    log.warning("Cannot check the cancel flags", exc_info=True)
                 for relayed in jobs:
                     if relayed.request_id in batch:
                         relayed.request.cancel()
