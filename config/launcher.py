@@ -196,6 +196,9 @@ def main() -> None:
         raise SystemExit("localstripe is not installed; run `make setup`.")
     supervisor = Supervisor()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # A shell starting `make run` in the background ignores SIGINT for it; Ctrl-C or kill -INT
+    # must still stop everything.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         supervisor.start_redis()
         supervisor.start_localstripe()
