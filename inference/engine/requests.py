@@ -72,6 +72,7 @@ class GenerationRequest:
         self.submitted_at = time.monotonic()
         self.admitted_at: float | None = None
         self.first_token_at: float | None = None
+        self.finished_at: float | None = None
         self._wake = wake
         self.choices = [
             Choice(
@@ -142,6 +143,7 @@ class GenerationRequest:
                 "completion_tokens": self.completion_tokens,
             }
         )
+        self.finished_at = time.monotonic()
         self.done.set()
 
     def _close(self) -> None:
@@ -155,6 +157,7 @@ class GenerationRequest:
                 "completion_tokens": self.completion_tokens,
             }
         )
+        self.finished_at = time.monotonic()
         self.done.set()
 
 
@@ -163,6 +166,7 @@ class SchedulerStats:
     """Counters that show whether requests really share forward passes."""
 
     prefills: int = 0
+    prefill_chunks: int = 0
     decode_steps: int = 0
     rows_decoded: int = 0
     max_rows: int = 0

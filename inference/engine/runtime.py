@@ -49,6 +49,7 @@ def process_engine() -> Engine:
                 scheduler=Scheduler(
                     max_batch_rows=settings.INFERENCE_MAX_BATCH_ROWS,
                     max_prefill_tokens=settings.INFERENCE_MAX_PREFILL_TOKENS,
+                    prefill_chunk_tokens=settings.INFERENCE_PREFILL_CHUNK_TOKENS,
                 ),
                 relay=Relay(
                     send=lambda events, check: events_exchange(stream_client(), events, check)

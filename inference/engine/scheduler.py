@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
 
-from inference.engine.kv_cache import SlackLayer, new_cache
 from inference.engine.model_cache import LoadedModel
+from inference.engine.prefill import Prefill
 from inference.engine.prefix import MIN_PREFIX_TOKENS, Prefix, common_prefix_length
 from inference.engine.requests import Choice, GenerationRequest, SchedulerStats
 from inference.engine.sampling import choose_tokens
@@ -105,12 +105,20 @@ def _pad_kv(tensor: torch.Tensor, amount: int) -> torch.Tensor:
 
 
 class Scheduler:
-    def __init__(self, *, max_batch_rows: int = 32, max_prefill_tokens: int = 4096):
+    def __init__(
+        self,
+        *,
+        max_batch_rows: int = 32,
+        max_prefill_tokens: int = 4096,
+        prefill_chunk_tokens: int = 512,
+    ):
         self.max_batch_rows = max_batch_rows
         self.max_prefill_tokens = max_prefill_tokens
+        self.prefill_chunk_tokens = prefill_chunk_tokens
         self.stats = SchedulerStats()
         self._pending: deque[GenerationRequest] = deque()
         self._batches: dict[LoadedModel, Batch] = {}
+        self._prefilling: dict[LoadedModel, Prefill] = {}
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[], None]] = []
@@ -170,7 +178,11 @@ class Scheduler:
 
     def busy_models(self) -> set[LoadedModel]:
         with self._condition:
-            return set(self._batches) | {request.model for request in self._pending}
+            return (
+                set(self._batches)
+                | set(self._prefilling)
+                | {request.model for request in self._pending}
+            )
 
     def _wake(self) -> None:
         with self._condition:
@@ -187,7 +199,7 @@ class Scheduler:
         with torch.inference_mode():
             while True:
                 with self._condition:
-                    while not self._pending and not self._batches:
+                    while not self._pending and not self._batches and not self._prefilling:
                         self._condition.wait()
                     newcomers = list(self._pending)
                     self._pending.clear()
@@ -203,12 +215,31 @@ class Scheduler:
     def _step(self, newcomers: list[GenerationRequest]) -> None:
         admitted = self._admit(newcomers)
         for model, requests in admitted.items():
+            for request in requests:
+                request.emit_start()
             try:
-                self._prefill(model, requests)
+                prefix = self._prefix_for(model, requests)
+                self._prefilling[model] = Prefill(
+                    model, requests, prefix, self._model_kwargs(model)
+                )
             except Exception as exc:  # noqa: BLE001 - fail these requests, keep serving others
-                log.exception("Prefill failed for %s", model.key)
-                for request in requests:
-                    request.fail("engine_error", f"The model failed to process the prompt: {exc}")
+                self._prefill_failed(model, requests, exc)
+        for model, prefill in list(self._prefilling.items()):
+            if all(request.cancel_reason is not None for request in prefill.requests):
+                del self._prefilling[model]  # nobody waits for this prompt any more
+                for request in prefill.requests:
+                    for choice in request.choices:
+                        request.finish_choice(choice, "cancelled")
+                continue
+            try:
+                prefill.step(self.prefill_chunk_tokens)
+                self.stats.prefill_chunks += 1
+                if prefill.complete:
+                    del self._prefilling[model]
+                    self._join(prefill)
+            except Exception as exc:  # noqa: BLE001
+                self._prefilling.pop(model, None)
+                self._prefill_failed(model, prefill.requests, exc)
         for model, batch in list(self._batches.items()):
             self._apply_cancellations(batch)
             batch.compact()
@@ -240,6 +271,9 @@ class Scheduler:
                     request.finish_choice(choice, "cancelled")
                 continue
             model = request.model
+            if model in self._prefilling:  # one group prefills at a time per model
+                deferred.append(request)
+                continue
             running = self._batches[model].rows if model in self._batches else 0
             rows = running + planned_rows.get(model, 0)
             count, longest = planned_tokens.get(model, (0, 0))
@@ -266,44 +300,22 @@ class Scheduler:
             )
         return self._forward_kwargs[model]
 
-    def _prefill(self, model: LoadedModel, requests: list[GenerationRequest]) -> None:
+    @staticmethod
+    def _prefill_failed(model: LoadedModel, requests: list[GenerationRequest], exc: Exception):
+        log.exception("Prefill failed for %s", model.key)
         for request in requests:
-            request.emit_start()
-        device = model.device
-        prefix = self._prefix_for(model, requests)
-        shared = len(prefix) if prefix is not None else 0
-        suffixes = [request.prompt_ids[shared:] for request in requests]
-        longest = max(len(suffix) for suffix in suffixes)
-        input_ids = torch.zeros((len(requests), longest), dtype=torch.long)
-        mask = torch.zeros((len(requests), longest), dtype=torch.long)
-        for row, suffix in enumerate(suffixes):
-            input_ids[row, longest - len(suffix) :] = torch.tensor(suffix)
-            mask[row, longest - len(suffix) :] = 1
-        input_ids, mask = input_ids.to(device), mask.to(device)
-        positions = shared + (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = new_cache()
-        if prefix is not None:
-            # Columns: [shared prefix][padding][suffix]; the padding in the middle is masked.
-            cache.layers = [SlackLayer() for _ in prefix.layers]
-            for layer, (keys, values) in zip(cache.layers, prefix.layers, strict=True):
-                layer.assign(
-                    keys.expand(len(requests), -1, -1, -1), values.expand(len(requests), -1, -1, -1)
-                )
-            mask = torch.cat([mask.new_ones((len(requests), shared)), mask], dim=1)
-            self.stats.prefix_tokens_reused += shared * len(requests)
-        output = model.model(
-            input_ids=input_ids,
-            attention_mask=mask,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-            **self._model_kwargs(model),
-        )
-        logits = output.logits[:, -1, :]
+            request.fail("engine_error", f"The model failed to process the prompt: {exc}")
+
+    def _join(self, prefill: Prefill) -> None:
+        """A complete prefill: samples each choice's first token and joins the running batch."""
+        model, requests = prefill.model, prefill.requests
+        cache, mask, logits = prefill.cache, prefill.mask, prefill.logits
+        if prefill.shared:
+            self.stats.prefix_tokens_reused += prefill.shared * len(requests)
         # n > 1: the prompt is computed once, then its cache row is repeated per choice.
         rows = [row for row, request in enumerate(requests) for _ in range(request.n)]
         if len(rows) != len(requests):
-            index = torch.tensor(rows, device=device)
+            index = torch.tensor(rows, device=model.device)
             cache.batch_select_indices(index)
             logits = logits.index_select(0, index)
             mask = mask.index_select(0, index)
@@ -315,8 +327,8 @@ class Scheduler:
         batch.merge(
             cache=cache,
             mask=mask,
-            positions=torch.tensor([c.request.prompt_tokens for c in choices], device=device),
-            last_tokens=torch.tensor(tokens, device=device),
+            positions=torch.tensor([c.request.prompt_tokens for c in choices], device=model.device),
+            last_tokens=torch.tensor(tokens, device=model.device),
             choices=choices,
         )
         for choice, token in zip(choices, tokens, strict=True):

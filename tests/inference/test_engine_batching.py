@@ -277,6 +277,43 @@ def test_a_long_prompt_joining_and_leaving_does_not_change_the_running_answer(ti
     assert running.choices[0].token_ids == reference(tiny, short, 40)
 
 
+def test_a_long_prompt_is_prefilled_in_chunks_while_the_running_answer_goes_on(tiny):
+    scheduler = Scheduler(prefill_chunk_tokens=4)
+    short = tiny.tokenizer("Hello")["input_ids"]
+    long = tiny.tokenizer(" ".join(PROMPTS[1:4]))["input_ids"]
+    assert len(long) >= 40  # at least 10 chunks of 4 tokens
+    running = scheduler.submit(model=tiny, prompt_ids=short, max_tokens=6, temperature=0)
+    while scheduler.stats.decode_steps < 1:
+        threading.Event().wait(0.001)
+    visitor = scheduler.submit(model=tiny, prompt_ids=long, max_tokens=5, temperature=0)
+
+    wait(visitor)
+    wait(running)
+
+    # The running answer got its remaining tokens between the visitor's chunks: it was complete
+    # before the visitor's prompt was, instead of waiting for the whole prefill.
+    assert running.finished_at < visitor.first_token_at
+    assert scheduler.stats.prefill_chunks >= 1 + len(long) // 4
+    # Chunks change no answer.
+    assert visitor.choices[0].token_ids == reference(tiny, long, 5)
+    assert running.choices[0].token_ids == reference(tiny, short, 6)
+
+
+def test_requests_cancelled_during_their_prefill_end_without_an_answer(tiny):
+    scheduler = Scheduler(prefill_chunk_tokens=1)
+    long = tiny.tokenizer(" ".join(PROMPTS))["input_ids"]
+    request = scheduler.submit(model=tiny, prompt_ids=long, max_tokens=50, temperature=0)
+    assert request.events.get(timeout=30) == {"type": "start"}
+
+    request.cancel()
+    events = wait(request)
+
+    assert [e["type"] for e in events] == ["finish", "done"]
+    assert events[0]["finish_reason"] == "cancelled"
+    assert request.completion_tokens == 0
+    assert scheduler.stats.prefill_chunks < len(long)  # it stopped computing the prompt
+
+
 SYSTEM = "You are a helpful assistant. Answer briefly and politely, in plain words.\n"
 
 
