@@ -2,6 +2,7 @@
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -69,8 +70,8 @@ def test_sign_up_become_publisher_create_use_and_revoke_a_key(
 def test_the_layout_is_usable_on_a_phone(live_server, browser):
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
     phone.goto(live_server.url + "/")
-    assert phone.locator(".site-nav").is_hidden()
+    expect(phone.locator(".site-nav")).to_be_hidden()
     phone.locator(".nav-toggle-label").click()
-    assert phone.get_by_role("link", name="Log in").is_visible()
+    expect(phone.get_by_role("link", name="Log in")).to_be_visible()
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390

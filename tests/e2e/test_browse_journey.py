@@ -2,6 +2,7 @@
 by a word of its card from the header search, reads its page and reports it; staff close the report."""
 
 import pytest
+from playwright.sync_api import expect
 
 from store.models import Listing, ListingReport
 from tests.store.factories import ListingFactory, ListingVersionFactory, WeightFileFactory
@@ -36,7 +37,7 @@ def test_staff_approve_then_a_visitor_finds_reads_and_reports_the_model(
     item = staff.get_by_test_id("queue-item").filter(has_text="Lighthouse Keeper 135M")
     assert "The tide rolls in" in item.inner_text()
     item.get_by_role("button", name="Approve").click()
-    assert "Nothing waiting for review." in staff.get_by_test_id("review-queue").inner_text()
+    expect(staff.get_by_test_id("review-queue")).to_contain_text("Nothing waiting for review.")
 
     visitor = browser.new_context().new_page()
     log_in(visitor, live_server.url, user.email, password)
@@ -44,22 +45,22 @@ def test_staff_approve_then_a_visitor_finds_reads_and_reports_the_model(
     search = visitor.get_by_role("searchbox", name="Search models")
     search.fill("cormorants")
     search.press("Enter")
-    assert visitor.get_by_test_id("result-count").inner_text() == "1 model"
+    expect(visitor.get_by_test_id("result-count")).to_have_text("1 model")
     visitor.get_by_role("link", name="Lighthouse Keeper 135M").click()
 
-    assert visitor.get_by_role("heading", name="Lighthouse Keeper 135M").is_visible()
+    expect(visitor.get_by_role("heading", name="Lighthouse Keeper 135M")).to_be_visible()
     assert visitor.locator(".model-card strong").inner_text() == "cormorants"
     assert "model.safetensors" in visitor.get_by_test_id("versions").inner_text()
-    assert visitor.get_by_test_id("pricing-box").is_visible()
+    expect(visitor.get_by_test_id("pricing-box")).to_be_visible()
 
     form = visitor.get_by_test_id("report-form")
     form.locator("select[name=reason]").select_option("misleading")
     form.locator("textarea[name=text]").fill("It knows nothing about cormorants.")
     form.get_by_role("button", name="Send report").click()
-    assert "Thanks, staff will look at your report." in visitor.content()
+    expect(visitor.locator("body")).to_contain_text("Thanks, staff will look at your report.")
 
     staff.goto(live_server.url + "/curate/")
     row = staff.get_by_test_id("report-row").filter(has_text="It knows nothing about cormorants.")
     row.get_by_role("button", name="Dismiss").click()
-    assert "No open reports." in staff.get_by_test_id("reports-queue").inner_text()
+    expect(staff.get_by_test_id("reports-queue")).to_contain_text("No open reports.")
     assert ListingReport.objects.get().status == "dismissed"

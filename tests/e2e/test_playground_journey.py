@@ -5,6 +5,7 @@ import re
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from inference.models import UsageRecord
 from tests.e2e import asgi_server as asgi_server_module
@@ -31,7 +32,7 @@ def test_the_playground_streams_an_answer_and_shows_what_it_cost(
     page.wait_for_url(f"{asgi_server}/playground/")
     assert page.locator("[data-testid=model-select]").input_value() == listing.model_id
 
-    assert page.locator("#pg-stop").is_hidden()  # only while an answer streams
+    expect(page.locator("#pg-stop")).to_be_hidden()  # only while an answer streams
     page.fill("[data-testid=max-tokens]", "40")
     page.get_by_role("button", name="Tell me a story.").click()
     assert page.locator("[data-testid=question]").inner_text() == "Tell me a story."
@@ -59,7 +60,7 @@ def test_the_playground_streams_an_answer_and_shows_what_it_cost(
 
     page.goto(f"{asgi_server}/usage/")
     assert listing.model_id in page.locator("[data-testid=usage-table]").inner_text()
-    assert page.locator("#usage-tokens-model").is_visible()
+    expect(page.locator("#usage-tokens-model")).to_be_visible()
 
     # Stopping an answer mid-stream cancels it; only what was produced is charged.
     # A sampling toy model may end on its end token before Stop is clicked, or the worker may
