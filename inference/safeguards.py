@@ -39,8 +39,10 @@ def patterns_changed() -> None:
     cache.delete(CACHE_KEY)
 
 
-def prompt_screen(*, text: str) -> None:
-    """Refuses a prompt that matches an active blocked pattern, and counts the match."""
+def prompt_screen(*, text: str, field: str = "messages") -> None:
+    """Refuses a prompt that matches an active blocked pattern, and counts the match.
+
+    ``field`` is the request field the text came from ("messages" or "prompt")."""
     for pk, regex, reason in _active_patterns():
         if regex.search(text):
             BlockedPattern.objects.filter(pk=pk).update(
@@ -50,5 +52,5 @@ def prompt_screen(*, text: str) -> None:
             if reason:
                 message = f"{message} {reason}"
             raise ApplicationError(
-                message, code="content_policy_violation", status=400, field="messages"
+                message, code="content_policy_violation", status=400, field=field
             )

@@ -144,9 +144,16 @@ def completion_start(
             status=403,
             field="model",
         )
-    prompt_screen(text=_prompt_text(params))
+    prompt_field = "messages" if params.kind == "chat" else "prompt"
+    prompt_screen(text=_prompt_text(params), field=prompt_field)
 
     prompt_ids = _prompt_ids(params, version.storage_path)
+    if not prompt_ids:
+        raise ApplicationError(
+            "The prompt is empty once tokenized; send some text.",
+            code="empty_prompt",
+            field=prompt_field,
+        )
     context = version.context_length or DEFAULT_CONTEXT_LENGTH
     max_tokens = params.max_tokens or max(
         1, min(settings.INFERENCE_DEFAULT_MAX_TOKENS, context - len(prompt_ids))
@@ -157,7 +164,7 @@ def completion_start(
             f"{len(prompt_ids) + max_tokens} tokens ({len(prompt_ids)} in the prompt, {max_tokens} "
             "for the completion). Please reduce the prompt or the completion length.",
             code="context_length_exceeded",
-            field="messages" if params.kind == "chat" else "prompt",
+            field=prompt_field,
         )
     reserve = len(prompt_ids) + params.n * max_tokens
 

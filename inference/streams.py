@@ -3,11 +3,11 @@
 Writer functions (worker side) come first; the web side's readers follow below.
 """
 
-
 # --- writers (worker side) -------------------------------------------------------------
 # The worker appends a generation's events with XADD and refreshes the stream's TTL in the
 # same round trip, so a stream nobody reads still disappears after STREAM_TTL_SECONDS.
 
+import asyncio
 import os
 import threading
 import time
@@ -193,6 +193,19 @@ def _is_last(event: dict) -> bool:
     return event.get("type") in (DONE, ERROR)
 
 
+def _stop_if_cancelled() -> None:
+    """Raises CancelledError when this task was asked to stop but is still running.
+
+    The ASGI handler cancels a response's task when its client disconnects; a library
+    between our awaits may swallow that CancelledError (seen here: a disconnected stream ran
+    to its end with ``cancelling() == 1``, and the client was charged for the whole answer).
+    The request stays marked, so checking after every read makes the stop certain.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def events_read_async(client, request_id: str, *, timeout: float, queue: str | None = None):
     """Yields the request's events in order until "done" or "error"; StreamTimeout after
     ``timeout`` seconds without the final event, WorkerLost as soon as the stream is silent
@@ -202,6 +215,7 @@ async def events_read_async(client, request_id: str, *, timeout: float, queue: s
         answer = await client.xread(
             {cursor.key: cursor.last_id}, block=cursor.block_ms(), count=256
         )
+        _stop_if_cancelled()
         if cursor.worker_check_due(answer) and not await queue_served_async(client, queue):
             raise WorkerLost(request_id)
         for event in cursor.events(answer):

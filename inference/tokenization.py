@@ -68,4 +68,8 @@ def chat_prompt_ids(*, storage_path: str, messages: list[dict]) -> list[int]:
 
 def text_prompt_ids(*, storage_path: str, prompt: str) -> list[int]:
     tokenizer = tokenizer_for(storage_path=storage_path)
-    return list(tokenizer(prompt)["input_ids"])
+    ids = list(tokenizer(prompt)["input_ids"])
+    if not ids and tokenizer.bos_token_id is not None:
+        # Nothing to continue: start from the beginning-of-text token, as generate() does.
+        ids = [tokenizer.bos_token_id]
+    return ids

@@ -38,6 +38,17 @@ def invalid_api_key(message: str = "Incorrect API key provided.") -> OpenAIError
     return OpenAIError(message, status=401, type="invalid_request_error", code="invalid_api_key")
 
 
+def store_unavailable() -> OpenAIError:
+    """Redis (key limits, worker registry, answer streams, and the default broker) is down."""
+    return OpenAIError(
+        "The store's inference service is unreachable right now; nothing was charged. "
+        "Try again shortly.",
+        status=503,
+        type="server_error",
+        code="service_unavailable",
+    )
+
+
 _TYPES = {402: "insufficient_quota", 403: "permission_error", 429: "rate_limit_error"}
 
 

@@ -12,8 +12,9 @@ import logging
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from redis.exceptions import RedisError
 
-from inference.api.errors import OpenAIError
+from inference.api.errors import OpenAIError, store_unavailable
 from inference.protocol import DELTA, DONE, ERROR, FINISH
 from inference.services import (
     StartedCompletion,
@@ -59,12 +60,23 @@ def _ids(started: StartedCompletion, kind: str) -> tuple[str, str]:
     return f"cmpl-{started.request_id}", "text_completion"
 
 
+# Status and type of the worker's error codes. What the worker refuses because of the request
+# itself (checked there against the model it loaded) is the client's error; anything else
+# (a model that fails to load or to generate) is the store's.
+WORKER_ERRORS = {
+    "context_length_exceeded": (400, "invalid_request_error"),
+    "invalid_request": (400, "invalid_request_error"),
+}
+
+
 def _error_from_event(event: dict) -> OpenAIError:
+    code = event.get("code") or "generation_failed"
+    status, error_type = WORKER_ERRORS.get(code, (500, "server_error"))
     return OpenAIError(
         event.get("message") or "The model failed while generating.",
-        status=500,
-        type="server_error",
-        code=event.get("code") or "generation_failed",
+        status=status,
+        type=error_type,
+        code=code,
     )
 
 
@@ -241,6 +253,10 @@ async def completion_events(
         yield _sse("[DONE]")
     except StreamTimeout:
         yield _sse({"error": _timeout_error().body()})
+        yield _sse("[DONE]")
+    except RedisError:
+        logger.exception("Lost Redis while streaming %s", started.request_id)
+        yield _sse({"error": store_unavailable().body()})
         yield _sse("[DONE]")
     finally:
         if not finished:

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from inference.api import views
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("models/<path:model_id>", views.model_detail, name="model-detail"),
     path("chat/completions", views.chat_completions, name="chat-completions"),
     path("completions", views.completions, name="completions"),
+    # Last: any other path under /v1 gets OpenAI's error body, not the site's HTML 404 page.
+    re_path(r"^.*$", views.unknown_url),
 ]

@@ -42,17 +42,15 @@ def _integer(data: dict, name: str, *, low: int, high: int | None = None) -> int
     return value
 
 
-def _number(
-    data: dict, name: str, *, low: float, high: float, default: float, low_open: bool = False
-) -> float:
+def _number(data: dict, name: str, *, low: float, high: float, default: float) -> float:
     value = data.get(name)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise _bad(f"'{name}' must be a number.", name, "invalid_type")
-    if value > high or value < low or (low_open and value == low):
+    if value > high or value < low:
         raise _bad(
-            f"'{name}' must be {'above' if low_open else 'at least'} {low} and at most {high}, got {value}.",
+            f"'{name}' must be at least {low} and at most {high}, got {value}.",
             name,
             "invalid_value",
         )
@@ -117,14 +115,48 @@ def _prompt(data: dict) -> str:
     return prompt
 
 
+# OpenAI fields that change the answer and that this API does not serve, with the values that
+# ask for nothing (those pass), and what to say.
+UNSUPPORTED = {
+    "logprobs": ((None, False), "'logprobs' is not supported by this store's models."),
+    "top_logprobs": ((None, 0), "'top_logprobs' is not supported by this store's models."),
+    "echo": ((None, False), "'echo' is not supported by this store's models."),
+    "suffix": ((None, ""), "'suffix' (insertion) is not supported by this store's models."),
+    "tools": ((None, []), "Tool calling is not supported by this store's models."),
+    "functions": ((None, []), "Function calling is not supported by this store's models."),
+}
+
+
+def _refuse_unsupported(data: dict) -> None:
+    """Refused by name rather than ignored: a client asking for one of these would otherwise
+    get another answer than it asked for without knowing."""
+    for name, (neutral, message) in UNSUPPORTED.items():
+        if data.get(name) not in neutral:
+            raise _bad(message, name, "unsupported_parameter")
+    if data.get("best_of") not in (None, 1, data.get("n", 1)):
+        raise _bad(
+            "'best_of' is not supported: ask for 'n' choices instead.",
+            "best_of",
+            "unsupported_parameter",
+        )
+    response_format = data.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") not in (None, "text"):
+        raise _bad(
+            "Only the 'text' response format is supported by this store's models.",
+            "response_format",
+            "unsupported_parameter",
+        )
+
+
 def completion_params(data: dict, *, kind: str) -> CompletionParams:
     """Validates a body for kind "chat" (messages) or "text" (prompt)."""
     model = data.get("model")
     if not isinstance(model, str) or not model.strip():
         raise _bad("You must provide a model parameter.", "model", "invalid_value")
-    max_tokens = _integer(data, "max_completion_tokens", low=1)
-    if max_tokens is None:
-        max_tokens = _integer(data, "max_tokens", low=1)
+    # Both are checked; max_completion_tokens wins when both are sent (as at OpenAI).
+    max_completion_tokens = _integer(data, "max_completion_tokens", low=1)
+    legacy_max_tokens = _integer(data, "max_tokens", low=1)
+    max_tokens = max_completion_tokens if max_completion_tokens is not None else legacy_max_tokens
     stream = data.get("stream", False)
     if stream is None:
         stream = False
@@ -142,9 +174,8 @@ def completion_params(data: dict, *, kind: str) -> CompletionParams:
                 "invalid_value",
             )
         include_usage = bool(options.get("include_usage", False))
-    seed = data.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise _bad("'seed' must be an integer.", "seed", "invalid_type")
+    seed = _integer(data, "seed", low=-(2**63), high=2**63 - 1)
+    _refuse_unsupported(data)
     return CompletionParams(
         model=model.strip(),
         kind=kind,
@@ -152,7 +183,7 @@ def completion_params(data: dict, *, kind: str) -> CompletionParams:
         prompt=_prompt(data) if kind == "text" else None,
         max_tokens=max_tokens,
         temperature=_number(data, "temperature", low=0.0, high=2.0, default=1.0),
-        top_p=_number(data, "top_p", low=0.0, high=1.0, default=1.0, low_open=True),
+        top_p=_number(data, "top_p", low=0.0, high=1.0, default=1.0),
         n=_integer(data, "n", low=1, high=MAX_N) or 1,
         stop=_stop(data),
         seed=seed,

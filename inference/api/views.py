@@ -4,20 +4,24 @@ The completion views are async: waiting for or streaming an answer awaits Redis,
 open request pins no thread under the ASGI server. Database work goes through sync_to_async.
 """
 
+import logging
 from functools import wraps
 
 from asgiref.sync import sync_to_async
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
 
 from config.api_errors import ApplicationError
 from inference.api.auth import authenticate
-from inference.api.errors import OpenAIError, from_application_error
+from inference.api.errors import OpenAIError, from_application_error, store_unavailable
 from inference.api.responses import completion_body, completion_events
 from inference.api.validation import completion_params, parse_json
 from inference.models import UsageRecord
 from inference.selectors import model_card_for_key, models_for_key
 from inference.services import completion_start
+
+logger = logging.getLogger(__name__)
 
 
 def openai_endpoint(view):
@@ -51,6 +55,13 @@ def model_detail(request, model_id: str):
             code="model_not_found",
         )
     return JsonResponse(card)
+
+
+@csrf_exempt
+def unknown_url(request):
+    return OpenAIError(
+        f"Invalid URL ({request.method} {request.path}).", status=404, code="unknown_url"
+    ).response()
 
 
 def sse_response(events) -> StreamingHttpResponse:
@@ -94,6 +105,10 @@ async def completion_response(
         return exc.response()
     except ApplicationError as exc:
         return from_application_error(exc).response()
+    except RedisError:
+        # Admission undid what it had done (hold, limit counts) before this reached here.
+        logger.exception("Redis is unreachable; answering 503")
+        return store_unavailable().response()
 
 
 async def _completion_view(request, *, kind: str):

@@ -237,7 +237,13 @@ def test_a_client_that_disconnects_mid_stream_is_charged_only_what_was_produced(
             if received >= 5:
                 break
     # Leaving the block closes the connection: the server cancels the generation and settles.
-    record = wait_for(lambda: UsageRecord.objects.filter(status="cancelled").first())
+    try:
+        record = wait_for(lambda: UsageRecord.objects.filter(status="cancelled").first())
+    except AssertionError:
+        raise AssertionError(
+            f"no cancelled record; records: {list(UsageRecord.objects.values())}; "
+            f"holds: {list(QuotaHold.objects.values())}"
+        ) from None
     assert 5 <= record.completion_tokens < 900
     assert record.finish_reason == "cancelled"
     assert record.charged_tokens == record.prompt_tokens + record.completion_tokens

@@ -68,15 +68,18 @@ def test_it_refuses_malformed_json_with_400(client, owner_secret):
     [
         ({"temperature": 3}, "temperature"),
         ({"temperature": "hot"}, "temperature"),
-        ({"top_p": 0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
         ({"n": 0}, "n"),
         ({"n": 99}, "n"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"max_tokens": True}, "max_tokens"),
         ({"max_completion_tokens": -5}, "max_completion_tokens"),
+        # Both are checked, even though max_completion_tokens wins when both are valid.
+        ({"max_completion_tokens": 5, "max_tokens": 0}, "max_tokens"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ({"stop": 7}, "stop"),
         ({"seed": "x"}, "seed"),
+        ({"seed": 2**64}, "seed"),  # beyond a 64-bit integer, as at OpenAI
         ({"stream": "yes"}, "stream"),
         ({"stream_options": {"include_usage": True}}, "stream_options"),
         ({"messages": []}, "messages"),
@@ -90,6 +93,45 @@ def test_it_refuses_bad_parameters_with_400_naming_the_param(
     response = post(client, owner_secret, chat(listing, **extra))
     assert response.status_code == 400
     assert error_of(response)["param"] == param
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"logprobs": True},
+        {"top_logprobs": 3},
+        {"echo": True},
+        {"best_of": 3},
+        {"suffix": "and then"},
+        {"tools": [{"type": "function", "function": {"name": "weather"}}]},
+        {"response_format": {"type": "json_object"}},
+    ],
+)
+def test_fields_that_would_change_the_answer_and_are_not_served_are_refused_by_name(
+    client, owner_secret, listing, extra
+):
+    response = post(client, owner_secret, chat(listing, **extra))
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["param"], error["code"]) == (next(iter(extra)), "unsupported_parameter")
+
+
+def test_neutral_values_of_unserved_fields_and_the_edges_of_ranges_are_accepted(
+    client, owner_secret, listing
+):
+    neutral = chat(
+        listing,
+        logprobs=False,
+        echo=False,
+        best_of=1,
+        tools=[],
+        response_format={"type": "text"},
+        top_p=0,
+        seed=-(2**63),
+    )
+    assert (
+        post(client, owner_secret, neutral).status_code == 503
+    )  # valid: it reached the worker check
 
 
 def test_it_refuses_a_missing_prompt_on_completions(client, owner_secret, listing):
@@ -169,10 +211,8 @@ def test_blocked_patterns_refuse_matching_prompts_and_count_them(
     assert "No forbidden words." in error["message"]
 
     body = {"model": listing.model_id, "prompt": "my credit card 1234"}
-    assert (
-        post(client, owner_secret, body, path="/v1/completions").json()["error"]["code"]
-        == "content_policy_violation"
-    )
+    error = error_of(post(client, owner_secret, body, path="/v1/completions"))
+    assert (error["code"], error["param"]) == ("content_policy_violation", "prompt")
 
     plain.refresh_from_db()
     regex.refresh_from_db()
@@ -191,3 +231,32 @@ def test_unknown_fields_are_ignored(client, owner_secret, listing):
 def test_get_is_not_allowed(client, owner_secret):
     response = client.get("/v1/chat/completions", HTTP_AUTHORIZATION=f"Bearer {owner_secret}")
     assert response.status_code == 405
+
+
+def test_an_empty_prompt_starts_from_the_beginning_of_text(client, owner_secret, listing):
+    body = {"model": listing.model_id, "prompt": ""}
+    assert post(client, owner_secret, body, path="/v1/completions").status_code == 503  # admitted
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/embeddings"), ("POST", "/v1/responses"), ("GET", "/v1/models/")],
+)
+def test_an_unknown_url_under_v1_gets_an_openai_error_not_a_web_page(
+    client, owner_secret, method, path
+):
+    response = client.generic(method, path, HTTP_AUTHORIZATION=f"Bearer {owner_secret}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert error_of(response)["message"] == f"Invalid URL ({method} {path})."
+
+
+def test_redis_down_answers_503_and_holds_nothing(client, user, listing, api_key_for, settings):
+    grant_rental(user, listing, tokens=1000)
+    _, secret = api_key_for(user, requests_per_minute=100)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    response = post(client, secret, chat(listing, max_tokens=20))
+    assert response.status_code == 503
+    assert error_of(response)["code"] == "service_unavailable"
+    assert available_tokens(user, listing) == 1000
+    assert not UsageRecord.objects.exists()
