@@ -347,6 +347,16 @@ def completion_abandon(
     return completion_settle_from_events(request_id=request_id, events=events)
 
 
+def completion_worker_lost(*, request_id: str) -> UsageRecord | None:
+    """The worker died mid-answer and none took over: the client gets an error, so nothing is
+    charged and the hold is released now (not after the stale-hold sweep). The cancel flag
+    stops a broker redelivery from computing an answer nobody reads."""
+    generation_cancel(_redis(), request_id)
+    return completion_settle(
+        request_id=request_id, prompt_tokens=0, completion_tokens=0, status="error"
+    )
+
+
 def completion_abandon_in_background(
     *, request_id: str, queue: str | None = None
 ) -> threading.Thread:

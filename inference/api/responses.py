@@ -20,6 +20,7 @@ from inference.services import (
     StartedCompletion,
     completion_abandon_in_background,
     completion_settle_from_events,
+    completion_worker_lost,
 )
 from inference.streams import StreamTimeout, WorkerLost, events_read_async
 
@@ -37,6 +38,7 @@ def _settle_or_log(*, request_id: str, events: list[dict]):
 
 
 _settle = sync_to_async(_settle_or_log)
+_settle_lost = sync_to_async(completion_worker_lost)
 
 
 def _finish_reason(reason: str) -> str:
@@ -126,6 +128,8 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
                 if kind_ == ERROR:
                     raise _error_from_event(event)
     except WorkerLost as exc:
+        finished = True
+        await _settle_lost(request_id=started.request_id)
         raise _worker_lost_error() from exc
     except StreamTimeout as exc:
         raise _timeout_error() from exc
@@ -249,6 +253,8 @@ async def completion_events(
                     yield _sse({**base, "choices": [], "usage": usage})
                 yield _sse("[DONE]")
     except WorkerLost:
+        finished = True
+        await _settle_lost(request_id=started.request_id)
         yield _sse({"error": _worker_lost_error().body()})
         yield _sse("[DONE]")
     except StreamTimeout:

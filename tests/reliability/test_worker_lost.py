@@ -4,21 +4,33 @@ for the request timeout, so the client gets a 503 and the quota hold is released
 import json
 import os
 import signal
+import threading
 import time
 import uuid
 
+import httpx
 import pytest
 from django.conf import settings
 
 from config.celery import app
-from config.worker_heartbeat import HEARTBEAT_PREFIX
+from config.worker_heartbeat import HEARTBEAT_PREFIX, queue_has_worker
 from inference import streams
 from inference.protocol import GENERATE_TASK, GenerationJob
 from inference.streams import StreamTimeout, WorkerLost, events_append, events_read
+from tests.inference import api_model_builders
 from tests.inference.model_builders import build_model
 from tests.services import start_celery_worker
 
 MODEL_DIR = "test-models/reliability-gpt2"
+tiny_model_dirs = api_model_builders.tiny_model_dirs
+
+
+def wait_until(predicate, *, timeout: float, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(every)
 
 
 @pytest.fixture
@@ -83,3 +95,68 @@ def test_killing_the_worker_mid_generation_is_noticed_within_seconds(redis_clien
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+def _streams_with_deltas(client) -> bool:
+    streams = client.scan_iter("gptstore:gen:*", _type="STREAM")
+    return any(client.xlen(key) > 1 for key in streams)
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_whose_worker_dies_gets_503_and_pays_nothing(
+    redis_client, tmp_path, user, api_key_for, tiny_model_dirs
+):
+    from billing.models import QuotaHold
+    from inference.models import UsageRecord
+    from inference.protocol import cancel_key
+    from tests.e2e.asgi_server import start_asgi_server
+    from tests.factories import PublisherFactory
+    from tests.inference.api_model_builders import available_tokens, grant_rental, servable_listing
+    from tests.services import stop_process
+
+    listing = servable_listing(tiny_model_dirs[True], publisher=PublisherFactory(slug="doomed"))
+    grant_rental(user, listing, tokens=5000)
+    _, secret = api_key_for(user)
+    worker = start_celery_worker(
+        database_name=settings.DATABASES["default"]["NAME"],
+        queues=["inference.doomed-api"],
+        log_path=tmp_path / "worker.log",
+    )
+    server, base = start_asgi_server(
+        log_path=tmp_path / "uvicorn.log",
+        extra_env={"INFERENCE_QUEUE_ROUTES": f"{listing.model_id}=inference.doomed-api"},
+    )
+    answers: list[httpx.Response] = []
+    try:
+        wait_until(lambda: queue_has_worker("inference.doomed-api"), timeout=60)
+        body = {"model": listing.model_id, "prompt": "Once", "max_tokens": 1000, "temperature": 1}
+        call = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(
+                    f"{base}/v1/completions",
+                    json=body,
+                    headers={"Authorization": f"Bearer {secret}"},
+                    timeout=120,
+                )
+            )
+        )
+        call.start()
+        # Kill the worker once it is producing tokens (start + at least one delta).
+        wait_until(lambda: _streams_with_deltas(redis_client), timeout=60, every=0.005)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        call.join(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        stop_process(server)
+    answer = answers[0]
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "worker_lost"
+    # Settled when the 503 was sent, not by a later sweep: nothing charged, the hold released.
+    assert QuotaHold.objects.get().status == "released"
+    assert available_tokens(user, listing) == 5000
+    record = UsageRecord.objects.get()
+    assert (record.status, record.charged_tokens) == ("error", 0)
+    assert redis_client.exists(cancel_key(record.request_id))  # a redelivery computes nothing
