@@ -98,7 +98,7 @@ def ensure_model() -> Path:
     """The demo model as safetensors (converted from the wheel's GGUF once, then reused)."""
     if (MODEL_DIR / "config.json").exists() and list(MODEL_DIR.glob("*.safetensors")):
         return MODEL_DIR
-    from store.demo.catalog import smollm2_gguf_path
+    from store.demo.smollm2 import smollm2_gguf_path
     from store.publishing.conversion import gguf_to_safetensors
 
     gguf = smollm2_gguf_path()

