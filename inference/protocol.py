@@ -52,6 +52,9 @@ class GenerationJob:
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
     enqueued_at: float = 0.0  # time.time() when the web side sent the task
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logit_bias: list[list] = field(default_factory=list)  # [[token id, bias], …]: JSON-safe
 
     def as_kwargs(self) -> dict:
         return asdict(self)

@@ -64,6 +64,9 @@ class CompletionParams:
     seed: int | None = None
     stream: bool = False
     include_usage: bool = False
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logit_bias: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,9 @@ def completion_start(
             stop=list(params.stop),
             seed=params.seed,
             enqueued_at=time.time(),
+            presence_penalty=params.presence_penalty,
+            frequency_penalty=params.frequency_penalty,
+            logit_bias=[[token, bias] for token, bias in params.logit_bias.items()],
         )
         try:
             # After commit: the worker must find the hold (and anything else) committed.

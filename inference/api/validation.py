@@ -10,6 +10,7 @@ from inference.services import CompletionParams
 ROLES = {"system", "developer", "user", "assistant", "tool"}
 MAX_N = 8
 MAX_STOP = 4
+MAX_LOGIT_BIAS = 300
 
 
 def _bad(message: str, param: str | None, code: str | None = None) -> OpenAIError:
@@ -42,19 +43,47 @@ def _integer(data: dict, name: str, *, low: int, high: int | None = None) -> int
     return value
 
 
-def _number(data: dict, name: str, *, low: float, high: float, default: float) -> float:
+def _number(
+    data: dict, name: str, *, low: float, high: float, default: float, param: str | None = None
+) -> float:
+    """``param`` names the field in errors when ``name`` is a key inside it."""
     value = data.get(name)
     if value is None:
         return default
+    label = f"{param}[{name}]" if param else f"'{name}'"
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _bad(f"'{name}' must be a number.", name, "invalid_type")
+        raise _bad(f"{label} must be a number.", param or name, "invalid_type")
     if value > high or value < low:
         raise _bad(
-            f"'{name}' must be at least {low} and at most {high}, got {value}.",
-            name,
+            f"{label} must be at least {low} and at most {high}, got {value}.",
+            param or name,
             "invalid_value",
         )
     return float(value)
+
+
+def _logit_bias(data: dict) -> dict[int, float]:
+    value = data.get("logit_bias")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(
+            "'logit_bias' must be an object of token ids to biases.", "logit_bias", "invalid_type"
+        )
+    if len(value) > MAX_LOGIT_BIAS:
+        raise _bad(
+            f"'logit_bias' accepts at most {MAX_LOGIT_BIAS} tokens.", "logit_bias", "invalid_value"
+        )
+    biases = {}
+    for token in value:
+        if not (isinstance(token, str) and token.isdigit()):
+            raise _bad(
+                f"'logit_bias' key {token!r} is not a token id.", "logit_bias", "invalid_value"
+            )
+        biases[int(token)] = _number(
+            value, token, low=-100.0, high=100.0, default=0.0, param="logit_bias"
+        )
+    return biases
 
 
 def _stop(data: dict) -> list[str]:
@@ -189,4 +218,7 @@ def completion_params(data: dict, *, kind: str) -> CompletionParams:
         seed=seed,
         stream=stream,
         include_usage=include_usage,
+        presence_penalty=_number(data, "presence_penalty", low=-2.0, high=2.0, default=0.0),
+        frequency_penalty=_number(data, "frequency_penalty", low=-2.0, high=2.0, default=0.0),
+        logit_bias=_logit_bias(data),
     )

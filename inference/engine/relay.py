@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from inference.engine.model_cache import ModelUnavailable
 from inference.engine.requests import ContextTooLong, GenerationRequest
+from inference.engine.sampling import Steering
 from inference.protocol import DELTA, DONE, ERROR, GenerationJob
 
 if TYPE_CHECKING:
@@ -188,6 +189,11 @@ def relay_job(
                 n=job.n,
                 stop=job.stop,
                 seed=job.seed,
+                steering=Steering(
+                    presence_penalty=job.presence_penalty,
+                    frequency_penalty=job.frequency_penalty,
+                    logit_bias={int(token): float(bias) for token, bias in job.logit_bias},
+                ),
                 cancelled=cancelled,
             )
         except ContextTooLong as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from inference.engine.model_cache import LoadedModel
-from inference.engine.sampling import make_generator
+from inference.engine.sampling import NEUTRAL, Steering, make_generator
 from inference.engine.text import IncrementalDecoder, StopMatcher
 from inference.protocol import DELTA, DONE, ERROR, FINISH, START
 
@@ -46,6 +46,7 @@ class GenerationRequest:
         n: int,
         stop: list[str],
         seed: int | None,
+        steering: Steering = NEUTRAL,
         wake=None,
     ):
         if not prompt_ids:
@@ -59,6 +60,11 @@ class GenerationRequest:
         vocab = model.model.config.get_text_config().vocab_size
         if any(not 0 <= int(token) < vocab for token in prompt_ids):
             raise ValueError("The prompt holds token ids outside the model's vocabulary.")
+        if any(not 0 <= int(token) < vocab for token in steering.logit_bias):
+            raise ValueError(
+                f"'logit_bias' names token ids outside the model's vocabulary (0 to {vocab - 1})."
+            )
+        self.steering = steering
         self.model = model
         self.prompt_ids = [int(token) for token in prompt_ids]
         self.max_tokens = max_tokens

@@ -1,14 +1,53 @@
 """Choosing the next token of every row of a batch, each with its own parameters.
 
-Greedy rows (temperature 0) take the argmax, so that the engine's greedy answers equal
-transformers' own ``generate``. Sampled rows apply temperature, then nucleus (top-p)
-filtering, then draw with the row's own ``torch.Generator``: a seeded request gets the
-same tokens whatever else shares its batch.
+First each row's own steering, as OpenAI defines it: presence and frequency penalties
+over the tokens the row generated so far, then the request's logit biases. Greedy rows
+(temperature 0) take the argmax, so that the engine's greedy answers equal transformers' own
+``generate``. Sampled rows apply temperature, then nucleus (top-p) filtering, then draw with
+the row's own ``torch.Generator``: a seeded request gets the same tokens whatever else shares
+its batch.
 """
 
 import secrets
+from dataclasses import dataclass, field
 
 import torch
+
+
+@dataclass(frozen=True)
+class Steering:
+    """A request's penalties (OpenAI's -2..2) and logit biases (token id -> -100..100)."""
+
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logit_bias: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def neutral(self) -> bool:
+        return not (self.presence_penalty or self.frequency_penalty or self.logit_bias)
+
+
+NEUTRAL = Steering()
+
+
+def steer(logits: torch.Tensor, rows: list[tuple[int, Steering, list[int]]]) -> torch.Tensor:
+    """Applies each listed row's steering given the tokens it generated so far:
+    logit[t] -= count[t] * frequency + (count[t] > 0) * presence; logit[t] += bias[t]."""
+    logits = logits.clone()
+    for row, steering, generated in rows:
+        if generated and (steering.presence_penalty or steering.frequency_penalty):
+            ids = torch.tensor(generated, device=logits.device)
+            counts = torch.bincount(ids, minlength=logits.shape[-1]).to(logits.dtype)
+            logits[row] -= (
+                counts * steering.frequency_penalty + (counts > 0) * steering.presence_penalty
+            )
+        if steering.logit_bias:
+            tokens = torch.tensor(list(steering.logit_bias), device=logits.device)
+            biases = torch.tensor(
+                list(steering.logit_bias.values()), device=logits.device, dtype=logits.dtype
+            )
+            logits[row].index_add_(0, tokens, biases)
+    return logits
 
 
 def make_generator(seed: int | None) -> torch.Generator:
@@ -35,9 +74,13 @@ def choose_tokens(
     temperatures: list[float],
     top_ps: list[float],
     generators: list[torch.Generator],
+    steered: list[tuple[int, Steering, list[int]]] = (),
 ) -> list[int]:
-    """``logits`` is [rows, vocab]; returns one token id per row."""
+    """``logits`` is [rows, vocab]; returns one token id per row. ``steered`` lists the rows
+    with a non-neutral Steering and the tokens each generated so far."""
     logits = logits.float()
+    if steered:
+        logits = steer(logits, list(steered))
     chosen = logits.argmax(dim=-1).tolist()
     sampled = [row for row, temperature in enumerate(temperatures) if temperature > 0]
     if not sampled:

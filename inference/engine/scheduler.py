@@ -32,7 +32,7 @@ from inference.engine.model_cache import LoadedModel
 from inference.engine.prefill import Prefill
 from inference.engine.prefix import MIN_PREFIX_TOKENS, Prefix, common_prefix_length
 from inference.engine.requests import Choice, GenerationRequest, SchedulerStats
-from inference.engine.sampling import choose_tokens
+from inference.engine.sampling import NEUTRAL, Steering, choose_tokens
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,7 @@ class Scheduler:
         n: int = 1,
         stop: list[str] | tuple[str, ...] = (),
         seed: int | None = None,
+        steering: Steering = NEUTRAL,
         cancelled: bool = False,
     ) -> GenerationRequest:
         """Queues a request; it joins its model's batch at the next step boundary.
@@ -161,6 +162,7 @@ class Scheduler:
             n=n,
             stop=list(stop),
             seed=seed,
+            steering=steering,
             wake=self._wake,
         )
         if cancelled:
@@ -402,6 +404,11 @@ class Scheduler:
             temperatures=[choice.request.temperature for choice in choices],
             top_ps=[choice.request.top_p for choice in choices],
             generators=[choice.generator for choice in choices],
+            steered=[
+                (row, choice.request.steering, choice.token_ids)
+                for row, choice in enumerate(choices)
+                if not choice.request.steering.neutral
+            ],
         )
 
     @staticmethod

@@ -9,8 +9,9 @@ import openai
 import pytest
 
 from billing.models import QuotaHold
-from inference.models import UsageRecord
-from inference.tokenization import chat_prompt_ids
+from inference.models import BlockedPattern, UsageRecord
+from inference.safeguards import patterns_changed
+from inference.tokenization import chat_prompt_ids, tokenizer_for
 from tests.e2e import asgi_server as asgi_server_module
 from tests.factories import PublisherFactory
 from tests.inference import api_model_builders
@@ -147,6 +148,65 @@ def test_text_completions_work_streaming_or_not_with_n_choices(sdk, user, listin
     assert text == again.choices[0].text
 
 
+def test_each_sampling_parameter_reaches_the_answer(sdk, user, listing):
+    grant_purchase(user, listing)
+    client = sdk(user)
+
+    def chat(**params):
+        return client.chat.completions.create(model=listing.model_id, messages=HELLO, **params)
+
+    greedy = chat(max_tokens=10, temperature=0).choices[0].message.content
+    # max_completion_tokens wins over max_tokens when both are sent.
+    assert chat(max_completion_tokens=3, max_tokens=7, temperature=0).usage.completion_tokens == 3
+    # top_p=0 keeps only the likeliest token: a sampled answer becomes the greedy one.
+    assert chat(max_tokens=10, temperature=1, top_p=0).choices[0].message.content == greedy
+    # The same seed samples the same answer.
+    seeded = [chat(max_tokens=10, temperature=1, seed=42).choices[0].message.content for _ in "ab"]
+    assert seeded[0] == seeded[1]
+    # A logit bias of 100 forces its token; one outside the vocabulary is the client's error.
+    tokenizer = tokenizer_for(storage_path=listing.versions.get().storage_path)
+    forced = tokenizer(" sea")["input_ids"][-1]
+    biased = client.chat.completions.create(
+        model=listing.model_id,
+        messages=HELLO,
+        max_tokens=4,
+        temperature=0,
+        logit_bias={str(forced): 100},
+    )
+    assert biased.choices[0].message.content == tokenizer.decode([forced] * 4)
+    with pytest.raises(openai.BadRequestError) as outside:
+        chat(max_tokens=4, logit_bias={"9999999": 5})
+    assert "vocabulary" in outside.value.message
+    # stop may be one string.
+    stop = greedy[len(greedy) // 2 :][:2]
+    cut = chat(max_tokens=10, temperature=0, stop=stop).choices[0]
+    assert (cut.message.content, cut.finish_reason) == (greedy[: greedy.index(stop)], "stop")
+
+
+def test_streaming_n_choices_streams_each_choice_and_no_usage_unless_asked(sdk, user, listing):
+    grant_purchase(user, listing)
+    client = sdk(user)
+    greedy = client.chat.completions.create(
+        model=listing.model_id, messages=HELLO, max_tokens=8, temperature=0
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model=listing.model_id, messages=HELLO, max_tokens=8, temperature=0, n=2, stream=True
+        )
+    )
+    texts = {0: "", 1: ""}
+    reasons = {}
+    for chunk in chunks:
+        assert chunk.usage is None
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+            if choice.finish_reason:
+                reasons[choice.index] = choice.finish_reason
+    assert texts == {0: greedy.choices[0].message.content, 1: greedy.choices[0].message.content}
+    assert reasons == {0: "length", 1: "length"}
+    assert UsageRecord.objects.order_by("-created_at").first().completion_tokens == 16
+
+
 def test_a_model_without_chat_template_gets_a_plain_role_prefixed_prompt(
     sdk, user, tiny_model_dirs
 ):
@@ -185,6 +245,22 @@ def test_the_sdk_raises_its_own_exceptions_for_each_error(
         client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=100)
     assert broke.value.status_code == 402
     assert broke.value.code == "insufficient_quota"
+    assert available_tokens(user, listing) == 30
+    with pytest.raises(openai.BadRequestError) as unsupported:
+        client.chat.completions.create(model=listing.model_id, messages=HELLO, logprobs=True)
+    assert (unsupported.value.code, unsupported.value.param) == (
+        "unsupported_parameter",
+        "logprobs",
+    )
+    BlockedPattern.objects.create(pattern="hello")
+    patterns_changed()  # the server's cached list (30 s) would not know it yet
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model=listing.model_id, messages=HELLO)
+    assert refused.value.code == "content_policy_violation"
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(
+            base_url=f"{asgi_server}/v1", api_key="gpts_bad_key", max_retries=0
+        ).chat.completions.create(model=listing.model_id, messages=HELLO)
     assert available_tokens(user, listing) == 30
 
 

@@ -80,6 +80,11 @@ def test_it_refuses_malformed_json_with_400(client, owner_secret):
         ({"stop": 7}, "stop"),
         ({"seed": "x"}, "seed"),
         ({"seed": 2**64}, "seed"),  # beyond a 64-bit integer, as at OpenAI
+        ({"presence_penalty": 2.5}, "presence_penalty"),
+        ({"frequency_penalty": "high"}, "frequency_penalty"),
+        ({"logit_bias": {"hello": 5}}, "logit_bias"),
+        ({"logit_bias": {"50": 101}}, "logit_bias"),
+        ({"logit_bias": [1, 2]}, "logit_bias"),
         ({"stream": "yes"}, "stream"),
         ({"stream_options": {"include_usage": True}}, "stream_options"),
         ({"messages": []}, "messages"),
@@ -223,7 +228,7 @@ def test_blocked_patterns_refuse_matching_prompts_and_count_them(
 
 def test_unknown_fields_are_ignored(client, owner_secret, listing):
     response = post(
-        client, owner_secret, chat(listing, frequency_penalty=0.5, logit_bias={}, user="abc")
+        client, owner_secret, chat(listing, user="abc", metadata={"k": "v"}, store=False)
     )
     assert response.status_code == 503  # valid: it reached the worker check
 

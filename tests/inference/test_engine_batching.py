@@ -10,6 +10,7 @@ from transformers import AutoModelForCausalLM
 
 from inference.engine.model_cache import ModelCache
 from inference.engine.requests import ContextTooLong
+from inference.engine.sampling import Steering
 from inference.engine.scheduler import Scheduler
 from tests.inference.model_builders import build_model
 
@@ -375,3 +376,60 @@ def test_a_stored_prefix_shortens_to_what_new_prompts_share(tiny):
 
     assert answers == [reference(tiny, ids, 8) for ids in prompts]
     assert reused[1] > 0 and reused[2] > reused[1] and reused[3] > reused[2]
+
+
+def penalised_reference(loaded, prompt_ids, steps, *, presence, frequency) -> list[int]:
+    """Greedy decoding with OpenAI's penalties, one whole forward pass per token."""
+    model = plain_model(loaded.path)
+    generated: list[int] = []
+    for _ in range(steps):
+        with torch.no_grad():
+            logits = model(torch.tensor([prompt_ids + generated])).logits[0, -1].float()
+        for token in set(generated):
+            logits[token] -= presence + frequency * generated.count(token)
+        generated.append(int(logits.argmax()))
+    return generated
+
+
+STEERED_TOKENS = 40
+
+
+def test_steering_changes_only_its_own_request_exactly_as_defined(tiny):
+    scheduler = Scheduler()
+    ids = tiny.tokenizer(PROMPTS[1])["input_ids"]
+    forced = tiny.tokenizer(" lighthouse")["input_ids"][-1]
+    penalties = {"presence_penalty": 0.7, "frequency_penalty": 1.3}
+    plain = scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=STEERED_TOKENS, temperature=0)
+    biased = scheduler.submit(
+        model=tiny,
+        prompt_ids=ids,
+        max_tokens=STEERED_TOKENS,
+        temperature=0,
+        steering=Steering(logit_bias={forced: 100.0}),
+    )
+    penalised = scheduler.submit(
+        model=tiny,
+        prompt_ids=ids,
+        max_tokens=STEERED_TOKENS,
+        temperature=0,
+        steering=Steering(**penalties),
+    )
+    for request in (plain, biased, penalised):
+        wait(request)
+
+    assert plain.choices[0].token_ids == reference(tiny, ids, STEERED_TOKENS)
+    assert biased.choices[0].token_ids == [forced] * STEERED_TOKENS
+    assert penalised.choices[0].token_ids == penalised_reference(
+        tiny, ids, STEERED_TOKENS, presence=0.7, frequency=1.3
+    )
+    # Long enough for the plain answer to repeat itself, so the penalties change something.
+    assert len(set(plain.choices[0].token_ids)) < STEERED_TOKENS
+    assert penalised.choices[0].token_ids != plain.choices[0].token_ids
+
+
+def test_a_bias_on_a_token_outside_the_vocabulary_is_refused(tiny):
+    vocab = tiny.model.config.get_text_config().vocab_size
+    with pytest.raises(ValueError, match="logit_bias"):
+        Scheduler().submit(
+            model=tiny, prompt_ids=[1, 2], max_tokens=2, steering=Steering(logit_bias={vocab: 1.0})
+        )
