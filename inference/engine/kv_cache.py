@@ -40,6 +40,16 @@ class SlackLayer(DynamicLayer):
         self.dtype, self.device = keys.dtype, keys.device
         self._reallocate(keys, values, _room(keys.shape[-2]))
 
+    def append_rows(self, other: DynamicLayer) -> None:
+        """Puts ``other``'s rows below this layer's, the shorter side left-padded, with one
+        copy of each into a new buffer with room to grow. (Padding then concatenating, then
+        giving the result room, copied a long newcomer's cache and every running row three
+        times: 1.5 s for a 3000-token prompt joining 8 answers of SmolLM2.)"""
+        length = max(self.keys.shape[-2], other.keys.shape[-2])
+        self._keys = _stacked(self.keys, other.keys, length)
+        self._values = _stacked(self.values, other.values, length)
+        self.keys, self.values = self._keys[:, :, :length], self._values[:, :, :length]
+
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         # index_select copies the buffers with their slack: no reallocation on the next step.
         length = self.keys.shape[-2]
@@ -61,6 +71,19 @@ class SlackLayer(DynamicLayer):
         self._keys[:, :, :length] = keys
         self._values[:, :, :length] = values
         self.keys, self.values = self._keys[:, :, :length], self._values[:, :, :length]
+
+
+def _stacked(top: torch.Tensor, bottom: torch.Tensor, length: int) -> torch.Tensor:
+    """[top; bottom] right-aligned at ``length`` columns, in a buffer of _room(length)."""
+    split = top.shape[0]
+    _, heads, _, dim = top.shape
+    buffer = top.new_empty((split + bottom.shape[0], heads, _room(length), dim))
+    for rows, part in ((slice(0, split), top), (slice(split, None), bottom)):
+        pad = length - part.shape[-2]
+        # Padding must be finite: masked scores are added to what these columns give.
+        buffer[rows, :, :pad].zero_()
+        buffer[rows, :, pad:length] = part
+    return buffer
 
 
 def new_cache() -> DynamicCache:

@@ -65,10 +65,7 @@ class Batch:
         length = max(self.mask.shape[1], mask.shape[1])
         grow_old, grow_new = length - self.mask.shape[1], length - mask.shape[1]
         for old, new in zip(self.cache.layers, cache.layers, strict=True):
-            old.assign(
-                torch.cat([_pad_kv(old.keys, grow_old), _pad_kv(new.keys, grow_new)], dim=0),
-                torch.cat([_pad_kv(old.values, grow_old), _pad_kv(new.values, grow_new)], dim=0),
-            )
+            old.append_rows(new)
         self.mask = torch.cat([F.pad(self.mask, (grow_old, 0)), F.pad(mask, (grow_new, 0))], dim=0)
         self.positions = torch.cat([self.positions, positions])
         self.last_tokens = torch.cat([self.last_tokens, last_tokens])
@@ -97,11 +94,6 @@ class Batch:
             for layer in self.cache.layers:
                 layer.drop_leading(first)
             self.mask = self.mask[:, first:]
-
-
-def _pad_kv(tensor: torch.Tensor, amount: int) -> torch.Tensor:
-    # KV tensors are [batch, heads, sequence, head_dim]; padding goes to the left of "sequence".
-    return F.pad(tensor, (0, 0, amount, 0)) if amount else tensor
 
 
 class Scheduler:
