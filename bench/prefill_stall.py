@@ -45,7 +45,8 @@ def run(scheduler, model, short_ids, long_ids, running: int) -> dict:
     ]
     for reader in readers:
         reader.start()
-    while min(len(s) for s in stamps) < 10:
+    # Every answer streaming (or already ended: a model may answer in fewer tokens).
+    while any(len(s) < 10 and not r.finished for r, s in zip(requests, stamps, strict=True)):
         time.sleep(0.01)
     joined = time.perf_counter()
     long = scheduler.submit(model=model, prompt_ids=long_ids, max_tokens=4, temperature=0)
@@ -53,6 +54,8 @@ def run(scheduler, model, short_ids, long_ids, running: int) -> dict:
     for reader in readers:
         reader.join()
     gaps = [b - a for s in stamps for a, b in zip(s, s[1:], strict=False) if b > joined]
+    if not gaps:
+        raise SystemExit("The running answers ended before the long prompt joined.")
     return {
         "max_gap_ms": max(gaps) * 1000,
         "median_gap_ms": statistics.median(gaps) * 1000,
@@ -82,7 +85,12 @@ def main() -> None:
     words = (ROOT / "README.md").read_text().split()
     text = " ".join(words * (1 + 4 * args.prompt_tokens // max(1, len(words))))
     long_ids = model.tokenizer(text)["input_ids"][: args.prompt_tokens]
-    short_ids = model.tokenizer("Write a long story about a lighthouse keeper.")["input_ids"]
+    short_ids = model.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Write a long story about a lighthouse keeper."}],
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+    )["input_ids"]
     print(
         f"{args.running} running requests; a {len(long_ids)}-token prompt joins; "
         f"{args.threads} torch thread(s)"
@@ -102,6 +110,10 @@ def main() -> None:
             f"{result['long_ttft_ms']:.0f} ms |",
             flush=True,
         )
+    # Each Scheduler left a daemon engine thread waiting inside torch; an interpreter
+    # shutdown around them aborts ("terminate called without an active exception").
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
