@@ -2,6 +2,7 @@
 tiny model: listing models, chat and text completions (streaming or not), every error the
 API promises, a client that disconnects mid-stream, and a model no worker serves."""
 
+import functools
 import time
 
 import httpx
@@ -185,15 +186,15 @@ def test_each_sampling_parameter_reaches_the_answer(sdk, user, listing):
 
 def test_streaming_n_choices_streams_each_choice_and_no_usage_unless_asked(sdk, user, listing):
     grant_purchase(user, listing)
-    client = sdk(user)
-    greedy = client.chat.completions.create(
-        model=listing.model_id, messages=HELLO, max_tokens=8, temperature=0
+    create = functools.partial(
+        sdk(user).chat.completions.create,
+        model=listing.model_id,
+        messages=HELLO,
+        max_tokens=8,
+        temperature=0,
     )
-    chunks = list(
-        client.chat.completions.create(
-            model=listing.model_id, messages=HELLO, max_tokens=8, temperature=0, n=2, stream=True
-        )
-    )
+    greedy = create()
+    chunks = list(create(n=2, stream=True))
     texts = {0: "", 1: ""}
     reasons = {}
     for chunk in chunks:

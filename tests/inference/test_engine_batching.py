@@ -261,18 +261,23 @@ def test_a_batch_never_grows_past_its_row_limit(tiny):
         assert request.choices[0].token_ids == reference(tiny, ids, 8)
 
 
-def test_a_long_prompt_joining_and_leaving_does_not_change_the_running_answer(tiny):
-    scheduler = Scheduler()
-    short = tiny.tokenizer("Hello")["input_ids"]
-    long = tiny.tokenizer(PROMPTS[2] + " " + PROMPTS[1] + " " + PROMPTS[3])["input_ids"]
-    running = scheduler.submit(model=tiny, prompt_ids=short, max_tokens=40, temperature=0)
-    while scheduler.stats.decode_steps < 3:
+def running_then_visitor(scheduler, tiny, short, long, *, tokens: tuple[int, int], after: int):
+    """A greedy answer to ``short`` runs ``after`` decode steps, then ``long`` joins it;
+    returns both requests once finished."""
+    running = scheduler.submit(model=tiny, prompt_ids=short, max_tokens=tokens[0], temperature=0)
+    while scheduler.stats.decode_steps < after:
         threading.Event().wait(0.001)
-    # The running row gets left-padded to the long prompt's length, then trimmed when it leaves.
-    visitor = scheduler.submit(model=tiny, prompt_ids=long, max_tokens=3, temperature=0)
-
+    visitor = scheduler.submit(model=tiny, prompt_ids=long, max_tokens=tokens[1], temperature=0)
     wait(visitor)
     wait(running)
+    return running, visitor
+
+
+def test_a_long_prompt_joining_and_leaving_does_not_change_the_running_answer(tiny):
+    short = tiny.tokenizer("Hello")["input_ids"]
+    long = tiny.tokenizer(PROMPTS[2] + " " + PROMPTS[1] + " " + PROMPTS[3])["input_ids"]
+    # The running row gets left-padded to the long prompt's length, then trimmed when it leaves.
+    running, visitor = running_then_visitor(Scheduler(), tiny, short, long, tokens=(40, 3), after=3)
 
     assert visitor.choices[0].token_ids == reference(tiny, long, 3)
     assert running.choices[0].token_ids == reference(tiny, short, 40)
@@ -283,13 +288,8 @@ def test_a_long_prompt_is_prefilled_in_chunks_while_the_running_answer_goes_on(t
     short = tiny.tokenizer("Hello")["input_ids"]
     long = tiny.tokenizer(" ".join(PROMPTS[1:4]))["input_ids"]
     assert len(long) >= 40  # at least 10 chunks of 4 tokens
-    running = scheduler.submit(model=tiny, prompt_ids=short, max_tokens=6, temperature=0)
-    while scheduler.stats.decode_steps < 1:
-        threading.Event().wait(0.001)
-    visitor = scheduler.submit(model=tiny, prompt_ids=long, max_tokens=5, temperature=0)
 
-    wait(visitor)
-    wait(running)
+    running, visitor = running_then_visitor(scheduler, tiny, short, long, tokens=(6, 5), after=1)
 
     # The running answer got its remaining tokens between the visitor's chunks: it was complete
     # before the visitor's prompt was, instead of waiting for the whole prefill.
