@@ -130,11 +130,17 @@ def test_a_customer_whose_worker_dies_gets_503_and_pays_nothing(
     answers: list[httpx.Response] = []
     try:
         wait_until(lambda: queue_has_worker("inference.doomed-api"), timeout=60)
-        body = {"model": listing.model_id, "prompt": "Once", "max_tokens": 1000, "temperature": 1}
+        # Greedy: this tiny model's answer to it runs to max_tokens (no early end token).
+        body = {
+            "model": listing.model_id,
+            "messages": [{"role": "user", "content": "Say hello"}],
+            "max_tokens": 900,
+            "temperature": 0,
+        }
         call = threading.Thread(
             target=lambda: answers.append(
                 httpx.post(
-                    f"{base}/v1/completions",
+                    f"{base}/v1/chat/completions",
                     json=body,
                     headers={"Authorization": f"Bearer {secret}"},
                     timeout=120,
