@@ -58,9 +58,28 @@ def test_the_playground_streams_an_answer_and_shows_what_it_cost(
     follow_up = UsageRecord.objects.order_by("-created_at").first()
     assert follow_up.prompt_tokens > record.prompt_tokens + record.completion_tokens
 
+    # The controls reach the model: at temperature 0 a new chat gets the same answer again
+    # (two sampled answers would differ), and max tokens bounds it.
+    page.fill("#pg-temperature", "0")
+    expect(page.locator("#pg-temperature-value")).to_have_text("0")
+    page.fill("[data-testid=max-tokens]", "12")
+    greedy = []
+    for _ in range(2):
+        page.click("#pg-reset")
+        page.fill("#pg-input", "Say hello")
+        page.click("#pg-send")
+        page.locator("[data-testid=answer-stats]").wait_for()
+        greedy.append(page.locator("[data-testid=answer] .chat-text").inner_text())
+    assert greedy[0] == greedy[1]
+    latest = UsageRecord.objects.order_by("-created_at")[:2]
+    assert [r.completion_tokens for r in latest] == [12, 12]
+
     page.goto(f"{asgi_server}/usage/")
     assert listing.model_id in page.locator("[data-testid=usage-table]").inner_text()
-    expect(page.locator("#usage-tokens-model")).to_be_visible()
+    # The vendored chart library drew each chart (a canvas it left blank has no opaque pixel).
+    for chart in ("usage-tokens-model", "usage-requests-model", "usage-tokens-key"):
+        expect(page.locator(f"#{chart}")).to_be_visible()
+        page.wait_for_function(DRAWN, arg=chart)
 
     # Stopping an answer mid-stream cancels it; only what was produced is charged.
     # A sampling toy model may end on its end token before Stop is clicked, or the worker may
@@ -91,6 +110,14 @@ def test_the_playground_streams_an_answer_and_shows_what_it_cost(
     assert stopped.charged_tokens == stopped.prompt_tokens + stopped.completion_tokens
     charged = sum(UsageRecord.objects.values_list("charged_tokens", flat=True))
     assert available_tokens(user, listing) == 5000 - charged
+
+
+DRAWN = """(id) => {
+  const canvas = document.getElementById(id);
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let alpha = 3; alpha < pixels.length; alpha += 4) if (pixels[alpha]) return true;
+  return false;
+}"""
 
 
 def wait_for_record(count=1, **filters):
