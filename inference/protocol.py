@@ -55,6 +55,7 @@ class GenerationJob:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     logit_bias: list[list] = field(default_factory=list)  # [[token id, bias], …]: JSON-safe
+    logprobs: int | None = None  # None: not asked; else alternatives per token (0 to 20)
 
     def as_kwargs(self) -> dict:
         return asdict(self)

@@ -67,6 +67,7 @@ class CompletionParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     logit_bias: dict[int, float] = field(default_factory=dict)
+    logprobs: int | None = None  # alternatives per token; None when not asked
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class StartedCompletion:
     access: str  # "purchase" | "rental"
     listing_id: int
     queue: str = ""  # where the task went; readers watch its workers' heartbeats
+    logprobs: bool = False  # the answer carries token log probabilities
 
 
 def _context_key(request_id: str) -> str:
@@ -195,6 +197,7 @@ def completion_start(
             access=access.kind,
             listing_id=listing.pk,
             queue=queue,
+            logprobs=params.logprobs is not None,
         )
         context_record = {
             "user_id": user.pk,
@@ -223,6 +226,7 @@ def completion_start(
             presence_penalty=params.presence_penalty,
             frequency_penalty=params.frequency_penalty,
             logit_bias=[[token, bias] for token, bias in params.logit_bias.items()],
+            logprobs=params.logprobs,
         )
         try:
             # After commit: the worker must find the hold (and anything else) committed.

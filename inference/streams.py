@@ -8,6 +8,7 @@ Writer functions (worker side) come first; the web side's readers follow below.
 # same round trip, so a stream nobody reads still disappears after STREAM_TTL_SECONDS.
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -31,8 +32,12 @@ def stream_client():
 
 
 def event_encode(event: dict) -> dict[str, str]:
-    """Stream fields are strings: ints as decimal, text as is (possibly empty)."""
-    return {name: str(value) for name, value in event.items()}
+    """Stream fields are strings: ints as decimal, text as is (possibly empty), lists
+    (a delta's logprobs) as JSON."""
+    return {
+        name: json.dumps(value, separators=(",", ":")) if isinstance(value, list) else str(value)
+        for name, value in event.items()
+    }
 
 
 def events_append(client, request_id: str, events: list[dict]) -> None:
@@ -184,6 +189,8 @@ def event_decode(fields: dict) -> dict:
     for name in _INT_FIELDS:
         if name in event:
             event[name] = int(event[name])
+    if "logprobs" in event:
+        event["logprobs"] = json.loads(event["logprobs"])
     return event
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from inference.api.errors import OpenAIError, store_unavailable
+from inference.api.logprobs import chat_logprobs, text_logprobs
 from inference.protocol import DELTA, DONE, ERROR, FINISH
 from inference.services import (
     StartedCompletion,
@@ -104,6 +105,7 @@ def _timeout_error() -> OpenAIError:
 async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
     """Waits for the whole answer; raises OpenAIError when the generation failed."""
     texts = {index: [] for index in range(started.n)}
+    logprobs: dict[int, list] = {index: [] for index in range(started.n)}
     reasons: dict[int, str] = {}
     events: list[dict] = []
     client = aioredis.from_url(settings.REDIS_URL)
@@ -118,6 +120,7 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
             kind_ = event.get("type")
             if kind_ == DELTA:
                 texts.setdefault(event["index"], []).append(event.get("text", ""))
+                logprobs.setdefault(event["index"], []).extend(event.get("logprobs", []))
             elif kind_ == FINISH:
                 reasons[event["index"]] = event.get("finish_reason", "stop")
                 events.append(event)
@@ -139,22 +142,24 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
         await client.aclose()
     final = events[-1]
     identifier, object_name = _ids(started, kind)
+    shape = chat_logprobs if kind == "chat" else text_logprobs
     choices = []
     for index in sorted(texts):
         text = "".join(texts[index])
         reason = _finish_reason(reasons.get(index, "stop"))
+        choice_logprobs = shape(logprobs.get(index, [])) if started.logprobs else None
         if kind == "chat":
             choices.append(
                 {
                     "index": index,
                     "message": {"role": "assistant", "content": text, "refusal": None},
-                    "logprobs": None,
+                    "logprobs": choice_logprobs,
                     "finish_reason": reason,
                 }
             )
         else:
             choices.append(
-                {"index": index, "text": text, "logprobs": None, "finish_reason": reason}
+                {"index": index, "text": text, "logprobs": choice_logprobs, "finish_reason": reason}
             )
     return {
         "id": identifier,
@@ -187,9 +192,17 @@ async def completion_events(
     if kind == "chat":
         base["system_fingerprint"] = None
 
+    shape = chat_logprobs if kind == "chat" else text_logprobs
+
     def chunk(
-        index: int, *, content: str | None = None, role: bool = False, finish_reason=None
+        index: int,
+        *,
+        content: str | None = None,
+        role: bool = False,
+        finish_reason=None,
+        logprobs: list | None = None,
     ) -> dict:
+        shaped = shape(logprobs) if logprobs else None
         if kind == "chat":
             delta = {}
             if role:
@@ -199,14 +212,14 @@ async def completion_events(
             choice = {
                 "index": index,
                 "delta": delta,
-                "logprobs": None,
+                "logprobs": shaped,
                 "finish_reason": finish_reason,
             }
         else:
             choice = {
                 "index": index,
                 "text": content or "",
-                "logprobs": None,
+                "logprobs": shaped,
                 "finish_reason": finish_reason,
             }
         body = {**base, "choices": [choice]}
@@ -228,8 +241,10 @@ async def completion_events(
             queue=started.queue,
         ):
             kind_ = event.get("type")
-            if kind_ == DELTA and event.get("text"):
-                yield _sse(chunk(event["index"], content=event["text"]))
+            if kind_ == DELTA and (event.get("text") or event.get("logprobs")):
+                yield _sse(
+                    chunk(event["index"], content=event["text"], logprobs=event.get("logprobs"))
+                )
             elif kind_ == FINISH:
                 events.append(event)
                 yield _sse(

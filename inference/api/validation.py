@@ -147,8 +147,6 @@ def _prompt(data: dict) -> str:
 # OpenAI fields that change the answer and that this API does not serve, with the values that
 # ask for nothing (those pass), and what to say.
 UNSUPPORTED = {
-    "logprobs": ((None, False), "'logprobs' is not supported by this store's models."),
-    "top_logprobs": ((None, 0), "'top_logprobs' is not supported by this store's models."),
     "echo": ((None, False), "'echo' is not supported by this store's models."),
     "suffix": ((None, ""), "'suffix' (insertion) is not supported by this store's models."),
     "tools": ((None, []), "Tool calling is not supported by this store's models."),
@@ -175,6 +173,20 @@ def _refuse_unsupported(data: dict) -> None:
             "response_format",
             "unsupported_parameter",
         )
+
+
+def _logprobs(data: dict, *, kind: str) -> int | None:
+    """None when not asked; else how many alternatives per token. Chat asks with
+    logprobs=true (+ top_logprobs 0..20); text completions with logprobs=0..5."""
+    if kind == "text":
+        return _integer(data, "logprobs", low=0, high=5)
+    asked = data.get("logprobs")
+    if asked is not None and not isinstance(asked, bool):
+        raise _bad("'logprobs' must be a boolean.", "logprobs", "invalid_type")
+    top = _integer(data, "top_logprobs", low=0, high=20)
+    if top is not None and not asked:
+        raise _bad("'top_logprobs' needs 'logprobs' set to true.", "top_logprobs", "invalid_value")
+    return (top or 0) if asked else None
 
 
 def completion_params(data: dict, *, kind: str) -> CompletionParams:
@@ -221,4 +233,5 @@ def completion_params(data: dict, *, kind: str) -> CompletionParams:
         presence_penalty=_number(data, "presence_penalty", low=-2.0, high=2.0, default=0.0),
         frequency_penalty=_number(data, "frequency_penalty", low=-2.0, high=2.0, default=0.0),
         logit_bias=_logit_bias(data),
+        logprobs=_logprobs(data, kind=kind),
     )

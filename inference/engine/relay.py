@@ -46,6 +46,8 @@ def coalesce(events: list[dict]) -> list[dict]:
             if current is not None:
                 current["text"] += event["text"]
                 current["tokens"] += event["tokens"]
+                if "logprobs" in event:
+                    current["logprobs"] = current.get("logprobs", []) + event["logprobs"]
                 continue
             event = dict(event)
             open_delta[event["index"]] = event
@@ -194,6 +196,7 @@ def relay_job(
                     frequency_penalty=job.frequency_penalty,
                     logit_bias={int(token): float(bias) for token, bias in job.logit_bias},
                 ),
+                logprobs=job.logprobs,
                 cancelled=cancelled,
             )
         except ContextTooLong as exc:

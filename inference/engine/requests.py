@@ -17,6 +17,8 @@ from inference.engine.sampling import NEUTRAL, Steering, make_generator
 from inference.engine.text import IncrementalDecoder, StopMatcher
 from inference.protocol import DELTA, DONE, ERROR, FINISH, START
 
+MAX_TOP_LOGPROBS = 20
+
 
 class ContextTooLong(ValueError):
     """The prompt leaves no room for a single new token in the model's context."""
@@ -32,6 +34,8 @@ class Choice:
     tokens: int = 0
     finish_reason: str | None = None
     token_ids: list[int] = field(default_factory=list)
+    # The last token's [text, logprob, [[alternative text, logprob], …]] until its delta is sent.
+    logprob: list | None = None
 
 
 class GenerationRequest:
@@ -47,6 +51,7 @@ class GenerationRequest:
         stop: list[str],
         seed: int | None,
         steering: Steering = NEUTRAL,
+        logprobs: int | None = None,
         wake=None,
     ):
         if not prompt_ids:
@@ -65,6 +70,9 @@ class GenerationRequest:
                 f"'logit_bias' names token ids outside the model's vocabulary (0 to {vocab - 1})."
             )
         self.steering = steering
+        if logprobs is not None and not 0 <= logprobs <= MAX_TOP_LOGPROBS:
+            raise ValueError(f"'top_logprobs' must be between 0 and {MAX_TOP_LOGPROBS}.")
+        self.logprobs = logprobs
         self.model = model
         self.prompt_ids = [int(token) for token in prompt_ids]
         self.max_tokens = max_tokens
@@ -120,7 +128,11 @@ class GenerationRequest:
     def emit_delta(self, choice: Choice, text: str, tokens: int) -> None:
         if self.first_token_at is None:
             self.first_token_at = time.monotonic()
-        self.events.put({"type": DELTA, "index": choice.index, "text": text, "tokens": tokens})
+        event = {"type": DELTA, "index": choice.index, "text": text, "tokens": tokens}
+        if choice.logprob is not None:
+            event["logprobs"] = [choice.logprob]
+            choice.logprob = None
+        self.events.put(event)
 
     def finish_choice(self, choice: Choice, reason: str) -> None:
         choice.finish_reason = reason

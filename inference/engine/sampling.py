@@ -95,3 +95,18 @@ def choose_tokens(
     for position, row in enumerate(sampled):
         chosen[row] = int(torch.multinomial(probs[position], 1, generator=generators[row]).item())
     return chosen
+
+
+def token_logprob(logits: torch.Tensor, token: int, alternatives: int, tokenizer) -> list:
+    """The chosen token's log probability under the model (raw logits: before penalties,
+    biases and temperature, as OpenAI reports them) and the ``alternatives`` likeliest
+    tokens': [text, logprob, [[text, logprob], …]]."""
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    top = []
+    if alternatives:
+        values, ids = logprobs.topk(alternatives)
+        top = [
+            [tokenizer.decode([int(i)]), float(v)]
+            for v, i in zip(values.tolist(), ids.tolist(), strict=True)
+        ]
+    return [tokenizer.decode([token]), float(logprobs[token]), top]

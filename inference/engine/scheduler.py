@@ -32,7 +32,7 @@ from inference.engine.model_cache import LoadedModel
 from inference.engine.prefill import Prefill
 from inference.engine.prefix import MIN_PREFIX_TOKENS, Prefix, common_prefix_length
 from inference.engine.requests import Choice, GenerationRequest, SchedulerStats
-from inference.engine.sampling import NEUTRAL, Steering, choose_tokens
+from inference.engine.sampling import NEUTRAL, Steering, choose_tokens, token_logprob
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ class Scheduler:
         stop: list[str] | tuple[str, ...] = (),
         seed: int | None = None,
         steering: Steering = NEUTRAL,
+        logprobs: int | None = None,
         cancelled: bool = False,
     ) -> GenerationRequest:
         """Queues a request; it joins its model's batch at the next step boundary.
@@ -155,6 +156,7 @@ class Scheduler:
             stop=list(stop),
             seed=seed,
             steering=steering,
+            logprobs=logprobs,
             wake=self._wake,
         )
         if cancelled:
@@ -391,7 +393,7 @@ class Scheduler:
 
     @staticmethod
     def _sample(logits: torch.Tensor, choices: list[Choice]) -> list[int]:
-        return choose_tokens(
+        tokens = choose_tokens(
             logits,
             temperatures=[choice.request.temperature for choice in choices],
             top_ps=[choice.request.top_p for choice in choices],
@@ -402,6 +404,15 @@ class Scheduler:
                 if not choice.request.steering.neutral
             ],
         )
+        for row, choice in enumerate(choices):
+            if choice.request.logprobs is not None:
+                choice.logprob = token_logprob(
+                    logits[row],
+                    tokens[row],
+                    choice.request.logprobs,
+                    choice.request.model.tokenizer,
+                )
+        return tokens
 
     @staticmethod
     def _advance(choice: Choice, token: int) -> None:

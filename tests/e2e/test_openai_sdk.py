@@ -28,6 +28,7 @@ asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HELLO = [{"role": "user", "content": "Say hello"}]
+WEATHER = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
 
 
 @pytest.fixture
@@ -184,6 +185,52 @@ def test_each_sampling_parameter_reaches_the_answer(sdk, user, listing):
     assert (cut.message.content, cut.finish_reason) == (greedy[: greedy.index(stop)], "stop")
 
 
+def test_logprobs_describe_each_generated_token_streaming_or_not(sdk, user, listing):
+    grant_purchase(user, listing)
+    client = sdk(user)
+    create = functools.partial(
+        client.chat.completions.create,
+        model=listing.model_id,
+        messages=HELLO,
+        max_tokens=6,
+        temperature=0,
+        logprobs=True,
+        top_logprobs=3,
+    )
+    answer = create().choices[0]
+    content = answer.logprobs.content
+    assert len(content) == 6
+    assert "".join(token.token for token in content) == answer.message.content
+    for token in content:
+        # Greedy: the chosen token is the likeliest, first among the alternatives.
+        assert len(token.top_logprobs) == 3
+        assert token.top_logprobs[0].token == token.token
+        assert token.top_logprobs[0].logprob == pytest.approx(token.logprob)
+        assert token.logprob <= 0
+        assert bytes(token.bytes).decode() == token.token
+    streamed = [
+        token
+        for chunk in create(stream=True)
+        for choice in chunk.choices
+        if choice.logprobs
+        for token in choice.logprobs.content
+    ]
+    assert [(t.token, t.logprob) for t in streamed] == [(t.token, t.logprob) for t in content]
+    assert (
+        client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=2)
+        .choices[0]
+        .logprobs
+        is None
+    )  # not asked, not sent
+
+    text = client.completions.create(
+        model=listing.model_id, prompt="Once", max_tokens=4, temperature=0, logprobs=2
+    ).choices[0]
+    assert "".join(text.logprobs.tokens) == text.text
+    assert len(text.logprobs.token_logprobs) == 4
+    assert all(len(alternatives) == 2 for alternatives in text.logprobs.top_logprobs)
+
+
 def test_streaming_n_choices_streams_each_choice_and_no_usage_unless_asked(sdk, user, listing):
     grant_purchase(user, listing)
     create = functools.partial(
@@ -248,11 +295,8 @@ def test_the_sdk_raises_its_own_exceptions_for_each_error(
     assert broke.value.code == "insufficient_quota"
     assert available_tokens(user, listing) == 30
     with pytest.raises(openai.BadRequestError) as unsupported:
-        client.chat.completions.create(model=listing.model_id, messages=HELLO, logprobs=True)
-    assert (unsupported.value.code, unsupported.value.param) == (
-        "unsupported_parameter",
-        "logprobs",
-    )
+        client.chat.completions.create(model=listing.model_id, messages=HELLO, tools=WEATHER)
+    assert (unsupported.value.code, unsupported.value.param) == ("unsupported_parameter", "tools")
     BlockedPattern.objects.create(pattern="hello")
     patterns_changed()  # the server's cached list (30 s) would not know it yet
     with pytest.raises(openai.BadRequestError) as refused:

@@ -85,6 +85,9 @@ def test_it_refuses_malformed_json_with_400(client, owner_secret):
         ({"logit_bias": {"hello": 5}}, "logit_bias"),
         ({"logit_bias": {"50": 101}}, "logit_bias"),
         ({"logit_bias": [1, 2]}, "logit_bias"),
+        ({"logprobs": 3}, "logprobs"),  # a boolean for chat
+        ({"top_logprobs": 3}, "top_logprobs"),  # only with logprobs=true
+        ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
         ({"stream": "yes"}, "stream"),
         ({"stream_options": {"include_usage": True}}, "stream_options"),
         ({"messages": []}, "messages"),
@@ -103,8 +106,6 @@ def test_it_refuses_bad_parameters_with_400_naming_the_param(
 @pytest.mark.parametrize(
     "extra",
     [
-        {"logprobs": True},
-        {"top_logprobs": 3},
         {"echo": True},
         {"best_of": 3},
         {"suffix": "and then"},
@@ -137,6 +138,14 @@ def test_neutral_values_of_unserved_fields_and_the_edges_of_ranges_are_accepted(
     assert (
         post(client, owner_secret, neutral).status_code == 503
     )  # valid: it reached the worker check
+
+
+def test_text_completions_take_logprobs_as_a_count_up_to_5(client, owner_secret, listing):
+    body = {"model": listing.model_id, "prompt": "Once", "logprobs": 6}
+    response = post(client, owner_secret, body, path="/v1/completions")
+    assert (response.status_code, error_of(response)["param"]) == (400, "logprobs")
+    body["logprobs"] = 5
+    assert post(client, owner_secret, body, path="/v1/completions").status_code == 503  # valid
 
 
 def test_it_refuses_a_missing_prompt_on_completions(client, owner_secret, listing):

@@ -433,3 +433,27 @@ def test_a_bias_on_a_token_outside_the_vocabulary_is_refused(tiny):
         Scheduler().submit(
             model=tiny, prompt_ids=[1, 2], max_tokens=2, steering=Steering(logit_bias={vocab: 1.0})
         )
+
+
+def test_logprobs_are_the_models_own_for_each_token_whatever_shares_the_batch(tiny):
+    scheduler = Scheduler()
+    ids = tiny.tokenizer(PROMPTS[2])["input_ids"]
+    other = scheduler.submit(model=tiny, prompt_ids=ids[:3], max_tokens=5, temperature=1)
+    asked = scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=5, temperature=0, logprobs=2)
+    other_events = wait(other)
+    entries = [
+        entry for e in wait(asked) if e["type"] == "delta" for entry in e.get("logprobs", [])
+    ]
+
+    generated = asked.choices[0].token_ids
+    assert len(entries) == len(generated) == 5
+    for step, (text, logprob, top) in enumerate(entries):
+        with torch.no_grad():
+            logits = plain_model(tiny.path)(torch.tensor([ids + generated[:step]])).logits[0, -1]
+        expected = torch.log_softmax(logits.float(), dim=-1)
+        assert text == tiny.tokenizer.decode([generated[step]])
+        assert logprob == pytest.approx(float(expected[generated[step]]), abs=1e-3)
+        values, best = expected.topk(2)
+        assert [t for t, _ in top] == [tiny.tokenizer.decode([int(i)]) for i in best]
+        assert [lp for _, lp in top] == pytest.approx(values.tolist(), abs=1e-3)
+    assert other_events and not any("logprobs" in e for e in other_events)  # not asked
