@@ -55,7 +55,7 @@ class CompletionParams:
     model: str
     kind: str  # "chat" (messages) or "text" (prompt)
     messages: list[dict] | None = None
-    prompt: str | None = None
+    prompt: str | list[int] | None = None  # text, or token ids
     max_tokens: int | None = None
     temperature: float = 1.0
     top_p: float = 1.0
@@ -92,10 +92,23 @@ def _redis() -> redis.Redis:
     return redis_client()
 
 
-def _prompt_text(params: CompletionParams) -> str:
+def _prompt_text(params: CompletionParams, storage_path: str) -> str:
+    """What the content safeguards read; a prompt sent as token ids is read decoded."""
     if params.kind == "chat":
         return "\n".join(tokenization.message_text(m.get("content")) for m in params.messages or [])
+    if isinstance(params.prompt, list):
+        try:
+            return tokenization.tokenizer_for(storage_path=storage_path).decode(params.prompt)
+        except (OSError, ValueError) as exc:
+            raise _tokenizer_unavailable(storage_path) from exc
     return params.prompt or ""
+
+
+def _tokenizer_unavailable(storage_path: str) -> ApplicationError:
+    logger.exception("Tokenizer of %s failed", storage_path)
+    return ApplicationError(
+        "This model's tokenizer could not be loaded.", code="model_unavailable", status=503
+    )
 
 
 def _prompt_ids(params: CompletionParams, storage_path: str) -> list[int]:
@@ -104,12 +117,11 @@ def _prompt_ids(params: CompletionParams, storage_path: str) -> list[int]:
             return tokenization.chat_prompt_ids(
                 storage_path=storage_path, messages=params.messages or []
             )
+        if isinstance(params.prompt, list):
+            return list(params.prompt)  # the worker checks them against the vocabulary
         return tokenization.text_prompt_ids(storage_path=storage_path, prompt=params.prompt or "")
     except (OSError, ValueError) as exc:
-        logger.exception("Tokenizer of %s failed", storage_path)
-        raise ApplicationError(
-            "This model's tokenizer could not be loaded.", code="model_unavailable", status=503
-        ) from exc
+        raise _tokenizer_unavailable(storage_path) from exc
 
 
 def _send(job: GenerationJob, queue: str) -> None:
@@ -150,7 +162,7 @@ def completion_start(
             field="model",
         )
     prompt_field = "messages" if params.kind == "chat" else "prompt"
-    prompt_screen(text=_prompt_text(params), field=prompt_field)
+    prompt_screen(text=_prompt_text(params, version.storage_path), field=prompt_field)
 
     prompt_ids = _prompt_ids(params, version.storage_path)
     if not prompt_ids:

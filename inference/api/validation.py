@@ -134,14 +134,31 @@ def _messages(data: dict) -> list[dict]:
     return cleaned
 
 
-def _prompt(data: dict) -> str:
+def _token_ids(value) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in value)
+    )
+
+
+def _prompt(data: dict) -> str | list[int]:
+    """A string, or token ids (a list of integers). OpenAI also takes a list of prompts for
+    batching; this API serves one prompt per request, so such a list must hold one."""
     prompt = data.get("prompt")
-    # OpenAI accepts a list for batching; one prompt per request is what this API serves.
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+    if (
+        isinstance(prompt, list)
+        and len(prompt) == 1
+        and (isinstance(prompt[0], str) or _token_ids(prompt[0]))
+    ):
         prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise _bad("'prompt' must be a string.", "prompt", "invalid_type")
-    return prompt
+    if isinstance(prompt, str) or _token_ids(prompt):
+        return prompt
+    raise _bad(
+        "'prompt' must be a string or a list of token ids (one prompt per request).",
+        "prompt",
+        "invalid_type",
+    )
 
 
 # OpenAI fields that change the answer and that this API does not serve, with the values that

@@ -226,6 +226,13 @@ def test_logprobs_describe_each_generated_token_streaming_or_not(sdk, user, list
     text = client.completions.create(
         model=listing.model_id, prompt="Once", max_tokens=4, temperature=0, logprobs=2
     ).choices[0]
+    # The same prompt sent as token ids gets the same answer.
+    ids = tokenizer_for(storage_path=listing.versions.get().storage_path)("Once")["input_ids"]
+    by_ids = client.completions.create(
+        model=listing.model_id, prompt=ids, max_tokens=4, temperature=0
+    )
+    assert by_ids.choices[0].text == text.text
+    assert by_ids.usage.prompt_tokens == len(ids)
     assert "".join(text.logprobs.tokens) == text.text
     assert len(text.logprobs.token_logprobs) == 4
     assert all(len(alternatives) == 2 for alternatives in text.logprobs.top_logprobs)

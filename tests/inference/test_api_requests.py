@@ -6,6 +6,7 @@ import json
 import pytest
 
 from inference.models import BlockedPattern, UsageRecord
+from inference.tokenization import tokenizer_for
 from tests.inference import api_model_builders
 from tests.inference.api_model_builders import (
     available_tokens,
@@ -148,6 +149,27 @@ def test_text_completions_take_logprobs_as_a_count_up_to_5(client, owner_secret,
     assert post(client, owner_secret, body, path="/v1/completions").status_code == 503  # valid
 
 
+@pytest.mark.parametrize(
+    ("prompt", "status"),
+    [
+        ([464, 2068, 7586], 503),  # token ids: valid, it reached the worker check
+        ([[464, 2068]], 503),  # a list holding one prompt of token ids
+        (["Once"], 503),
+        ([], 400),
+        ([1, "a"], 400),
+        ([-1], 400),
+        ([True], 400),
+        (["one", "two"], 400),  # several prompts: one per request here
+    ],
+)
+def test_a_text_prompt_may_be_token_ids(client, owner_secret, listing, prompt, status):
+    body = {"model": listing.model_id, "prompt": prompt}
+    response = post(client, owner_secret, body, path="/v1/completions")
+    assert response.status_code == status
+    if status == 400:
+        assert error_of(response)["param"] == "prompt"
+
+
 def test_it_refuses_a_missing_prompt_on_completions(client, owner_secret, listing):
     response = post(client, owner_secret, {"model": listing.model_id}, path="/v1/completions")
     assert response.status_code == 400
@@ -228,9 +250,15 @@ def test_blocked_patterns_refuse_matching_prompts_and_count_them(
     error = error_of(post(client, owner_secret, body, path="/v1/completions"))
     assert (error["code"], error["param"]) == ("content_policy_violation", "prompt")
 
+    # Sent as token ids, the same words are read decoded and refused too.
+    tokenizer = tokenizer_for(storage_path=listing.versions.get().storage_path)
+    body = {"model": listing.model_id, "prompt": tokenizer("my credit card 1234")["input_ids"]}
+    error = error_of(post(client, owner_secret, body, path="/v1/completions"))
+    assert error["code"] == "content_policy_violation"
+
     plain.refresh_from_db()
     regex.refresh_from_db()
-    assert (plain.match_count, regex.match_count) == (1, 1)
+    assert (plain.match_count, regex.match_count) == (1, 2)
     # An inactive pattern refuses nothing: this request gets as far as the (absent) worker.
     assert post(client, owner_secret, chat(listing)).status_code == 503
 
