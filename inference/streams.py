@@ -203,10 +203,12 @@ def _is_last(event: dict) -> bool:
 def _stop_if_cancelled() -> None:
     """Raises CancelledError when this task was asked to stop but is still running.
 
-    The ASGI handler cancels a response's task when its client disconnects; a library
-    between our awaits may swallow that CancelledError (seen here: a disconnected stream ran
-    to its end with ``cancelling() == 1``, and the client was charged for the whole answer).
-    The request stays marked, so checking after every read makes the stop certain.
+    The ASGI handler cancels a response's task when its client disconnects; code between
+    our awaits may swallow that CancelledError (seen here: a disconnected stream ran to its
+    end with ``cancelling() == 1``, and the client was charged for the whole answer; and
+    asgiref's sync_to_async, cancelled while admission ran in its thread, waits for the
+    thread and returns normally). The task stays marked, so checking around every read
+    makes the stop certain.
     """
     task = asyncio.current_task()
     if task is not None and task.cancelling():
@@ -219,6 +221,7 @@ async def events_read_async(client, request_id: str, *, timeout: float, queue: s
     and no worker serves ``queue``. ``client`` is a redis.asyncio client."""
     cursor = _Cursor(request_id, timeout=timeout, queue=queue)
     while True:
+        _stop_if_cancelled()  # a cancel swallowed before the first read (asgiref does that)
         answer = await client.xread(
             {cursor.key: cursor.last_id}, block=cursor.block_ms(), count=256
         )

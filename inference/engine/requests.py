@@ -168,10 +168,13 @@ class GenerationRequest:
         if self.cancel_reason == "timeout":
             self.fail("timeout", "The request took longer than the worker's time limit.")
             return
+        # A request stopped before its prompt was wholly computed (cancelled while queued or
+        # during its prefill) got nothing, and is charged nothing: no prompt tokens counted.
+        computed = self.first_token_at is not None
         self.events.put(
             {
                 "type": DONE,
-                "prompt_tokens": self.prompt_tokens,
+                "prompt_tokens": self.prompt_tokens if computed else 0,
                 "completion_tokens": self.completion_tokens,
             }
         )

@@ -379,6 +379,32 @@ def test_a_client_that_disconnects_mid_stream_is_charged_only_what_was_produced(
     assert QuotaHold.objects.get().status == "settled"
 
 
+def test_a_client_that_gives_up_waiting_for_a_whole_answer_pays_only_what_was_produced(
+    asgi_server, celery_worker, user, listing, api_key_for
+):
+    grant_rental(user, listing, tokens=5000)
+    _, secret = api_key_for(user)
+    body = {"model": listing.model_id, "messages": HELLO, "max_tokens": 900, "temperature": 0}
+    with pytest.raises(httpx.ReadTimeout):  # 900 tokens take seconds; the client waits 0.3 s
+        httpx.post(
+            f"{asgi_server}/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=httpx.Timeout(10, read=0.3),
+        )
+    record = wait_for(lambda: UsageRecord.objects.filter(status="cancelled").first())
+    assert record.completion_tokens < 900
+    if record.completion_tokens == 0:
+        # Stopped before its first token (still queued, or in its prefill): nothing to charge.
+        assert (record.prompt_tokens, record.charged_tokens) == (0, 0)
+        assert QuotaHold.objects.get().status == "released"
+    else:
+        assert record.prompt_tokens > 0
+        assert record.charged_tokens == record.prompt_tokens + record.completion_tokens
+        assert QuotaHold.objects.get().status == "settled"
+    assert available_tokens(user, listing) == 5000 - record.charged_tokens
+
+
 def test_settling_twice_changes_nothing(sdk, user, listing):
     from inference.services import completion_settle
 

@@ -313,6 +313,7 @@ def test_requests_cancelled_during_their_prefill_end_without_an_answer(tiny):
     assert events[0]["finish_reason"] == "cancelled"
     assert request.completion_tokens == 0
     assert scheduler.stats.prefill_chunks < len(long)  # it stopped computing the prompt
+    assert events[1]["prompt_tokens"] == 0  # and charges nothing for it
 
 
 SYSTEM = "You are a helpful assistant. Answer briefly and politely, in plain words.\n"
