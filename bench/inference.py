@@ -178,18 +178,12 @@ def prepare_store() -> tuple[str, str, str]:
     return listing.model_id, key.secret, storage_path
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Stack:
     """A Celery worker and uvicorn, as separate processes, on the bench database."""
 
     def __init__(self, *, threads: int):
+        from config.ports import free_port
+
         self.processes: list[subprocess.Popen] = []
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

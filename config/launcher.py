@@ -9,13 +9,13 @@ and demo logins. Ctrl-C stops them all; a second run reuses var/.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from config.embedded_redis import redis_server_command
+from config.ports import port_open, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
@@ -44,25 +44,6 @@ WEB_COMMAND = [
 
 def say(message: str) -> None:
     print(f"\033[1;35m[store]\033[0m {message}", flush=True)
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def wait_port(port: int, what: str, process: subprocess.Popen | None, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if port_open(port):
-            return
-        if process is not None and process.poll() is not None:
-            raise SystemExit(f"{what} exited before it listened on port {port}.")
-        time.sleep(0.2)
-    raise SystemExit(f"{what} did not listen on port {port} within {timeout:.0f}s.")
 
 
 class Supervisor:

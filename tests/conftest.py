@@ -6,10 +6,10 @@ import pytest
 import redis as redis_lib
 from django.conf import settings
 
+from config.ports import free_port
 from tests.factories import ApiKeyFactory, PublisherFactory, UserFactory
 from tests.services import (
     CI,
-    free_port,
     require_service,
     start_celery_worker,
     start_localstripe,

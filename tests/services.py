@@ -13,6 +13,8 @@ import pytest
 import redis as redis_lib
 from django.conf import settings
 
+from config.ports import free_port
+
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,12 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 requires_postgres = pytest.mark.skipif(
     not settings.USING_POSTGRES, reason="needs PostgreSQL (set DATABASE_URL)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def require_service(name: str, url: str) -> None:

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.services import ROOT, database_url_for, free_port, stop_process
+from config.ports import free_port
+from tests.services import ROOT, database_url_for, stop_process
 
 # Routed to a queue no test worker consumes: the "no worker" path end to end.
 UNSERVED_MODEL = "gpu-only/tiny-unserved"
