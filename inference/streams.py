@@ -207,7 +207,7 @@ def _stop_if_cancelled() -> None:
     our awaits may swallow that CancelledError (seen here: a disconnected stream ran to its
     end with ``cancelling() == 1``, and the client was charged for the whole answer; and
     asgiref's sync_to_async, cancelled while admission ran in its thread, waits for the
-    thread and returns normally). The task stays marked, so checking around every read
+    thread and returns normally). The task stays marked, so checking before every read
     makes the stop certain.
     """
     task = asyncio.current_task()
@@ -221,11 +221,10 @@ async def events_read_async(client, request_id: str, *, timeout: float, queue: s
     and no worker serves ``queue``. ``client`` is a redis.asyncio client."""
     cursor = _Cursor(request_id, timeout=timeout, queue=queue)
     while True:
-        _stop_if_cancelled()  # a cancel swallowed before the first read (asgiref does that)
+        _stop_if_cancelled()  # before every read, the first one included
         answer = await client.xread(
             {cursor.key: cursor.last_id}, block=cursor.block_ms(), count=256
         )
-        _stop_if_cancelled()
         if cursor.worker_check_due(answer) and not await queue_served_async(client, queue):
             raise WorkerLost(request_id)
         for event in cursor.events(answer):

@@ -47,7 +47,7 @@ def coalesce(events: list[dict]) -> list[dict]:
                 current["text"] += event["text"]
                 current["tokens"] += event["tokens"]
                 if "logprobs" in event:
-                    current["logprobs"] = current.get("logprobs", []) + event["logprobs"]
+                    current.setdefault("logprobs", []).extend(event["logprobs"])
                 continue
             event = dict(event)
             open_delta[event["index"]] = event

@@ -10,6 +10,7 @@ its batch.
 
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
@@ -25,6 +26,15 @@ class Steering:
     @property
     def neutral(self) -> bool:
         return not (self.presence_penalty or self.frequency_penalty or self.logit_bias)
+
+    @cached_property
+    def bias_tokens(self) -> torch.Tensor:
+        """The biased token ids, built once per request rather than at every step."""
+        return torch.tensor(list(self.logit_bias), dtype=torch.long)
+
+    @cached_property
+    def bias_values(self) -> torch.Tensor:
+        return torch.tensor(list(self.logit_bias.values()), dtype=torch.float32)
 
 
 NEUTRAL = Steering()
@@ -42,11 +52,11 @@ def steer(logits: torch.Tensor, rows: list[tuple[int, Steering, list[int]]]) -> 
                 counts * steering.frequency_penalty + (counts > 0) * steering.presence_penalty
             )
         if steering.logit_bias:
-            tokens = torch.tensor(list(steering.logit_bias), device=logits.device)
-            biases = torch.tensor(
-                list(steering.logit_bias.values()), device=logits.device, dtype=logits.dtype
+            logits[row].index_add_(
+                0,
+                steering.bias_tokens.to(logits.device),
+                steering.bias_values.to(logits.device, logits.dtype),
             )
-            logits[row].index_add_(0, tokens, biases)
     return logits
 
 
