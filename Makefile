@@ -6,13 +6,20 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup browser lint format bench clean
+# Test processes: one per core (pytest-xdist), a database each on one embedded PostgreSQL.
+TEST_WORKERS ?= auto
+
+.PHONY: run test test-fast setup browser lint format bench clean
 
 run: setup
 	$(BIN)/python -m config.launcher
 
 test: setup browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The quick loop: no browser journeys, nothing on the real demo model.
+test-fast: setup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser and not slow" $(PYTEST_ARGS)
 
 setup: $(STAMP)
 
@@ -49,5 +56,15 @@ bench: setup
 	$(BIN)/python bench/catalog.py
 	$(BIN)/python bench/inference.py
 
+# The embedded database holds every account, order and ledger of `make run`: ask first.
 clean:
-	rm -rf var/store.sqlite3* var/media var/redis var/test
+	@if [ -n "$$(ls -A var/postgres 2>/dev/null)" ] && [ "$(FORCE)" != 1 ]; then \
+		if [ -t 0 ]; then \
+			read -r -p "Delete the embedded database in var/postgres (every account, order and ledger)? [y/N] " answer; \
+		fi; \
+		case "$$answer" in [yY]*) ;; *) echo "Kept var/. (make clean FORCE=1 deletes without asking.)"; exit 1;; esac; \
+	fi
+	@if [ -n "$$(cat var/run.lock 2>/dev/null)" ] && ! flock -n var/run.lock true; then \
+		echo "GPT Store is running from var/ (pid $$(cat var/run.lock)); stop it first."; exit 1; \
+	fi
+	rm -rf var/postgres var/postgres.log var/media var/redis var/test var/run.lock var/celerybeat-schedule* var/localstripe.log

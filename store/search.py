@@ -6,13 +6,11 @@ trigger, GIN-indexed) matched with a web-search style query. Ranking reads the s
 of line, and reading it for every match cost a TOAST fetch each (most of a broad search's time).
 So a word in a name outranks one in a summary or tags, which outranks a card-only match (rank 0,
 then newest first). The ranking query ORs the words, so a listing with one word in its name and
-the other in its card still ranks above a card-only match. SQLite (the embedded demo): every word must
-appear in the name, summary, tags or card (icontains), ranked by where it was found.
+the other in its card still ranks above a card-only match.
 """
 
-from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import Case, F, FloatField, IntegerField, Q, QuerySet, Value, When
+from django.db.models import F, FloatField, QuerySet, Value
 
 SEARCH_CONFIG = "english"
 MAX_QUERY_LENGTH = 200
@@ -27,12 +25,10 @@ def search_listings(queryset: QuerySet, q: str) -> QuerySet:
     q = normalize_query(q)
     if not q:
         return queryset.annotate(rank=Value(0.0, output_field=FloatField()))
-    if settings.USING_POSTGRES:
-        query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
-        return queryset.filter(search_vector=query).annotate(
-            rank=SearchRank(F("search_rank_vector"), _rank_query(q) or query)
-        )
-    return _search_plain(queryset, q)
+    query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
+    return queryset.filter(search_vector=query).annotate(
+        rank=SearchRank(F("search_rank_vector"), _rank_query(q) or query)
+    )
 
 
 def _rank_query(q: str) -> SearchQuery | None:
@@ -48,23 +44,3 @@ def _rank_query(q: str) -> SearchQuery | None:
         term = SearchQuery(word, search_type="plain", config=SEARCH_CONFIG)
         rank_query = term if rank_query is None else rank_query | term
     return rank_query
-
-
-def _search_plain(queryset: QuerySet, q: str) -> QuerySet:
-    words = [word.strip('"') for word in q.split() if word.strip('"-')]
-    condition = Q()
-    for word in words:
-        condition &= (
-            Q(name__icontains=word)
-            | Q(summary__icontains=word)
-            | Q(tags__icontains=word)
-            | Q(card_markdown__icontains=word)
-        )
-    first = words[0] if words else q
-    rank = Case(
-        When(name__icontains=first, then=Value(3)),
-        When(Q(summary__icontains=first) | Q(tags__icontains=first), then=Value(2)),
-        default=Value(1),
-        output_field=IntegerField(),
-    )
-    return queryset.filter(condition).annotate(rank=rank)

@@ -13,9 +13,7 @@ up row by row.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.apps import apps
-from django.conf import settings
-from django.db.models import Count, F, IntegerField, Min, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, F, Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.models import PublisherProfile
@@ -48,14 +46,6 @@ SORTS: dict[str, str] = {
 }
 
 
-def price_option_model():
-    """billing.PriceOption, or None while the billing app has no prices (price filters hide)."""
-    try:
-        return apps.get_model("billing", "PriceOption")
-    except LookupError:
-        return None
-
-
 def _is_owner(user, listing: Listing) -> bool:
     return bool(user and user.is_authenticated and listing.publisher.user_id == user.pk)
 
@@ -81,44 +71,20 @@ def listing_for_viewer(*, publisher_slug: str, slug: str, user) -> Listing | Non
 # --- catalog ----------------------------------------------------------------------------
 
 
-def _ready_versions():
-    return ListingVersion.objects.filter(
-        listing=OuterRef("pk"), status=ListingVersion.Status.READY
-    ).order_by("-number")
-
-
 def with_card_data(queryset: QuerySet) -> QuerySet:
     """Adds what a card shows and filters use: ``latest_format``, ``latest_parameter_count``
-    (of the latest ready version) and ``lowest_price`` (cents, when billing has prices).
-
-    PostgreSQL reads them from columns its triggers keep (migration 0003); SQLite computes them
-    with correlated subqueries, fine for the few listings of the embedded demo.
+    (of the latest ready version) and ``lowest_price`` (cents), read from the columns that
+    the triggers of migration 0003 keep, so a list costs no query per card.
     """
-    queryset = queryset.select_related("publisher").defer(
-        "card_markdown", "search_vector", "search_rank_vector"
-    )
-    PriceOption = price_option_model()
-    if settings.USING_POSTGRES:
-        queryset = queryset.annotate(
-            latest_format=F("ready_format"), latest_parameter_count=F("ready_parameter_count")
+    return (
+        queryset.select_related("publisher")
+        .defer("card_markdown", "search_vector", "search_rank_vector")
+        .annotate(
+            latest_format=F("ready_format"),
+            latest_parameter_count=F("ready_parameter_count"),
+            lowest_price=F("min_price"),
         )
-        if PriceOption is not None:
-            queryset = queryset.annotate(lowest_price=F("min_price"))
-        return queryset
-    queryset = queryset.annotate(
-        latest_format=Subquery(_ready_versions().values("source_format")[:1]),
-        latest_parameter_count=Subquery(_ready_versions().values("parameter_count")[:1]),
     )
-    if PriceOption is not None:
-        lowest = (
-            PriceOption.objects.filter(listing=OuterRef("pk"), active=True)
-            .order_by()
-            .values("listing")
-            .annotate(lowest=Min("amount"))
-            .values("lowest")
-        )
-        queryset = queryset.annotate(lowest_price=Subquery(lowest, output_field=IntegerField()))
-    return queryset
 
 
 def catalog_listings(
@@ -135,7 +101,7 @@ def catalog_listings(
 ) -> QuerySet:
     """Public listings matching the filters, in the requested order (prices in cents).
 
-    Each order matches a partial index of migration 0003 (PostgreSQL), so a page without a
+    Each order matches a partial index of migration 0003, so a page without a
     search query is read from an index. "Most used" reads ``recent_uses``, refreshed every
     few minutes by store.services.listing_usage_refresh.
     """
@@ -156,12 +122,10 @@ def catalog_listings(
             queryset = queryset.filter(latest_parameter_count__gte=bucket.low)
         if bucket.high is not None:
             queryset = queryset.filter(latest_parameter_count__lt=bucket.high)
-    prices = price_option_model() is not None
-    if prices:
-        if price_min is not None:
-            queryset = queryset.filter(lowest_price__gte=price_min)
-        if price_max is not None:
-            queryset = queryset.filter(lowest_price__lte=price_max)
+    if price_min is not None:
+        queryset = queryset.filter(lowest_price__gte=price_min)
+    if price_max is not None:
+        queryset = queryset.filter(lowest_price__lte=price_max)
     newest = ("-approved_at", "-id")
     if sort == "newest":
         return queryset.order_by(*newest)
@@ -171,7 +135,7 @@ def catalog_listings(
         return queryset.order_by(
             F("rating_average").desc(nulls_last=True), "-review_count", *newest
         )
-    if sort == "price" and prices:
+    if sort == "price":
         return queryset.order_by(F("lowest_price").asc(nulls_last=True), *newest)
     if q:
         return queryset.order_by("-rank", *newest)

@@ -50,7 +50,6 @@ def catalog(request):
             "form": form,
             "page": page,
             "query": filters["q"],
-            "prices_enabled": selectors.price_option_model() is not None,
         },
     )
 

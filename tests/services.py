@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import pytest
 import redis as redis_lib
@@ -15,21 +15,12 @@ from django.conf import settings
 
 from config.ports import free_port
 
-CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# Features that are PostgreSQL's own (row locks under contention, triggers, full-text search).
-# The embedded SQLite run skips them; under CI the session refuses to start without PostgreSQL,
-# so there they always run.
-requires_postgres = pytest.mark.skipif(
-    not settings.USING_POSTGRES, reason="needs PostgreSQL (set DATABASE_URL)"
-)
-
-
 def require_service(name: str, url: str) -> None:
-    """Stops the session with a clear message when a required service is unreachable (outside
-    CI, a missing REDIS_URL already got the embedded server: see config/settings_test.py)."""
+    """Stops the session with a clear message when a required service is unreachable (a
+    missing REDIS_URL already got the embedded server: see config/settings_test.py)."""
     parsed = urlparse(url)
     try:
         with socket.create_connection(
@@ -43,14 +34,14 @@ def require_service(name: str, url: str) -> None:
 
 
 def database_url_for(database_name: str) -> str:
+    """The URL of ``database_name`` on the suite's PostgreSQL server (a Unix socket folder for
+    the embedded one), for the processes the suite starts."""
     db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{database_name}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{database_name}"
+    user = quote(db.get("USER") or "postgres", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    host = quote(db.get("HOST") or "127.0.0.1", safe="")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{database_name}"
 
 
 def _wait_for_worker(process, queues, log_path: Path, timeout: float = 60) -> None:
@@ -82,6 +73,7 @@ def start_celery_worker(
     env = {
         **os.environ,
         "DJANGO_ENV": "test",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url_for(database_name),
         "REDIS_URL": settings.REDIS_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),

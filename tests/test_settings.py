@@ -30,7 +30,7 @@ def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
         [
             sys.executable,
             "-c",
-            "import django; from django.conf import settings; django.setup(); print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])",
+            "import django; from django.conf import settings; django.setup(); db = settings.DATABASES['default']; print(settings.DEBUG, db['ENGINE'], db['HOST'] or '-', db['NAME'])",
         ],
         cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
@@ -43,7 +43,7 @@ def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_production_starts_with_all_its_secrets():
     result = load_settings(PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "django.db.backends.postgresql"]
+    assert result.stdout.split() == ["False", "django.db.backends.postgresql", "db", "store"]
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,29 @@ def test_a_malformed_boolean_fails_loudly():
     assert "DEBUG must be a boolean" in result.stderr
 
 
-def test_the_embedded_defaults_need_no_configuration(tmp_path):
+def test_the_embedded_defaults_use_the_embedded_postgresql_server_under_var(tmp_path):
     result = load_settings({"DJANGO_ENV": "development", "VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "django.db.backends.sqlite3"]
+    # The server `make run` starts listens on a Unix socket in its data directory.
+    assert result.stdout.split() == [
+        "True",
+        "django.db.backends.postgresql",
+        str(tmp_path.resolve() / "postgres"),
+        "gptstore",
+    ]
+
+
+def test_a_deep_var_folder_gets_a_short_socket_folder(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    result = load_settings({"DJANGO_ENV": "development", "VAR_DIR": str(deep)})
+    assert result.returncode == 0, result.stderr
+    host = result.stdout.split()[2]
+    assert host.startswith("/tmp/gptstore-pg-")
+    assert len(host + "/.s.PGSQL.5432") <= 107
+
+
+@pytest.mark.parametrize("url", ["mysql://u:p@db/store", "oracle://u:p@db/store"])
+def test_a_database_other_than_postgresql_is_refused(url):
+    result = load_settings({"DJANGO_ENV": "development", "DATABASE_URL": url})
+    assert result.returncode != 0
+    assert "DATABASE_URL must name a PostgreSQL database" in result.stderr

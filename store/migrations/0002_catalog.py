@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 # The search vector is maintained by a trigger so that every write path keeps it current
-# (services, admin, bulk_create in the benchmark). PostgreSQL only: SQLite searches with icontains.
+# (services, admin, bulk_create in the benchmark).
 SEARCH_TRIGGER_SQL = """
 CREATE OR REPLACE FUNCTION store_listing_search_vector() RETURNS trigger AS $$
 BEGIN
@@ -37,13 +37,11 @@ DROP FUNCTION IF EXISTS store_listing_search_vector();
 
 
 def install_search_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(SEARCH_TRIGGER_SQL)
+    schema_editor.execute(SEARCH_TRIGGER_SQL)
 
 
 def remove_search_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SEARCH_TRIGGER_SQL)
+    schema_editor.execute(DROP_SEARCH_TRIGGER_SQL)
 
 
 class Migration(migrations.Migration):

@@ -5,7 +5,6 @@ from django.db import migrations, models
 # PostgreSQL keeps the copied catalog facts (latest ready version's format and size, lowest
 # active price, rating) current with triggers, so that every write path (publishing, billing,
 # admin, bulk inserts) updates them without knowing about the catalog.
-# SQLite (the embedded demo) has no triggers here: its selectors compute the facts per query.
 FACTS_SQL = """
 -- The facts are computed BEFORE every insert or update of a listing, from the versions, prices
 -- and reviews tables; so a listing saved from a stale Python object can never write old facts.
@@ -80,13 +79,11 @@ DROP INDEX IF EXISTS store_listing_public_uses;
 
 
 def install_fact_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FACTS_SQL)
+    schema_editor.execute(FACTS_SQL)
 
 
 def remove_fact_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_FACTS_SQL)
+    schema_editor.execute(DROP_FACTS_SQL)
 
 
 class Migration(migrations.Migration):

@@ -10,13 +10,11 @@ RESET = "ALTER TABLE store_listing RESET (toast_tuple_target)"
 
 
 def narrow(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(NARROW)
+    schema_editor.execute(NARROW)
 
 
 def widen(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(RESET)
+    schema_editor.execute(RESET)
 
 
 class Migration(migrations.Migration):

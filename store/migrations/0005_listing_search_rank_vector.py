@@ -35,14 +35,12 @@ UPDATE store_listing SET name = name;
 
 
 def install_rank_vector(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(RANK_TRIGGER_SQL)
+    schema_editor.execute(RANK_TRIGGER_SQL)
 
 
 def restore_search_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        catalog = importlib.import_module("store.migrations.0002_catalog")
-        schema_editor.execute(catalog.SEARCH_TRIGGER_SQL)
+    catalog = importlib.import_module("store.migrations.0002_catalog")
+    schema_editor.execute(catalog.SEARCH_TRIGGER_SQL)
 
 
 class Migration(migrations.Migration):

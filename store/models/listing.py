@@ -40,7 +40,7 @@ class Listing(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     # Kept by a PostgreSQL trigger (see migration 0002): name A, summary and tags B, card C.
     # A trigger rather than a service so that every write path (admin, bulk_create, raw SQL)
-    # keeps it current at no extra query. Unused (always NULL) on SQLite.
+    # keeps it current at no extra query.
     search_vector = SearchVectorField(null=True, editable=False)
     # Name A, summary and tags B only (no card), kept by the same trigger (migration 0005) and
     # stored inline: ranking reads it for every match, where the full vector, out of line,
@@ -55,7 +55,6 @@ class Listing(models.Model):
     # - the latest ready version's format and size, kept by a trigger on store_listingversion;
     # - the lowest active price in cents, kept by a trigger on billing_priceoption;
     # - uses in the last 7 days, refreshed every few minutes by store.services.listing_usage_refresh.
-    # PostgreSQL keeps the first two; on SQLite (the embedded demo) selectors compute them instead.
     ready_format = models.CharField(max_length=16, blank=True, editable=False)
     ready_parameter_count = models.BigIntegerField(null=True, blank=True, editable=False)
     min_price = models.PositiveIntegerField(null=True, blank=True, editable=False)

@@ -8,10 +8,8 @@ from billing.selectors import access_for
 from billing.services import quota_hold, quota_settle
 from config.api_errors import ApplicationError
 from tests.billing.ledger import assert_ledger_matches
-from tests.services import requires_postgres
 
 
-@requires_postgres
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_holds_against_a_balance_for_ten_let_exactly_ten_through(
     user, listing, rent

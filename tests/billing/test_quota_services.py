@@ -14,7 +14,6 @@ from billing.services import (
 )
 from config.api_errors import ApplicationError
 from tests.billing.ledger import assert_ledger_matches, kinds
-from tests.services import requires_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -184,7 +183,6 @@ def test_the_publisher_uses_their_own_model_without_buying_it(publisher, other_u
     assert customer_can_review(user=publisher.user, listing=listing) is False
 
 
-@requires_postgres
 def test_the_database_refuses_to_rewrite_ledger_rows(user, listing, rent):
     from django.db import DatabaseError, transaction
 

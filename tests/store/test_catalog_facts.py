@@ -6,12 +6,10 @@ import pytest
 from billing.models import PriceOption
 from store.models import Listing, ListingVersion
 from store.services import listing_update
-from tests.services import requires_postgres
 from tests.store.factories import ListingFactory, ListingVersionFactory, ReviewFactory
 
 pytestmark = [
     pytest.mark.django_db,
-    requires_postgres,
 ]
 
 

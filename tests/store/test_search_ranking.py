@@ -1,23 +1,19 @@
-"""Full-text search: PostgreSQL's weighted search vector, and the plain SQLite fallback."""
+"""Full-text search: PostgreSQL's weighted search vector and its ranking."""
 
 import pytest
 
 from store.models import Listing
 from store.selectors import catalog_listings
 from store.services import listing_update
-from tests.services import requires_postgres
 from tests.store.factories import ListingFactory
 
 pytestmark = pytest.mark.django_db
-
-needs_postgres = requires_postgres
 
 
 def names(queryset):
     return [listing.name for listing in queryset]
 
 
-@needs_postgres
 def test_a_name_match_outranks_a_summary_match_which_outranks_a_card_match():
     ListingFactory(
         name="Generic helper", summary="Nothing special.", card_markdown="Good at haiku and poems."
@@ -28,28 +24,24 @@ def test_a_name_match_outranks_a_summary_match_which_outranks_a_card_match():
     assert names(catalog_listings(q="haiku")) == ["Haiku Writer", "Poet", "Generic helper"]
 
 
-@needs_postgres
 def test_tags_are_searchable_and_weigh_like_the_summary():
     ListingFactory(name="Alpha", tags=["kotlin"], card_markdown="x")
     ListingFactory(name="Beta", card_markdown="Knows some kotlin.")
     assert names(catalog_listings(q="kotlin")) == ["Alpha", "Beta"]
 
 
-@needs_postgres
 def test_words_are_stemmed_so_coding_finds_code():
     ListingFactory(name="Code Llama Tiny", summary="Completes code.")
     ListingFactory(name="Chatty", summary="Small talk.")
     assert names(catalog_listings(q="coding")) == ["Code Llama Tiny"]
 
 
-@needs_postgres
 def test_every_word_of_the_query_must_match():
     ListingFactory(name="Fast translator", summary="Translates French.")
     ListingFactory(name="Slow translator", summary="Translates German.")
     assert names(catalog_listings(q="translator french")) == ["Fast translator"]
 
 
-@needs_postgres
 def test_the_search_vector_follows_edits_of_the_card():
     listing = ListingFactory(name="Model", card_markdown="About zeppelins.")
     assert names(catalog_listings(q="zeppelins")) == ["Model"]
@@ -61,7 +53,6 @@ def test_the_search_vector_follows_edits_of_the_card():
     assert names(catalog_listings(q="ocean")) == ["Model"]
 
 
-@needs_postgres
 def test_listings_inserted_in_bulk_are_searchable_too():
     publisher = ListingFactory().publisher
     Listing.objects.bulk_create(
@@ -99,16 +90,3 @@ def test_an_overlong_query_is_cut_on_the_page_and_refused_by_the_api(client):
     api = client.get("/api/catalog/listings/", {"q": "x" * 500})
     assert api.status_code == 400
     assert "q" in api.json()["error"]["fields"]
-
-
-def test_the_plain_fallback_ranks_name_over_summary_over_card(settings):
-    settings.USING_POSTGRES = False
-    ListingFactory(
-        name="Generic helper", summary="Nothing special.", card_markdown="Good at haiku."
-    )
-    ListingFactory(name="Haiku Writer", summary="Short poems.")
-    ListingFactory(name="Poet", summary="Writes haiku on request.")
-    ListingFactory(name="Unrelated", summary="Maths.")
-
-    assert names(catalog_listings(q="HAIKU")) == ["Haiku Writer", "Poet", "Generic helper"]
-    assert names(catalog_listings(q="haiku request")) == ["Poet"]
