@@ -180,7 +180,10 @@ class Supervisor:
         say(
             "Demo: accounts and catalog (the first run converts the demo model; later runs reuse it)"
         )
-        self.manage("seed_demo")
+        # The toy model trains for a minute on the first run (DEMO_TOY_TRAIN_SECONDS).
+        self.manage(
+            "seed_demo", "--toy-train-seconds", os.environ.get("DEMO_TOY_TRAIN_SECONDS", "60")
+        )
         if not self.env.get("STRIPE_SECRET_KEY"):
             self.manage(
                 "stripe_dev_webhook", "--url", f"http://{HOST}:{PORT}/billing/webhook/stripe/"

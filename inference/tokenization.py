@@ -14,23 +14,36 @@ from django.conf import settings
 CACHE_SIZE = 16
 _cache: OrderedDict[str, object] = OrderedDict()
 _lock = threading.Lock()
+# Loads one at a time: transformers' lazy first import is not thread-safe (a burst of first
+# requests got ImportError for AutoTokenizer), and a burst for one model loads it once.
+_load_lock = threading.Lock()
 
 
-def tokenizer_for(*, storage_path: str):
-    """The tokenizer of a model folder, loaded once per process."""
+def _cached(storage_path: str):
     with _lock:
         tokenizer = _cache.get(storage_path)
         if tokenizer is not None:
             _cache.move_to_end(storage_path)
-            return tokenizer
-    from transformers import AutoTokenizer
+        return tokenizer
 
-    folder = Path(settings.MEDIA_ROOT) / storage_path
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    with _lock:
-        _cache[storage_path] = tokenizer
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+
+def tokenizer_for(*, storage_path: str):
+    """The tokenizer of a model folder, loaded once per process."""
+    tokenizer = _cached(storage_path)
+    if tokenizer is not None:
+        return tokenizer
+    with _load_lock:
+        tokenizer = _cached(storage_path)
+        if tokenizer is not None:
+            return tokenizer
+        from transformers import AutoTokenizer
+
+        folder = Path(settings.MEDIA_ROOT) / storage_path
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        with _lock:
+            _cache[storage_path] = tokenizer
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
     return tokenizer
 
 

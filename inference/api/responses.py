@@ -10,10 +10,10 @@ import json
 import logging
 
 import redis.asyncio as aioredis
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from config.db import sync_to_async_released
 from inference.api.errors import OpenAIError, store_unavailable
 from inference.api.logprobs import chat_logprobs, text_logprobs
 from inference.protocol import DELTA, DONE, ERROR, FINISH
@@ -38,8 +38,8 @@ def _settle_or_log(*, request_id: str, events: list[dict]):
         return None
 
 
-_settle = sync_to_async(_settle_or_log)
-_settle_lost = sync_to_async(completion_worker_lost)
+_settle = sync_to_async_released(_settle_or_log)
+_settle_lost = sync_to_async_released(completion_worker_lost)
 
 
 def _finish_reason(reason: str) -> str:

@@ -1,18 +1,19 @@
 """/v1 views: thin wrappers that authenticate, validate, call a selector or service, and shape JSON.
 
 The completion views are async: waiting for or streaming an answer awaits Redis, so an
-open request pins no thread under the ASGI server. Database work goes through sync_to_async.
+open request pins no thread under the ASGI server. Database work goes through
+config.db.sync_to_async_released, so a streaming answer holds no database connection either.
 """
 
 import logging
 from functools import wraps
 
-from asgiref.sync import sync_to_async
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 
 from config.api_errors import ApplicationError
+from config.db import sync_to_async_released
 from inference.api.auth import authenticate
 from inference.api.errors import OpenAIError, from_application_error, store_unavailable
 from inference.api.responses import completion_body, completion_events
@@ -88,7 +89,7 @@ async def completion_response(
     """
     try:
         params = completion_params({**parse_json(request.body), **(overrides or {})}, kind=kind)
-        started = await sync_to_async(completion_start)(
+        started = await sync_to_async_released(completion_start)(
             user=user, api_key=api_key, params=params, source=source
         )
         if params.stream:
@@ -117,7 +118,7 @@ async def _completion_view(request, *, kind: str):
             "Use POST for this endpoint.", status=405, code="method_not_allowed"
         ).response()
     try:
-        api_key = await sync_to_async(authenticate)(request)
+        api_key = await sync_to_async_released(authenticate)(request)
     except OpenAIError as exc:
         return exc.response()
     return await completion_response(
