@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts import policies
 from accounts.models import ApiKey, PublisherProfile, User
 from config.api_errors import ApplicationError
 
@@ -78,6 +79,10 @@ def publisher_review(
     verified: bool | None = None,
 ) -> PublisherProfile:
     """Staff decision on an application. Rejection needs a note the applicant will read."""
+    if not policies.may_review_publishers(reviewer):
+        raise ApplicationError(
+            "Only staff who review publishers can do this.", status=403, code="forbidden"
+        )
     if not approve and not note.strip():
         raise ApplicationError("Say why the application is rejected.", field="review_note")
     profile.status = (
