@@ -224,6 +224,8 @@ else:
     STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:8420")
     STRIPE_JS_URL = env_str("STRIPE_JS_URL", f"{STRIPE_API_BASE}/js.stripe.com/v3/")
 STORE_CURRENCY = env_str("STORE_CURRENCY", "usd")
+# A checkout not paid within this many hours is cancelled (and its PaymentIntent with it).
+ORDER_PENDING_HOURS = env_int("ORDER_PENDING_HOURS", 24)
 PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20)
 
 # Inference

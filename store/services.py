@@ -172,6 +172,10 @@ def listing_transition(
         ListingStatusChange.objects.create(
             listing=listing, actor=actor, from_status=current, to_status=to_status, reason=reason
         )
+        if current == S.APPROVED and to_status != S.APPROVED:
+            from billing.services import orders_cancel_pending
+
+            orders_cancel_pending(message="This model is no longer on sale.", listing_id=listing.pk)
     return listing
 
 

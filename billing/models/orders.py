@@ -18,6 +18,7 @@ class Order(models.Model):
         PAID = "paid", "Paid"
         FAILED = "failed", "Payment failed"
         REFUNDED = "refunded", "Refunded"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Reason(models.TextChoices):
         SALE = "sale", "Sale"
