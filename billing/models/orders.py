@@ -19,6 +19,7 @@ class Order(models.Model):
         FAILED = "failed", "Payment failed"
         REFUNDED = "refunded", "Refunded"
         CANCELLED = "cancelled", "Cancelled"
+        DISPUTED = "disputed", "Disputed"
 
     class Reason(models.TextChoices):
         SALE = "sale", "Sale"
