@@ -3,6 +3,7 @@ import secrets
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import PasswordResetView
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -102,3 +103,19 @@ def publisher_apply(request):
             messages.success(request, "Thanks! Staff will review your application.")
             return redirect("accounts:dashboard")
     return render(request, "accounts/publisher_apply.html", {"form": form, "profile": profile})
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's reset view, with a cap on the emails one address or one email may ask for."""
+
+    def form_valid(self, form):
+        try:
+            services.password_reset_throttle(
+                ip=self.request.META.get("REMOTE_ADDR", ""), email=form.cleaned_data["email"]
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            response = self.form_invalid(form)
+            response.status_code = exc.status
+            return response
+        return super().form_valid(form)
