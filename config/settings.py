@@ -291,7 +291,15 @@ SPECTACULAR_SETTINGS = {
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Probes inside the stack speak plain HTTP to the web container.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    # No SECURE_PROXY_SSL_HEADER: Django cannot tell who sent X-Forwarded-Proto. The ASGI
+    # server applies it (request.scheme) only for peers in FORWARDED_ALLOW_IPS, the
+    # configured proxy (docker-compose.yml); from anyone else the header is ignored.
 
 LOGGING = {
     "version": 1,
