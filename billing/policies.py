@@ -15,11 +15,29 @@ from billing.selectors import has_entitlement
 
 REFUND_PERMISSION = "billing.change_order"
 GRANT_PERMISSION = "billing.add_order"
+VIEW_ORDERS_PERMISSION = "billing.view_order"
+PRICING_PERMISSION = "billing.change_priceoption"
 
 
 def may_refund_orders(user) -> bool:
     """Refunding changes an order (paid → refunded): staff with ``change_order``."""
     return bool(user and user.is_active and user.is_staff and user.has_perm(REFUND_PERMISSION))
+
+
+def may_view_order(user, order) -> bool:
+    """The customer's own order; staff read others' only with ``view_order``."""
+    if not (user and user.is_authenticated):
+        return False
+    return order.user_id == user.pk or (user.is_staff and user.has_perm(VIEW_ORDERS_PERMISSION))
+
+
+def may_edit_pricing(user, listing) -> bool:
+    """The listing's publisher; staff only with ``change_priceoption``."""
+    if not (user and user.is_authenticated):
+        return False
+    return listing.publisher.user_id == user.pk or (
+        user.is_staff and user.has_perm(PRICING_PERMISSION)
+    )
 
 
 def may_grant_access(user) -> bool:

@@ -11,6 +11,7 @@ import hashlib
 from django.conf import settings
 from django.db import transaction
 
+from billing import policies
 from billing.models import ListingTerms, PriceOption
 from billing.services.orders import orders_cancel_pending
 from config.api_errors import ApplicationError
@@ -26,7 +27,7 @@ PRICE_GONE = "The publisher withdrew this price; start again from the model's pa
 
 
 def _require_owner(*, listing, actor) -> None:
-    if actor is None or not (actor.is_staff or listing.publisher.user_id == actor.pk):
+    if not policies.may_edit_pricing(actor, listing):
         raise ApplicationError(
             "Only the listing's publisher can change its prices.", status=403, code="forbidden"
         )
