@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts import services
+from accounts import policies, services
 from accounts.models import ApiKey, PublisherProfile, User
 from config.api_errors import ApplicationError
 
@@ -30,6 +30,9 @@ class PublisherProfileAdmin(admin.ModelAdmin):
     readonly_fields = ["reviewed_at", "reviewed_by", "created_at"]
     actions = ["approve", "approve_and_verify", "mark_verified", "reject"]
 
+    def has_review_permission(self, request) -> bool:
+        return policies.may_review_publishers(request.user)
+
     def _review(self, request, queryset, *, approve, verified=None, note=""):
         done = 0
         for profile in queryset:
@@ -47,19 +50,22 @@ class PublisherProfileAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"{done} publisher profile(s) updated.", messages.SUCCESS)
 
-    @admin.action(description="Approve selected applications")
+    @admin.action(description="Approve selected applications", permissions=["review"])
     def approve(self, request, queryset):
         self._review(request, queryset, approve=True)
 
-    @admin.action(description="Approve and mark verified")
+    @admin.action(description="Approve and mark verified", permissions=["review"])
     def approve_and_verify(self, request, queryset):
         self._review(request, queryset, approve=True, verified=True)
 
-    @admin.action(description="Mark verified")
+    @admin.action(description="Mark verified", permissions=["review"])
     def mark_verified(self, request, queryset):
         queryset.update(verified=True)
 
-    @admin.action(description="Reject (write the reason in the profile's review note first)")
+    @admin.action(
+        description="Reject (write the reason in the profile's review note first)",
+        permissions=["review"],
+    )
     def reject(self, request, queryset):
         for profile in queryset:
             self._review(
@@ -83,7 +89,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # Keys are issued by the service (it shows the secret once); the admin cannot show it.
         return False
 
-    @admin.action(description="Revoke selected keys")
+    def has_revoke_permission(self, request) -> bool:
+        return policies.may_revoke_api_keys(request.user)
+
+    @admin.action(description="Revoke selected keys", permissions=["revoke"])
     def revoke(self, request, queryset):
         for key in queryset:
             services.api_key_revoke(api_key=key)

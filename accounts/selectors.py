@@ -29,3 +29,13 @@ def approved_publisher_by_slug(*, slug: str) -> PublisherProfile | None:
         .filter(slug=slug, status=PublisherProfile.Status.APPROVED)
         .first()
     )
+
+
+def login_attempt_email(request, credentials) -> str | None:
+    """The email a login attempt was for, as django-axes counts failures by it (the login
+    form's field is ``username``; Django's backends call it ``email`` for this user model)."""
+    credentials = credentials or {}
+    value = credentials.get("username") or credentials.get("email")
+    if value is None and request is not None:
+        value = request.POST.get("username") or request.POST.get("email")
+    return value.strip().lower() if isinstance(value, str) else None

@@ -3,14 +3,18 @@
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts import policies
 from accounts.models import ApiKey, PublisherProfile, User
 from config.api_errors import ApplicationError
 
@@ -78,6 +82,10 @@ def publisher_review(
     verified: bool | None = None,
 ) -> PublisherProfile:
     """Staff decision on an application. Rejection needs a note the applicant will read."""
+    if not policies.may_review_publishers(reviewer):
+        raise ApplicationError(
+            "Only staff who review publishers can do this.", status=403, code="forbidden"
+        )
     if not approve and not note.strip():
         raise ApplicationError("Say why the application is rejected.", field="review_note")
     profile.status = (
@@ -90,6 +98,23 @@ def publisher_review(
         profile.verified = verified
     profile.save()
     return profile
+
+
+def password_reset_throttle(*, ip: str, email: str) -> None:
+    """At most PASSWORD_RESETS_PER_HOUR reset emails per hour per address and per email,
+    counted in the shared cache (Redis) so every web process sees the same count: the form
+    cannot be used to flood a mailbox or to probe the mail server. 429 past that."""
+    window = int(time.time() // 3600)
+    for scope, value in (("ip", ip or "-"), ("email", email.strip().lower())):
+        digest = hashlib.sha256(value.encode()).hexdigest()[:32]
+        key = f"password-reset:{scope}:{digest}:{window}"
+        cache.add(key, 0, timeout=3600)
+        if cache.incr(key) > settings.PASSWORD_RESETS_PER_HOUR:
+            raise ApplicationError(
+                "Too many reset emails were asked for; try again in an hour.",
+                status=429,
+                code="throttled",
+            )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import PasswordResetView
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -41,30 +44,39 @@ def dashboard(request):
 
 @login_required
 def api_keys(request):
+    """The secret of a new key is in the POST's own answer and nowhere else (not in the
+    session, not in a cache): it is shown once and never stored. A reload that re-posts
+    the form carries the used form id and creates nothing."""
     form = ApiKeyForm(request.POST or None)
+    used = request.session.get("api_key_forms_used", [])
+    form_id = request.POST.get("form_id", "")
+    if request.method == "POST" and form_id and form_id in used:
+        messages.info(request, "This key was already created; its secret was shown once.")
+        return redirect("accounts:api_keys")
+    issued = None
     if request.method == "POST" and form.is_valid():
         try:
             issued = services.api_key_create(user=request.user, **form.cleaned_data)
         except ApplicationError as exc:
             exc.add_to_form(form)
         else:
-            # Post/Redirect/Get: the secret rides in the session for exactly one page view,
-            # so a reload neither re-creates the key nor shows the secret again.
-            request.session["new_api_key"] = {"id": issued.api_key.pk, "secret": issued.secret}
-            return redirect("accounts:api_keys")
-    issued = request.session.pop("new_api_key", None)
-    keys = selectors.api_keys_of(user=request.user)
-    new_key = next((key for key in keys if issued and key.pk == issued["id"]), None)
-    return render(
+            if form_id:
+                request.session["api_key_forms_used"] = [*used[-19:], form_id]
+            form = ApiKeyForm()
+    response = render(
         request,
         "accounts/api_keys.html",
         {
             "form": form,
-            "new_key": new_key,
-            "secret": issued["secret"] if new_key else None,
-            "keys": keys,
+            "form_id": secrets.token_urlsafe(16),
+            "new_key": issued.api_key if issued else None,
+            "secret": issued.secret if issued else None,
+            "keys": selectors.api_keys_of(user=request.user),
         },
     )
+    if issued:
+        response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
@@ -91,3 +103,19 @@ def publisher_apply(request):
             messages.success(request, "Thanks! Staff will review your application.")
             return redirect("accounts:dashboard")
     return render(request, "accounts/publisher_apply.html", {"form": form, "profile": profile})
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's reset view, with a cap on the emails one address or one email may ask for."""
+
+    def form_valid(self, form):
+        try:
+            services.password_reset_throttle(
+                ip=self.request.META.get("REMOTE_ADDR", ""), email=form.cleaned_data["email"]
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            response = self.form_invalid(form)
+            response.status_code = exc.status
+            return response
+        return super().form_valid(form)

@@ -262,7 +262,9 @@ def measure_in_process(
     from inference.engine.packing import pack_linears
 
     configure_torch_threads(threads)
-    model = AutoModelForCausalLM.from_pretrained(str(MODEL_DIR), dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(
+        str(MODEL_DIR), dtype=torch.float32, local_files_only=True, trust_remote_code=False
+    ).eval()
     if packed and not pack_linears(model):
         raise SystemExit("This torch cannot pack linear weights for oneDNN.")
     answers, ttfts, tokens, seconds = [], [], 0, 0.0

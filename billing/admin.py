@@ -5,11 +5,12 @@ ledgers and their invariants hold; ledger and earnings rows are read-only.
 """
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
 from accounts.selectors import user_by_email
-from billing import selectors, services
+from billing import policies, selectors, services
 from billing.forms import GrantForm
 from billing.models import (
     EarningsEntry,
@@ -63,7 +64,19 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Refund selected orders (revokes what they paid for)")
+    def has_refund_permission(self, request) -> bool:
+        return policies.may_refund_orders(request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "may_grant": policies.may_grant_access(request.user),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(
+        description="Refund selected orders (revokes what they paid for)", permissions=["refund"]
+    )
     def refund_orders(self, request, queryset):
         refunded = 0
         for order in queryset:
@@ -83,8 +96,8 @@ class OrderAdmin(admin.ModelAdmin):
 
     def grant_view(self, request):
         """Grant a purchase or a rental pack without payment (support, promotions)."""
-        if not request.user.is_staff:
-            return redirect("admin:index")
+        if not policies.may_grant_access(request.user):
+            raise PermissionDenied("Granting access needs the permission to add orders.")
         form = GrantForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data

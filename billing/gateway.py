@@ -108,6 +108,10 @@ def payment_intent_pay_with_token(*, payment_intent_id: str, token_id: str) -> P
     return payment_snapshot(_call(stripe.PaymentIntent.confirm, payment_intent_id))
 
 
+def payment_intent_cancel(*, payment_intent_id: str) -> PaymentSnapshot:
+    return payment_snapshot(_call(stripe.PaymentIntent.cancel, payment_intent_id))
+
+
 def refund_create(*, payment_intent_id: str, order_number: str) -> str:
     """Refunds the whole payment; returns the refund id once Stripe answered ``succeeded``."""
     refund = _call(

@@ -1,10 +1,11 @@
-"""Periodic billing upkeep (Celery beat): release holds of dead requests, expire packs."""
+"""Periodic billing upkeep (Celery beat): release holds of dead requests, expire packs
+and unpaid orders."""
 
 import logging
 
 from celery import shared_task
 
-from billing.services import holds_release_stale, quota_packs_expire
+from billing.services import holds_release_stale, orders_expire, quota_packs_expire
 
 log = logging.getLogger(__name__)
 
@@ -25,4 +26,12 @@ def expire_quota_packs() -> int:
     expired = quota_packs_expire()
     if expired:
         log.info("Expired %d quota packs.", expired)
+    return expired
+
+
+@shared_task(name="billing.expire_pending_orders", ignore_result=True)
+def expire_pending_orders() -> int:
+    expired = orders_expire()
+    if expired:
+        log.info("Cancelled %d unpaid orders past their expiry.", expired)
     return expired

@@ -23,6 +23,10 @@ app.conf.beat_schedule["billing-expire-quota-packs"] = {
     "task": "billing.expire_quota_packs",
     "schedule": 300.0,
 }
+app.conf.beat_schedule["billing-expire-pending-orders"] = {
+    "task": "billing.expire_pending_orders",
+    "schedule": 600.0,
+}
 # Catalog upkeep: "most used" reads a per-listing count of the last 7 days refreshed here.
 app.conf.beat_schedule["store-refresh-recent-usage"] = {
     "task": "store.listing_usage_refresh",

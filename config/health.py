@@ -1,7 +1,15 @@
-"""/healthz: is each part of the store reachable? 200 when all are, 503 naming what is not."""
+"""/healthz: is each part of the store reachable? 200 when all are, 503 naming what is not.
+
+Anyone sees up/down per part; the error text (hosts, ports, driver messages) goes to the log
+and to staff only, since it tells an attacker what the store runs on and where.
+"""
+
+import logging
 
 from django.db import connection
 from django.http import JsonResponse
+
+log = logging.getLogger(__name__)
 
 
 def _check_database() -> str | None:
@@ -47,4 +55,8 @@ def healthz(request):
     }
     if body["errors"]:
         body["down"] = sorted(body["errors"])
-    return JsonResponse(body, status=200 if not body["errors"] else 503)
+        log.warning("Health check: %s", body["errors"])
+    status = 503 if body["errors"] else 200
+    if not (request.user.is_authenticated and request.user.is_staff):
+        del body["errors"]
+    return JsonResponse(body, status=status)

@@ -8,6 +8,7 @@ DJANGO_ENV selects the profile:
 - ``production``: every secret must be given; a missing one stops the start.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "accounts",
     "store",
     "billing",
@@ -69,7 +71,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it turns a lockout raised while logging in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one email from
+# one address, that pair is locked out for AXES_COOLOFF_MINUTES (429). Keyed by the pair so
+# that nobody can lock a customer out from elsewhere, and one address cannot guess freely.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.selectors.login_attempt_email"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# Password-reset emails: per address and per email, per hour (accounts.services).
+PASSWORD_RESETS_PER_HOUR = env_int("PASSWORD_RESETS_PER_HOUR", 5)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -224,6 +244,8 @@ else:
     STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:8420")
     STRIPE_JS_URL = env_str("STRIPE_JS_URL", f"{STRIPE_API_BASE}/js.stripe.com/v3/")
 STORE_CURRENCY = env_str("STORE_CURRENCY", "usd")
+# A checkout not paid within this many hours is cancelled (and its PaymentIntent with it).
+ORDER_PENDING_HOURS = env_int("ORDER_PENDING_HOURS", 24)
 PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20)
 
 # Inference
@@ -269,7 +291,15 @@ SPECTACULAR_SETTINGS = {
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Probes inside the stack speak plain HTTP to the web container.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    # No SECURE_PROXY_SSL_HEADER: Django cannot tell who sent X-Forwarded-Proto. The ASGI
+    # server applies it (request.scheme) only for peers in FORWARDED_ALLOW_IPS, the
+    # configured proxy (docker-compose.yml); from anyone else the header is ignored.
 
 LOGGING = {
     "version": 1,

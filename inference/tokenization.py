@@ -39,7 +39,9 @@ def tokenizer_for(*, storage_path: str):
         from transformers import AutoTokenizer
 
         folder = Path(settings.MEDIA_ROOT) / storage_path
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(folder), local_files_only=True, trust_remote_code=False
+        )
         with _lock:
             _cache[storage_path] = tokenizer
             while len(_cache) > CACHE_SIZE:

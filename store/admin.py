@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils.html import format_html
 
 from config.api_errors import ApplicationError
-from store import services
+from store import policies, services
 from store.forms import RejectForm
 from store.models import (
     Collection,
@@ -66,6 +66,9 @@ class ListingAdmin(admin.ModelAdmin):
     inlines = [ListingStatusChangeInline]
     actions = ["approve", "reject", "feature", "unfeature", "delist"]
 
+    def has_curate_permission(self, request) -> bool:
+        return policies.may_curate_listings(request.user)
+
     @admin.display(description="Processing report of the latest version")
     def latest_processing_report(self, obj):
         version = obj.versions.order_by("-number").first() if obj.pk else None
@@ -103,11 +106,13 @@ class ListingAdmin(admin.ModelAdmin):
             f"Now {to_status}",
         )
 
-    @admin.action(description="Approve selected listings")
+    @admin.action(description="Approve selected listings", permissions=["curate"])
     def approve(self, request, queryset):
         self._transition(request, queryset, Listing.Status.APPROVED)
 
-    @admin.action(description="Reject selected listings (asks for a reason)")
+    @admin.action(
+        description="Reject selected listings (asks for a reason)", permissions=["curate"]
+    )
     def reject(self, request, queryset):
         form = RejectForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
@@ -128,11 +133,11 @@ class ListingAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Delist selected listings")
+    @admin.action(description="Delist selected listings", permissions=["curate"])
     def delist(self, request, queryset):
         self._transition(request, queryset, Listing.Status.DELISTED)
 
-    @admin.action(description="Feature selected listings on the home page")
+    @admin.action(description="Feature selected listings on the home page", permissions=["curate"])
     def feature(self, request, queryset):
         self._each(
             request,
@@ -143,7 +148,7 @@ class ListingAdmin(admin.ModelAdmin):
             "Featured",
         )
 
-    @admin.action(description="Stop featuring selected listings")
+    @admin.action(description="Stop featuring selected listings", permissions=["curate"])
     def unfeature(self, request, queryset):
         self._each(
             request,
@@ -233,6 +238,9 @@ class ListingReportAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_close_permission(self, request) -> bool:
+        return policies.may_close_reports(request.user)
+
     def _close(self, request, queryset, status):
         closed = 0
         for report in queryset.filter(status=ListingReport.Status.OPEN):
@@ -243,11 +251,11 @@ class ListingReportAdmin(admin.ModelAdmin):
                 self.message_user(request, error.message, messages.ERROR)
         self.message_user(request, f"{closed} report(s) {status}.", messages.SUCCESS)
 
-    @admin.action(description="Resolve selected reports")
+    @admin.action(description="Resolve selected reports", permissions=["close"])
     def resolve(self, request, queryset):
         self._close(request, queryset, ListingReport.Status.RESOLVED)
 
-    @admin.action(description="Dismiss selected reports")
+    @admin.action(description="Dismiss selected reports", permissions=["close"])
     def dismiss(self, request, queryset):
         self._close(request, queryset, ListingReport.Status.DISMISSED)
 

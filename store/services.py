@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from accounts.models import PublisherProfile, User
 from config.api_errors import ApplicationError
+from store import policies
 from store.models import (
     Collection,
     CollectionItem,
@@ -143,7 +144,7 @@ def listing_transition(
                 code="invalid_transition",
                 status=409,
             )
-        is_staff = actor is not None and actor.is_staff
+        is_staff = policies.may_curate_listings(actor)
         is_owner = actor is not None and listing.publisher.user_id == actor.pk
         if to_status in STAFF_ONLY and not is_staff:
             raise ApplicationError("Only staff can do this.", status=403, code="forbidden")
@@ -171,11 +172,15 @@ def listing_transition(
         ListingStatusChange.objects.create(
             listing=listing, actor=actor, from_status=current, to_status=to_status, reason=reason
         )
+        if current == S.APPROVED and to_status != S.APPROVED:
+            from billing.services import orders_cancel_pending
+
+            orders_cancel_pending(message="This model is no longer on sale.", listing_id=listing.pk)
     return listing
 
 
-def _require_staff(actor: User | None) -> None:
-    if actor is None or not actor.is_staff:
+def _require(allowed: bool) -> None:
+    if not allowed:
         raise ApplicationError("Only staff can do this.", status=403, code="forbidden")
 
 
@@ -188,7 +193,7 @@ def listing_set_featured(*, listing_id: int, featured: bool, actor: User | None)
     Only approved listings can be featured; delisting does not clear the flag, but the
     home page shows approved listings only, so a delisted one disappears from the shelf.
     """
-    _require_staff(actor)
+    _require(policies.may_curate_listings(actor))
     listing = Listing.objects.get(pk=listing_id)
     if featured and listing.status != Listing.Status.APPROVED:
         raise ApplicationError(
@@ -269,7 +274,7 @@ def report_close(
     *, report_id: int, actor: User | None, status: str, note: str = ""
 ) -> ListingReport:
     """Staff resolve (acted on it) or dismiss (nothing wrong) an open report, once."""
-    _require_staff(actor)
+    _require(policies.may_close_reports(actor))
     if status not in {ListingReport.Status.RESOLVED, ListingReport.Status.DISMISSED}:
         raise ApplicationError("A report is closed as resolved or dismissed.", field="status")
     now = timezone.now()
@@ -359,7 +364,7 @@ def review_delete(*, review_id: int, actor: User) -> None:
     """The author, or staff moderating, delete a review; the listing's average follows."""
     with transaction.atomic():
         review = Review.objects.select_for_update().get(pk=review_id)
-        if review.author_id != actor.pk and not actor.is_staff:
+        if review.author_id != actor.pk and not policies.may_moderate_reviews(actor):
             raise ApplicationError("This is someone else's review.", status=403, code="forbidden")
         listing_id = review.listing_id
         review.delete()

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from config.api_errors import ApplicationError
-from store import selectors, services
+from store import policies, selectors, services
 from store.forms import CatalogFilterForm, RejectForm, ReportForm, ReviewForm
 from store.markdown import render_markdown
 from store.models import Listing, ListingReport, Review
@@ -169,8 +169,8 @@ def staff_required(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied("Staff only.")
+        if not policies.may_open_curation(request.user):
+            raise PermissionDenied("Curators only.")
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -27,3 +27,24 @@ def test_healthz_reports_redis_down_with_503(client, settings):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert "redis" in response.json()["down"]
+
+
+@pytest.mark.django_db
+def test_anonymous_healthz_shows_up_or_down_but_no_error_text(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    body = client.get("/healthz").json()
+
+    assert body["checks"]["redis"] == "down"
+    assert "errors" not in body
+    assert "127.0.0.1" not in str(body) and "Error" not in str(body)
+
+
+@pytest.mark.django_db
+def test_staff_see_why_a_part_is_down(client, settings, staff_user):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    client.force_login(staff_user)
+
+    body = client.get("/healthz").json()
+
+    assert "ConnectionError" in body["errors"]["redis"]

@@ -96,3 +96,34 @@ def test_a_database_other_than_postgresql_is_refused(url):
     result = load_settings({"DJANGO_ENV": "development", "DATABASE_URL": url})
     assert result.returncode != 0
     assert "DATABASE_URL must name a PostgreSQL database" in result.stderr
+
+
+def run_production(code: str, **extra) -> subprocess.CompletedProcess:
+    env = {**PRODUCTION_ENV, "SECRET_KEY": "k" * 20 + "-Zq8#vX2!mP4&rT7@wL9^" + "y" * 20, **extra}
+    clean = {k: v for k, v in os.environ.items() if k not in env and not k.startswith("DJANGO")}
+    return subprocess.run(
+        [sys.executable, *code.split()]
+        if code.startswith("manage.py")
+        else [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_redirects_to_https_with_hsts_and_ignores_a_forged_proto_header():
+    result = run_production(
+        "import django; from django.conf import settings as s; django.setup(); "
+        "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS >= 31536000, "
+        "s.SECURE_PROXY_SSL_HEADER, s.SESSION_COOKIE_SECURE)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "None", "True"]
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = run_production("manage.py check --deploy --fail-level WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

@@ -2,7 +2,8 @@ from django.db import models
 
 
 class EarningsEntry(models.Model):
-    """A publisher's share of a sale (positive) or of its refund (negative). Immutable.
+    """A publisher's share of a sale (positive), of its refund or of a dispute (negative),
+    given back when the dispute is won (positive). Immutable.
 
     ``gross`` is what the customer paid, ``fee`` the platform's share
     (settings.PLATFORM_FEE_PERCENT, rounded down: a remainder cent goes to the
@@ -12,6 +13,8 @@ class EarningsEntry(models.Model):
     class Kind(models.TextChoices):
         SALE = "sale", "Sale"
         REFUND = "refund", "Refund"
+        DISPUTE = "dispute", "Dispute"
+        DISPUTE_WON = "dispute_won", "Dispute won"
 
     publisher = models.ForeignKey(
         "accounts.PublisherProfile", on_delete=models.PROTECT, related_name="earnings_entries"

@@ -18,6 +18,8 @@ class Order(models.Model):
         PAID = "paid", "Paid"
         FAILED = "failed", "Payment failed"
         REFUNDED = "refunded", "Refunded"
+        CANCELLED = "cancelled", "Cancelled"
+        DISPUTED = "disputed", "Disputed"
 
     class Reason(models.TextChoices):
         SALE = "sale", "Sale"

@@ -4,6 +4,7 @@ from billing.services.earnings import earnings_record_refund, earnings_record_sa
 from billing.services.orders import (
     grant_create,
     order_apply_intent,
+    order_cancel,
     order_fail,
     order_fulfil,
     order_mark_refunded,
@@ -12,6 +13,8 @@ from billing.services.orders import (
     order_refund,
     order_start,
     order_sync,
+    orders_cancel_pending,
+    orders_expire,
 )
 from billing.services.pricing import listing_terms_set, price_option_add, price_option_deactivate
 from billing.services.quota import (
@@ -32,6 +35,7 @@ __all__ = [
     "holds_release_stale",
     "listing_terms_set",
     "order_apply_intent",
+    "order_cancel",
     "order_fail",
     "order_fulfil",
     "order_mark_refunded",
@@ -40,6 +44,8 @@ __all__ = [
     "order_refund",
     "order_start",
     "order_sync",
+    "orders_cancel_pending",
+    "orders_expire",
     "price_option_add",
     "price_option_deactivate",
     "quota_hold",

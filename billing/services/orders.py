@@ -5,16 +5,21 @@ Invariants:
 - one PaymentIntent per order (Stripe idempotency key + a conditional UPDATE here);
 - fulfilment happens once: the order row is locked and only a pending or failed order
   becomes paid; a refunded order is never fulfilled again, whatever order events arrive in;
-- a refund revokes what the order paid for: the entitlement, or what is left of the pack.
+- a refund revokes what the order paid for: the entitlement, or what is left of the pack;
+- nothing is sold that is no longer on sale: an order is re-checked (billing.policies.
+  order_unpayable) before its PaymentIntent is made, before a charge and when the money
+  comes; a stale pending order is cancelled with its PaymentIntent, and money that still
+  arrives for a cancelled order (a race with Stripe.js) is refunded, never kept for nothing.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import gateway
+from billing import gateway, policies
 from billing.models import Entitlement, Order, PriceOption, TermsAcceptance
 from billing.selectors import has_entitlement, terms_accepted, terms_for
 from billing.services.earnings import earnings_record_refund, earnings_record_sale
@@ -56,7 +61,10 @@ def order_start(*, user, price_option_id: int, accept_terms: bool = False) -> Or
         )
     pending = Order.objects.filter(user=user, price_option=option, status=S.PENDING).first()
     if pending is not None:
-        return pending
+        stale = policies.order_unpayable(order=pending)
+        if stale is None:
+            return pending
+        order_cancel(order_id=pending.pk, message=stale.message)
     try:
         with transaction.atomic():
             order = Order.objects.create(
@@ -86,6 +94,7 @@ def order_payment_intent_ensure(*, order: Order) -> gateway.PaymentSnapshot:
         raise ApplicationError(
             "This order is not awaiting payment.", status=409, code="not_payable"
         )
+    _require_payable(order)
     if order.payment_intent_id:
         return gateway.payment_intent_retrieve(payment_intent_id=order.payment_intent_id)
     intent = gateway.payment_intent_create(
@@ -104,8 +113,17 @@ def order_payment_intent_ensure(*, order: Order) -> gateway.PaymentSnapshot:
     return intent
 
 
+def _require_payable(order: Order) -> None:
+    order = Order.objects.select_related("listing", "price_option", "user").get(pk=order.pk)
+    stale = policies.order_unpayable(order=order)
+    if stale is not None:
+        order_cancel(order_id=order.pk, message=stale.message)
+        raise ApplicationError(stale.message, status=409, code=stale.code)
+
+
 def order_pay_with_token(*, order: Order, token_id: str) -> gateway.PaymentSnapshot:
-    """The server half of the localstripe checkout (see billing.gateway)."""
+    """The server half of the localstripe checkout (see billing.gateway). The order is
+    re-checked just before the card is charged."""
     intent = order_payment_intent_ensure(order=order)
     try:
         intent = gateway.payment_intent_pay_with_token(
@@ -155,7 +173,11 @@ def order_fulfil(*, order_id: int, intent: gateway.PaymentSnapshot | None = None
     order); a refunded order stays refunded. The intent must match the order's amount.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("listing").get(pk=order_id)
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("listing", "price_option", "user")
+            .get(pk=order_id)
+        )
         if order.status in {S.PAID, S.REFUNDED}:
             return order
         if intent is not None:
@@ -170,6 +192,9 @@ def order_fulfil(*, order_id: int, intent: gateway.PaymentSnapshot | None = None
                 )
             if order.payment_intent_id is None:
                 order.payment_intent_id = intent.id
+        stale = policies.order_unpayable(order=order, expiry=False)
+        if order.status == S.CANCELLED or stale is not None:
+            return _refund_unfulfillable(order, stale)
         order.status = S.PAID
         order.paid_at = timezone.now()
         order.failure_message = ""
@@ -177,6 +202,77 @@ def order_fulfil(*, order_id: int, intent: gateway.PaymentSnapshot | None = None
         _grant_access(order)
         earnings_record_sale(order=order)
     return order
+
+
+def _refund_unfulfillable(order: Order, stale: policies.Unpayable | None) -> Order:
+    """Money came for an order that cannot be fulfilled: it stays unfulfilled and the
+    payment goes back after commit (Stripe is not called inside the transaction)."""
+    reason = stale.message if stale is not None else order.failure_message
+    order.status = S.CANCELLED
+    order.failure_message = f"{reason} The payment is refunded."[:500]
+    order.save(update_fields=["status", "failure_message", "payment_intent_id"])
+    if order.payment_intent_id:
+        order_id, intent_id, number = order.pk, order.payment_intent_id, str(order.number)
+        transaction.on_commit(lambda: _refund_payment(order_id, intent_id, number))
+    log.warning("Order %s paid but not fulfillable (%s); refunding.", order.number, reason)
+    return order
+
+
+def _refund_payment(order_id: int, payment_intent_id: str, order_number: str) -> None:
+    try:
+        refund_id = gateway.refund_create(
+            payment_intent_id=payment_intent_id, order_number=order_number
+        )
+    except gateway.GatewayError as exc:
+        log.error("Refund of unfulfillable order %s failed: %s", order_number, exc.message)
+        return
+    order_mark_refunded(order_id=order_id, refund_id=refund_id)
+
+
+def order_cancel(*, order_id: int, message: str) -> bool:
+    """Closes a pending order that can no longer be paid, and cancels its PaymentIntent
+    after commit so that the card form stops working too. False if it was not pending."""
+    cancelled = Order.objects.filter(pk=order_id, status=S.PENDING).update(
+        status=S.CANCELLED, failure_message=message[:500]
+    )
+    if cancelled:
+        intent_id = Order.objects.filter(pk=order_id).values_list("payment_intent_id", flat=True)[0]
+        if intent_id:
+            transaction.on_commit(lambda: _cancel_intent(intent_id))
+    return bool(cancelled)
+
+
+def _cancel_intent(payment_intent_id: str) -> None:
+    try:
+        gateway.payment_intent_cancel(payment_intent_id=payment_intent_id)
+    except gateway.GatewayError as exc:
+        # Already paid (the webhook then refunds it) or Stripe unreachable (the intent
+        # expires on its own; a payment still arriving is refunded the same way).
+        log.warning("PaymentIntent %s not cancelled: %s", payment_intent_id, exc.message)
+
+
+def orders_cancel_pending(
+    *, message: str, listing_id: int | None = None, price_option_ids=None
+) -> int:
+    """Cancels the pending orders of a listing or of price options that went off sale."""
+    pending = Order.objects.filter(status=S.PENDING, reason=Order.Reason.SALE)
+    if listing_id is not None:
+        pending = pending.filter(listing_id=listing_id)
+    if price_option_ids is not None:
+        pending = pending.filter(price_option_id__in=list(price_option_ids))
+    return sum(
+        order_cancel(order_id=pk, message=message) for pk in pending.values_list("pk", flat=True)
+    )
+
+
+def orders_expire() -> int:
+    """Cancels pending orders older than ORDER_PENDING_HOURS (Celery beat)."""
+    cutoff = timezone.now() - timedelta(hours=settings.ORDER_PENDING_HOURS)
+    stale = Order.objects.filter(status=S.PENDING, created_at__lt=cutoff).values_list(
+        "pk", flat=True
+    )
+    message = "This order expired; start again from the model's page."
+    return sum(order_cancel(order_id=pk, message=message) for pk in stale)
 
 
 def order_fail(*, order_id: int, message: str) -> Order:
@@ -214,7 +310,7 @@ def order_mark_refunded(*, order_id: int, refund_id: str = "") -> Order:
 def order_refund(*, order_id: int, actor) -> Order:
     """Staff refund: Stripe refunds the payment, then access is revoked on its answer
     (no charge.refunded webhook is guaranteed). Grants are revoked without Stripe."""
-    if actor is None or not actor.is_staff:
+    if not policies.may_refund_orders(actor):
         raise ApplicationError("Only staff can refund orders.", status=403, code="forbidden")
     order = Order.objects.get(pk=order_id)
     if order.status == S.REFUNDED:
@@ -245,7 +341,8 @@ def grant_create(
 ) -> Order:
     """Staff grant without payment: an order with reason "grant" and amount 0, fulfilled
     through the same path as a sale (same entitlement or pack and ledger rows)."""
-    if actor is not None and not actor.is_staff:
+    # actor None: the store itself (demo data, tests), never a request.
+    if actor is not None and not policies.may_grant_access(actor):
         raise ApplicationError("Only staff can grant access.", status=403, code="forbidden")
     if purchase == (tokens is not None or days is not None):
         raise ApplicationError(

@@ -2,7 +2,8 @@
 
 Invariant: amounts are integers in the smallest currency unit inside sane bounds; a
 listing has at most one active purchase price; a price option that customers ordered is
-never edited, only deactivated (orders copy its terms anyway).
+never edited, only deactivated (orders copy its terms anyway); a price taken off sale
+cancels the pending orders made at it.
 """
 
 import hashlib
@@ -10,7 +11,9 @@ import hashlib
 from django.conf import settings
 from django.db import transaction
 
+from billing import policies
 from billing.models import ListingTerms, PriceOption
+from billing.services.orders import orders_cancel_pending
 from config.api_errors import ApplicationError
 
 # Stripe refuses charges under 50 cents; above these bounds a value is a typo, not a price.
@@ -20,10 +23,11 @@ MIN_TOKENS = 1_000
 MAX_TOKENS = 10_000_000_000
 MAX_DAYS = 3650
 MAX_TERMS_CHARS = 50_000
+PRICE_GONE = "The publisher withdrew this price; start again from the model's page."
 
 
 def _require_owner(*, listing, actor) -> None:
-    if actor is None or not (actor.is_staff or listing.publisher.user_id == actor.pk):
+    if not policies.may_edit_pricing(actor, listing):
         raise ApplicationError(
             "Only the listing's publisher can change its prices.", status=403, code="forbidden"
         )
@@ -93,7 +97,13 @@ def price_option_add(*, listing, actor, kind: str, amount, tokens=None, days=Non
         tokens = days = None
     with transaction.atomic():
         if kind == PriceOption.Kind.PURCHASE:
-            PriceOption.objects.filter(listing=listing, kind=kind, active=True).update(active=False)
+            replaced = list(
+                PriceOption.objects.filter(listing=listing, kind=kind, active=True).values_list(
+                    "pk", flat=True
+                )
+            )
+            PriceOption.objects.filter(pk__in=replaced).update(active=False)
+            orders_cancel_pending(message=PRICE_GONE, price_option_ids=replaced)
         return PriceOption.objects.create(
             listing=listing,
             kind=kind,
@@ -107,9 +117,11 @@ def price_option_add(*, listing, actor, kind: str, amount, tokens=None, days=Non
 def price_option_deactivate(*, option: PriceOption, actor) -> PriceOption:
     """Takes a price off sale. Existing orders keep the terms they were made with."""
     _require_owner(listing=option.listing, actor=actor)
-    if option.active:
-        option.active = False
-        option.save(update_fields=["active"])
+    with transaction.atomic():
+        if option.active:
+            option.active = False
+            option.save(update_fields=["active"])
+        orders_cancel_pending(message=PRICE_GONE, price_option_ids=[option.pk])
     return option
 
 

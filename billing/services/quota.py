@@ -65,21 +65,40 @@ def quota_pack_credit(*, order: Order) -> QuotaPack:
     return pack
 
 
-def _close(*, pack: QuotaPack, kind: str, now) -> None:
+def _close(*, pack: QuotaPack, kind: str, now, reason: str = "") -> None:
     """Stops a pack from counting and writes off what is left of its available tokens."""
     if pack.available:
-        _move(pack=pack, kind=kind, available_delta=-pack.available)
+        _move(pack=pack, kind=kind, available_delta=-pack.available, reason=reason)
     if pack.closed_at is None:
         pack.closed_at = now
         QuotaPack.objects.filter(pk=pack.pk).update(closed_at=now)
 
 
-def quota_pack_revoke(*, order: Order) -> None:
-    """A refund: what is left of the order's pack is taken back; in-flight holds may still
-    be debited for tokens already generated, the rest of them is written off on release."""
+def quota_pack_revoke(*, order: Order, reason: str = "") -> None:
+    """A refund (or a dispute, ``reason="dispute"``): what is left of the order's pack is
+    taken back; in-flight holds may still be debited for tokens already generated, the
+    rest of them is written off on release."""
     pack = QuotaPack.objects.select_for_update().filter(order=order).first()
     if pack is not None:
-        _close(pack=pack, kind=Kind.REFUND, now=timezone.now())
+        _close(pack=pack, kind=Kind.REFUND, now=timezone.now(), reason=reason)
+
+
+def quota_pack_restore(*, order: Order, reason: str) -> None:
+    """A dispute won: the pack reopens with the tokens the dispute took (ledger rows with
+    ``reason``), once; an expired pack stays closed (its tokens would expire anyway)."""
+    pack = QuotaPack.objects.select_for_update().filter(order=order).first()
+    if pack is None or pack.expires_at <= timezone.now():
+        return
+    taken = -sum(
+        pack.ledger_entries.filter(kind=Kind.REFUND, reason=reason).values_list(
+            "available_delta", flat=True
+        )
+    )
+    if pack.ledger_entries.filter(kind=Kind.CREDIT, reason=f"{reason}_won").exists():
+        return
+    if taken:
+        _move(pack=pack, kind=Kind.CREDIT, available_delta=taken, reason=f"{reason}_won")
+    QuotaPack.objects.filter(pk=pack.pk).update(closed_at=None)
 
 
 def quota_hold(*, user, listing, tokens: int, request_id: str) -> QuotaHold:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from billing import gateway
 from billing.models import Order, StripeEvent
+from billing.services.disputes import order_dispute_lost, order_dispute_open, order_dispute_won
 from billing.services.orders import order_fail, order_fulfil, order_mark_refunded
 from config.api_errors import ApplicationError
 
@@ -60,10 +61,45 @@ def _on_refunded(charge: dict) -> None:
     order_mark_refunded(order_id=order.pk, refund_id=refunds[0]["id"] if refunds else "")
 
 
+def _order_for_dispute(dispute: dict) -> Order | None:
+    intent_id = dispute.get("payment_intent")
+    if not intent_id or not dispute.get("id"):
+        return None  # a dispute on a charge made outside the store's PaymentIntents
+    return Order.objects.filter(payment_intent_id=intent_id).first()
+
+
+def _on_dispute_opened(dispute: dict) -> None:
+    order = _order_for_dispute(dispute)
+    if order is not None:
+        order_dispute_open(
+            order_id=order.pk, dispute_id=dispute["id"], reason=str(dispute.get("reason") or "")
+        )
+
+
+def _on_dispute_reinstated(dispute: dict) -> None:
+    order = _order_for_dispute(dispute)
+    if order is not None:
+        order_dispute_won(order_id=order.pk)
+
+
+def _on_dispute_closed(dispute: dict) -> None:
+    order = _order_for_dispute(dispute)
+    if order is None:
+        return
+    if dispute.get("status") in {"won", "warning_closed"}:
+        order_dispute_won(order_id=order.pk)
+    elif dispute.get("status") == "lost":
+        order_dispute_lost(order_id=order.pk)
+
+
 HANDLERS = {
     "payment_intent.succeeded": _on_succeeded,
     "payment_intent.payment_failed": _on_failed,
     "charge.refunded": _on_refunded,
+    "charge.dispute.created": _on_dispute_opened,
+    "charge.dispute.funds_withdrawn": _on_dispute_opened,
+    "charge.dispute.funds_reinstated": _on_dispute_reinstated,
+    "charge.dispute.closed": _on_dispute_closed,
 }
 
 

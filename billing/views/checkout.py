@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from billing import gateway, selectors, services
+from billing import gateway, policies, selectors, services
 from billing.forms import CheckoutForm
 from billing.models import Order, PriceOption
 from config.api_errors import ApplicationError
@@ -18,7 +18,7 @@ def own_order(request, number) -> Order:
     order = Order.objects.select_related("listing__publisher", "user").filter(number=number).first()
     if order is None:
         raise Http404("No such order.")
-    if order.user_id != request.user.pk and not request.user.is_staff:
+    if not policies.may_view_order(request.user, order):
         raise PermissionDenied("This order belongs to another customer.")
     return order
 

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from billing import selectors, services
+from billing import policies, selectors, services
 from billing.forms import PriceOptionForm, TermsForm
 from billing.models import PriceOption
 from config.api_errors import ApplicationError
@@ -14,7 +14,7 @@ from store.models import Listing
 
 def _own_listing(request, listing_id: int) -> Listing:
     listing = get_object_or_404(Listing.objects.select_related("publisher"), pk=listing_id)
-    if not (request.user.is_staff or listing.publisher.user_id == request.user.pk):
+    if not policies.may_edit_pricing(request.user, listing):
         raise PermissionDenied("Only the listing's publisher can price it.")
     return listing
 

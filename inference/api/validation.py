@@ -76,7 +76,7 @@ def _logit_bias(data: dict) -> dict[int, float]:
         )
     biases = {}
     for token in value:
-        if not (isinstance(token, str) and token.isdigit()):
+        if not (isinstance(token, str) and token.isdigit() and int(token) <= MAX_TOKEN_ID):
             raise _bad(
                 f"'logit_bias' key {token!r} is not a token id.", "logit_bias", "invalid_value"
             )
@@ -134,11 +134,17 @@ def _messages(data: dict) -> list[dict]:
     return cleaned
 
 
+# No vocabulary comes near 2^31; past 2^32 the tokenizer's decoder overflows (a 500).
+MAX_TOKEN_ID = 2**31 - 1
+
+
 def _token_ids(value) -> bool:
     return (
         isinstance(value, list)
         and bool(value)
-        and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in value)
+        and all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 <= t <= MAX_TOKEN_ID for t in value
+        )
     )
 
 

@@ -218,9 +218,11 @@ class ModelCache:
             raise ModelUnavailable(f"Unreadable weights in {key!r}: {exc}") from exc
         started = time.monotonic()
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(path), local_files_only=True, trust_remote_code=False
+            )
             model = AutoModelForCausalLM.from_pretrained(
-                str(path), local_files_only=True, dtype=dtype
+                str(path), local_files_only=True, trust_remote_code=False, dtype=dtype
             )
         except Exception as exc:  # noqa: BLE001 - any loader failure means this model cannot serve
             raise ModelUnavailable(f"Cannot load {key!r}: {exc}") from exc

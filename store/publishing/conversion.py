@@ -29,10 +29,14 @@ def gguf_to_safetensors(*, gguf_path: Path, output_dir: Path) -> None:
     check_parameter_count(gguf_parameter_count(gguf_path))
     folder, name = str(gguf_path.parent), gguf_path.name
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        tokenizer = AutoTokenizer.from_pretrained(
+            folder, gguf_file=name, local_files_only=True, trust_remote_code=False
+        )
         loaded = AutoModelForCausalLM.from_pretrained(
             folder,
             gguf_file=name,
+            local_files_only=True,
+            trust_remote_code=False,
             dtype=torch.float32,
             quantization_config=GgufConfig(dequantize=True),
         )
@@ -41,7 +45,7 @@ def gguf_to_safetensors(*, gguf_path: Path, output_dir: Path) -> None:
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32, trust_remote_code=False)
     plain.load_state_dict(loaded.state_dict(), strict=True)
     del loaded
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ def read_metadata(folder: Path) -> ModelMetadata:
     except (OSError, ValueError) as exc:
         raise UploadRefused("config.json cannot be read as JSON.") from exc
     try:
-        config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+        config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     except Exception as exc:
         model_type = raw.get("model_type", "?") if isinstance(raw, dict) else "?"
         raise UploadRefused(

@@ -17,12 +17,18 @@ def smoke_test(folder: Path, *, chat: bool) -> dict:
 
     started = time.monotonic()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(
+            folder, local_files_only=True, trust_remote_code=False
+        )
     except Exception as exc:
         raise UploadRefused(f"The tokenizer cannot be loaded: {_short(exc)}") from exc
     try:
         model, info = AutoModelForCausalLM.from_pretrained(
-            folder, dtype=torch.float32, output_loading_info=True
+            folder,
+            dtype=torch.float32,
+            output_loading_info=True,
+            local_files_only=True,
+            trust_remote_code=False,
         )
     except Exception as exc:
         raise UploadRefused(f"The model cannot be loaded: {_short(exc)}") from exc

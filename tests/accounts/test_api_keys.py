@@ -22,6 +22,28 @@ def test_a_new_key_is_shown_once_then_only_its_prefix(client, user):
     assert f"gpts_{key.prefix}_" in again
 
 
+def test_a_new_secret_is_never_kept_in_the_session(client, user):
+    from django.contrib.sessions.models import Session
+
+    client.force_login(user)
+    html = client.post("/accounts/keys/", {"name": "laptop", "form_id": "f1"}).content.decode()
+    secret = re.search(r"gpts_[0-9a-f]{12}_[A-Za-z0-9_\-]{43}", html).group(0)
+
+    stored = "".join(Session.objects.values_list("session_data", flat=True))
+    decoded = str(dict(client.session.items()))
+    assert secret.split("_")[-1] not in stored + decoded
+
+
+def test_a_reposted_key_form_creates_no_second_key(client, user):
+    client.force_login(user)
+    client.post("/accounts/keys/", {"name": "laptop", "form_id": "f1"})
+
+    again = client.post("/accounts/keys/", {"name": "laptop", "form_id": "f1"}, follow=True)
+
+    assert ApiKey.objects.filter(user=user).count() == 1
+    assert "already created" in again.content.decode()
+
+
 def test_keys_are_stored_as_hashes_only(user, api_key_for):
     key, secret = api_key_for(user)
     stored = ApiKey.objects.filter(pk=key.pk).values_list("prefix", "secret_hash", "name")[0]

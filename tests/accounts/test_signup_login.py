@@ -117,3 +117,33 @@ def test_a_reset_for_an_unknown_email_reveals_nothing_and_sends_nothing(client):
     response = client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
     assert response.status_code == 302
     assert mail.outbox == []
+
+
+def test_repeated_wrong_passwords_lock_that_login_out(client, user, password, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": user.email, "password": "guess"})
+
+    locked = client.post("/accounts/login/", {"username": user.email, "password": password})
+
+    assert locked.status_code == 429
+    assert "Too many failed logins" in locked.content.decode()
+    assert client.get("/accounts/").status_code == 302  # not logged in
+
+
+def test_a_lockout_is_per_email_and_address(client, user, other_user, password, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": user.email, "password": "guess"})
+
+    other = client.post("/accounts/login/", {"username": other_user.email, "password": password})
+
+    assert other.status_code == 302
+
+
+def test_password_reset_emails_are_capped_per_hour(client, user, settings, mailoutbox):
+    statuses = [
+        client.post("/accounts/password/reset/", {"email": user.email}).status_code
+        for _ in range(settings.PASSWORD_RESETS_PER_HOUR + 1)
+    ]
+
+    assert statuses == [302] * settings.PASSWORD_RESETS_PER_HOUR + [429]
+    assert len(mailoutbox) == settings.PASSWORD_RESETS_PER_HOUR

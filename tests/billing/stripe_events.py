@@ -51,6 +51,28 @@ def refund_event(order, *, event_id=None) -> dict:
     }
 
 
+def dispute_event(
+    order, *, type="charge.dispute.created", status="needs_response", event_id=None
+) -> dict:
+    dispute = {
+        "id": f"dp_{order.number.hex[:12]}",
+        "object": "dispute",
+        "amount": order.amount,
+        "currency": order.currency,
+        "charge": "ch_test",
+        "payment_intent": order.payment_intent_id,
+        "reason": "fraudulent",
+        "status": status,
+    }
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:16]}",
+        "object": "event",
+        "type": type,
+        "created": int(time.time()),
+        "data": {"object": dispute},
+    }
+
+
 def signed(event: dict, *, secret: str | None = None) -> tuple[bytes, str]:
     payload = json.dumps(event).encode()
     stamp = int(time.time())

@@ -158,6 +158,8 @@ def test_text_completions_take_logprobs_as_a_count_up_to_5(client, owner_secret,
         ([], 400),
         ([1, "a"], 400),
         ([-1], 400),
+        ([2**32], 400),  # past the tokenizer's decoder: a clear 400, not a 500
+        ([2**64], 400),
         ([True], 400),
         (["one", "two"], 400),  # several prompts: one per request here
     ],
@@ -168,6 +170,11 @@ def test_a_text_prompt_may_be_token_ids(client, owner_secret, listing, prompt, s
     assert response.status_code == status
     if status == 400:
         assert error_of(response)["param"] == "prompt"
+
+
+def test_a_logit_bias_key_past_any_vocabulary_is_a_400(client, owner_secret, listing):
+    response = post(client, owner_secret, chat(listing, logit_bias={str(2**64): 1}))
+    assert (response.status_code, error_of(response)["param"]) == (400, "logit_bias")
 
 
 def test_it_refuses_a_missing_prompt_on_completions(client, owner_secret, listing):

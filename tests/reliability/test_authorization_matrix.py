@@ -1,0 +1,305 @@
+"""Every URL of the store × every kind of visitor: one table, one expected status each.
+
+Roles: anonymous, a customer who owns the objects in the URL (their order, key, review), another
+customer, the publisher who owns the listing in the URL, another publisher, staff without
+permissions and staff (a superuser). A URL added without a row here fails
+``test_every_url_has_a_row``: deciding who may open it is part of adding it.
+"""
+
+import json
+from uuid import uuid4
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from billing.services import order_start
+from store.models import ListingReport, Review
+from tests.billing.factories import ListingFactory, rental_price
+from tests.factories import ApiKeyFactory, PublisherFactory, UserFactory
+from tests.store.factories import ListingVersionFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anon", "owner", "other", "publisher", "other_pub", "staff_noperm", "staff"]
+
+
+def row(anon, owner, other, publisher, other_pub, staff_noperm, staff):
+    return dict(
+        zip(ROLES, [anon, owner, other, publisher, other_pub, staff_noperm, staff], strict=True)
+    )
+
+
+def same(status):
+    return row(*[status] * 7)
+
+
+def login_only(status=200):
+    return row(302, *[status] * 6)
+
+
+# route pattern -> (method, path template, {role: status}). Templates are filled from the
+# objects of the fixture below: {listing}, {option}, {order}, {key}, {review}, {report},
+# {version}, {publisher_slug}, {listing_slug}, {model_id}.
+MATRIX = {
+    "healthz": ("GET", "/healthz", same(503)),  # no worker runs in this test
+    "favicon.ico": ("GET", "/favicon.ico", same(301)),
+    "api/schema/": ("GET", "/api/schema/", same(200)),
+    "api/docs/": ("GET", "/api/docs/", same(200)),
+    "api/catalog/listings/": ("GET", "/api/catalog/listings/", same(200)),
+    "api/catalog/listings/<slug:publisher_slug>/<slug:listing_slug>/": (
+        "GET",
+        "/api/catalog/listings/{publisher_slug}/{listing_slug}/",
+        same(200),
+    ),
+    "accounts/": ("GET", "/accounts/", login_only()),
+    "accounts/signup/": ("GET", "/accounts/signup/", row(200, *[302] * 6)),
+    "accounts/login/": ("GET", "/accounts/login/", same(200)),
+    "accounts/logout/": ("POST", "/accounts/logout/", same(302)),
+    "accounts/password/change/": ("GET", "/accounts/password/change/", login_only()),
+    "accounts/password/change/done/": ("GET", "/accounts/password/change/done/", login_only()),
+    "accounts/password/reset/": ("GET", "/accounts/password/reset/", same(200)),
+    "accounts/password/reset/sent/": ("GET", "/accounts/password/reset/sent/", same(200)),
+    "accounts/password/reset/<uidb64>/<token>/": (
+        "GET",
+        "/accounts/password/reset/MQ/bad-token/",
+        same(200),  # "this link is no longer valid"
+    ),
+    "accounts/password/reset/complete/": ("GET", "/accounts/password/reset/complete/", same(200)),
+    "accounts/keys/": ("GET", "/accounts/keys/", login_only()),
+    "accounts/keys/<int:key_id>/revoke/": (
+        "POST",
+        "/accounts/keys/{key}/revoke/",
+        row(302, 302, 404, 404, 404, 404, 404),
+    ),
+    "accounts/publisher/apply/": ("GET", "/accounts/publisher/apply/", login_only()),
+    "billing/webhook/stripe/": ("POST", "/billing/webhook/stripe/", same(400)),  # unsigned
+    "billing/listings/<int:listing_id>/pricing/": (
+        "GET",
+        "/billing/listings/{listing}/pricing/",
+        row(302, 403, 403, 200, 403, 403, 200),
+    ),
+    "billing/listings/<int:listing_id>/pricing/<int:option_id>/withdraw/": (
+        "POST",
+        "/billing/listings/{listing}/pricing/{option}/withdraw/",
+        row(302, 403, 403, 302, 403, 403, 302),
+    ),
+    "billing/checkout/<int:option_id>/": (
+        "GET",
+        "/billing/checkout/{option}/",
+        row(302, 200, 200, 200, 200, 200, 200),
+    ),
+    "billing/orders/": ("GET", "/billing/orders/", login_only()),
+    "billing/orders/<uuid:number>/": (
+        "GET",
+        "/billing/orders/{order}/",
+        row(302, 200, 403, 403, 403, 403, 200),
+    ),
+    "billing/orders/<uuid:number>/pay/": (
+        "GET",
+        "/billing/orders/{order}/pay/",
+        row(302, 200, 403, 403, 403, 403, 302),
+    ),
+    "billing/orders/<uuid:number>/pay/token/": (
+        "POST",
+        "/billing/orders/{order}/pay/token/",
+        row(302, 400, 403, 403, 403, 403, 403),
+    ),
+    "billing/orders/<uuid:number>/complete/": (
+        "GET",
+        "/billing/orders/{order}/complete/",
+        row(302, 302, 403, 403, 403, 403, 302),
+    ),
+    "billing/library/": ("GET", "/billing/library/", login_only()),
+    "billing/downloads/<str:token>/": (
+        "GET",
+        "/billing/downloads/not-a-token/",
+        row(302, *[404] * 6),
+    ),
+    "billing/quota/": ("GET", "/billing/quota/", login_only()),
+    "billing/earnings/": ("GET", "/billing/earnings/", row(302, 403, 403, 200, 200, 403, 403)),
+    "billing/earnings/payout.csv": (
+        "GET",
+        "/billing/earnings/payout.csv",
+        row(302, 403, 403, 200, 200, 403, 403),
+    ),
+    "v1/models": ("GET", "/v1/models", row(401, *[200] * 6)),
+    "v1/models/<path:model_id>": (
+        "GET",
+        "/v1/models/{model_id}",
+        row(401, *[404] * 6),  # no servable weights in this world
+    ),
+    "v1/chat/completions": ("POST", "/v1/chat/completions", row(401, *[400] * 6)),
+    "v1/completions": ("POST", "/v1/completions", row(401, *[400] * 6)),
+    "v1/^.*$": ("GET", "/v1/nothing-here", row(404, *[404] * 6)),
+    "playground/": ("GET", "/playground/", login_only()),
+    "playground/chat": ("POST", "/playground/chat", row(401, *[400] * 6)),
+    "usage/": ("GET", "/usage/", login_only()),
+    "usage/data.json": ("GET", "/usage/data.json", row(401, *[200] * 6)),
+    "usage/publisher/": ("GET", "/usage/publisher/", row(302, 403, 403, 200, 200, 403, 403)),
+    "": ("GET", "/", same(200)),
+    "publish/": ("GET", "/publish/", row(302, 302, 302, 200, 200, 200, 200)),
+    "publish/new/": ("GET", "/publish/new/", row(302, 302, 302, 200, 200, 302, 302)),
+    "publish/<int:listing_id>/": (
+        "GET",
+        "/publish/{listing}/",
+        row(302, 302, 302, 200, 404, 200, 200),
+    ),
+    "publish/<int:listing_id>/edit/": (
+        "GET",
+        "/publish/{listing}/edit/",
+        row(302, 302, 302, 200, 404, 200, 200),
+    ),
+    "publish/<int:listing_id>/upload/": (
+        "POST",
+        "/publish/{listing}/upload/",
+        row(302, 302, 302, 400, 404, 400, 400),
+    ),
+    "publish/<int:listing_id>/submit/": (
+        "POST",
+        "/publish/{listing}/submit/",
+        row(302, 302, 302, 302, 404, 302, 302),
+    ),
+    "publish/<int:listing_id>/withdraw/": (
+        "POST",
+        "/publish/{listing}/withdraw/",
+        row(302, 302, 302, 302, 404, 302, 302),
+    ),
+    "publish/versions/<int:version_id>/progress.json": (
+        "GET",
+        "/publish/versions/{version}/progress.json",
+        row(302, 302, 302, 200, 404, 200, 200),
+    ),
+    "catalog/": ("GET", "/catalog/", same(200)),
+    "models/<slug:publisher_slug>/<slug:listing_slug>/": (
+        "GET",
+        "/models/{publisher_slug}/{listing_slug}/",
+        same(200),
+    ),
+    "models/<slug:publisher_slug>/<slug:listing_slug>/review/": (
+        "POST",
+        "/models/{publisher_slug}/{listing_slug}/review/",
+        row(302, 302, 302, 302, 302, 302, 302),
+    ),
+    "models/<slug:publisher_slug>/<slug:listing_slug>/report/": (
+        "POST",
+        "/models/{publisher_slug}/{listing_slug}/report/",
+        row(302, 302, 302, 302, 302, 302, 302),
+    ),
+    "reviews/<int:review_id>/delete/": (
+        "POST",
+        "/reviews/{review}/delete/",
+        row(302, 302, 403, 403, 403, 403, 302),
+    ),
+    "publishers/<slug:slug>/": ("GET", "/publishers/{publisher_slug}/", same(200)),
+    "curate/": ("GET", "/curate/", row(302, 403, 403, 403, 403, 403, 200)),
+    "curate/listings/<int:listing_id>/": (
+        "POST",
+        "/curate/listings/{listing}/",
+        row(302, 403, 403, 403, 403, 403, 302),
+    ),
+    "curate/reports/<int:report_id>/": (
+        "POST",
+        "/curate/reports/{report}/",
+        row(302, 403, 403, 403, 403, 403, 302),
+    ),
+    # The admin: staff status opens it; every action needs its permission (test_admin_permissions).
+    "admin/": ("GET", "/admin/", row(302, 302, 302, 302, 302, 200, 200)),
+}
+ADMIN_EXTRA = {
+    "admin/billing/order/grant/": (
+        "GET",
+        "/admin/billing/order/grant/",
+        row(302, 302, 302, 302, 302, 403, 200),
+    ),
+    "admin/billing/order/": (
+        "GET",
+        "/admin/billing/order/",
+        row(302, 302, 302, 302, 302, 403, 200),
+    ),
+}
+
+
+def routes(patterns=None, prefix=""):
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.app_name == "admin":
+                yield prefix + str(pattern.pattern)
+                continue
+            yield from routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            route = prefix + str(pattern.pattern)
+            if not route.startswith(("static/", "media/")):
+                yield route
+
+
+def test_every_url_has_a_row():
+    assert sorted(set(routes()) - set(MATRIX)) == []
+
+
+@pytest.fixture
+def world(localstripe):
+    """The objects the URLs name, and one account per role."""
+    owner, other = UserFactory(), UserFactory()
+    publisher, other_pub = PublisherFactory(), PublisherFactory()
+    staff_noperm = UserFactory(is_staff=True)
+    staff_noperm.user_permissions.add(Permission.objects.get(codename="view_listing"))
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    listing = ListingFactory(publisher=publisher)
+    version = ListingVersionFactory(listing=listing)
+    option = rental_price(listing)
+    order = order_start(user=owner, price_option_id=option.pk)
+    key, _ = ApiKeyFactory.issue(user=owner)
+    review = Review.objects.create(listing=listing, author=owner, stars=4, text="Fine.")
+    report = ListingReport.objects.create(
+        listing=listing, reporter=owner, reason="spam", text="Spam."
+    )
+    users = {
+        "anon": None,
+        "owner": owner,
+        "other": other,
+        "publisher": publisher.user,
+        "other_pub": other_pub.user,
+        "staff_noperm": staff_noperm,
+        "staff": staff,
+    }
+    values = {
+        "listing": listing.pk,
+        "option": option.pk,
+        "order": order.number,
+        "key": key.pk,
+        "review": review.pk,
+        "report": report.pk,
+        "version": version.pk,
+        "publisher_slug": publisher.slug,
+        "listing_slug": listing.slug,
+        "model_id": listing.model_id,
+    }
+    return users, values
+
+
+CASES = [(route, role) for route in sorted({**MATRIX, **ADMIN_EXTRA}) for role in ROLES]
+
+
+@pytest.mark.parametrize(("route", "role"), CASES)
+def test_who_may_open_what(client, world, route, role, settings):
+    settings.INFERENCE_DEFAULT_QUEUE = "inference.unserved-in-tests"
+    users, values = world
+    method, template, expected = {**MATRIX, **ADMIN_EXTRA}[route]
+    user = users[role]
+    headers = {}
+    if user is not None:
+        client.force_login(user)
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {ApiKeyFactory.issue(user=user)[1]}"
+    path = template.format(**values)
+    if method == "GET":
+        response = client.get(path, **headers)
+    else:
+        response = client.post(path, json.dumps({}), content_type="application/json", **headers)
+    assert response.status_code == expected[role], (method, path, role)
+
+
+def test_a_random_order_number_is_404_for_everyone(client, world):
+    users, _ = world
+    client.force_login(users["staff"])
+    assert client.get(f"/billing/orders/{uuid4()}/").status_code == 404
