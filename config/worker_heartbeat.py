@@ -17,6 +17,8 @@ HEARTBEAT_INTERVAL = 2.0
 HEARTBEAT_TTL = 6
 
 _stop = threading.Event()
+# This process's "<node name>:<pid>" once it is a worker; generations name it in their stream.
+_identity: str | None = None
 
 
 def _redis():
@@ -37,6 +39,24 @@ def live_workers() -> list[dict]:
 
 def queue_has_worker(queue: str) -> bool:
     return any(queue in worker.get("queues", []) for worker in live_workers())
+
+
+def current_worker() -> str | None:
+    """This worker process as "<node name>:<pid>" (None outside a worker)."""
+    return _identity
+
+
+def heartbeat_key(identity: str) -> str:
+    return f"{HEARTBEAT_PREFIX}{identity.rsplit(':', 1)[0]}"
+
+
+def is_alive(payload: bytes | str | None, identity: str) -> bool:
+    """Whether a heartbeat ``payload`` (of heartbeat_key(identity)) comes from that very process:
+    a restarted worker keeps the node name but not the pid."""
+    if not payload:
+        return False
+    beat = json.loads(payload)
+    return f"{beat.get('hostname')}:{beat.get('pid')}" == identity
 
 
 def _beat(hostname: str, queues: list[str], pid: int) -> None:
@@ -66,6 +86,8 @@ def _start_heartbeat(sender=None, **kwargs):
     if app is not None:
         queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
     hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}-{os.getpid()}"
+    global _identity
+    _identity = f"{hostname}:{os.getpid()}"
     _stop.clear()
     thread = threading.Thread(
         target=_beat, args=(hostname, queues, os.getpid()), name="heartbeat", daemon=True

@@ -6,6 +6,8 @@ appends events to the Redis Stream ``stream_key(request_id)``; the web side read
 (SSE or a final JSON answer). Stream fields are strings (Redis), values as below.
 
 Events, in order:
+- {"type": "claimed", "worker": "<node>:<pid>"}         a worker process took the task (readers
+                                                        then watch that process, not just the queue)
 - {"type": "start"}                                     the engine admitted the request
 - {"type": "delta", "index": i, "text": str, "tokens": k}  new text of choice i (k new tokens)
 - {"type": "finish", "index": i, "finish_reason": "stop" | "length" | "cancelled",
@@ -23,6 +25,7 @@ GENERATE_TASK = "inference.generate"
 STREAM_TTL_SECONDS = 3600
 CANCEL_TTL_SECONDS = 3600
 
+CLAIMED = "claimed"
 START = "start"
 DELTA = "delta"
 FINISH = "finish"

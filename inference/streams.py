@@ -13,6 +13,8 @@ import os
 import threading
 import time
 
+from inference.protocol import CLAIMED
+
 _clients: dict[int, object] = {}
 _clients_lock = threading.Lock()
 
@@ -114,7 +116,8 @@ class StreamTimeout(Exception):
 
 
 class WorkerLost(StreamTimeout):
-    """No live worker serves the request's queue any more: it died or stopped mid-request.
+    """The worker process that claimed the request is gone (or, before any claimed it, no live
+    worker serves its queue): it died or stopped mid-request.
 
     Without this a client would wait INFERENCE_REQUEST_TIMEOUT for an answer that cannot come.
     """
@@ -140,9 +143,21 @@ async def queue_served_async(client, queue: str) -> bool:
     return bool(keys) and _serves(await client.mget(keys), queue)
 
 
+def claimant_alive(client, worker: str) -> bool:
+    from config.worker_heartbeat import heartbeat_key, is_alive
+
+    return is_alive(client.get(heartbeat_key(worker)), worker)
+
+
+async def claimant_alive_async(client, worker: str) -> bool:
+    from config.worker_heartbeat import heartbeat_key, is_alive
+
+    return is_alive(await client.get(heartbeat_key(worker)), worker)
+
+
 class _Cursor:
-    """Where a reader is in one request's stream: the next entry id, the deadline, and when a
-    silent stream's queue is due for a look at the worker heartbeats."""
+    """Where a reader is in one request's stream: the next entry id, the deadline, which worker
+    claimed it, and when a silent stream is due for a look at the worker heartbeats."""
 
     def __init__(self, request_id: str, *, timeout: float, queue: str | None):
         from inference.protocol import stream_key
@@ -151,6 +166,7 @@ class _Cursor:
         self.key = stream_key(request_id)
         self.queue = queue
         self.last_id = "0-0"
+        self.worker: str | None = None  # from the "claimed" event
         self.deadline = time.monotonic() + timeout
         self._heard()
 
@@ -177,7 +193,11 @@ class _Cursor:
             self._heard()
             for entry_id, fields in entries:
                 self.last_id = entry_id
-                yield event_decode(fields)
+                event = event_decode(fields)
+                if event.get("type") == CLAIMED:
+                    self.worker = event.get("worker")
+                    continue
+                yield event
 
 
 def event_decode(fields: dict) -> dict:
@@ -225,7 +245,11 @@ async def events_read_async(client, request_id: str, *, timeout: float, queue: s
         answer = await client.xread(
             {cursor.key: cursor.last_id}, block=cursor.block_ms(), count=256
         )
-        if cursor.worker_check_due(answer) and not await queue_served_async(client, queue):
+        if cursor.worker_check_due(answer) and not await (
+            claimant_alive_async(client, cursor.worker)
+            if cursor.worker
+            else queue_served_async(client, queue)
+        ):
             raise WorkerLost(request_id)
         for event in cursor.events(answer):
             yield event
@@ -238,7 +262,9 @@ def events_read(client, request_id: str, *, timeout: float, queue: str | None = 
     cursor = _Cursor(request_id, timeout=timeout, queue=queue)
     while True:
         answer = client.xread({cursor.key: cursor.last_id}, block=cursor.block_ms(), count=256)
-        if cursor.worker_check_due(answer) and not queue_served(client, queue):
+        if cursor.worker_check_due(answer) and not (
+            claimant_alive(client, cursor.worker) if cursor.worker else queue_served(client, queue)
+        ):
             raise WorkerLost(request_id)
         for event in cursor.events(answer):
             yield event

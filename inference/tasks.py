@@ -11,7 +11,7 @@ from dataclasses import fields
 from celery import shared_task
 from django.conf import settings
 
-from inference.protocol import GENERATE_TASK, GenerationJob
+from inference.protocol import CLAIMED, GENERATE_TASK, GenerationJob
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ _JOB_FIELDS = {f.name for f in fields(GenerationJob)}
 @shared_task(name=GENERATE_TASK, acks_late=True, ignore_result=True)
 def generate(**payload) -> str:
     # Imported here so that web processes, which only send this task, never import torch.
+    from config.worker_heartbeat import current_worker
     from inference.engine import process_engine
     from inference.engine.relay import error_event, relay_job
     from inference.streams import cancel_requested, events_append, stream_client, stream_progress
@@ -37,6 +38,11 @@ def generate(**payload) -> str:
         message = "The worker generating this answer stopped; the answer is incomplete."
         events_append(client, job.request_id, [error_event("worker_lost", message, tokens)])
         return "error"
+    worker = current_worker()
+    if worker is not None:
+        # Readers now watch this process: if it dies, a restarted worker on the same queue
+        # must not pass for the one that held the answer.
+        events_append(client, job.request_id, [{"type": CLAIMED, "worker": worker}])
     last = relay_job(
         job,
         engine=process_engine(),

@@ -99,6 +99,32 @@ class LaunchedStore:
     def postgres_pid(self) -> int | None:
         return Cluster(self.var_dir / "postgres").running_pid()
 
+    def child_pid(self, *words: str) -> int | None:
+        """The pid of the launcher's child whose command line holds every one of ``words``."""
+        for pid in _children(self.process.pid):
+            arguments = _cmdline(pid)
+            if all(any(word in argument for argument in arguments) for word in words):
+                return pid
+        return None
+
+    def process_tree(self) -> set[int]:
+        """The launcher and every process below it (its own-session children included)."""
+        found, todo = set(), [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            found.add(pid)
+            todo.extend(_children(pid))
+        return found
+
+    def wait_for_log(self, text: str, *, after: int = 0, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log()[after:]:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{text!r} not in the launcher's output:\n{self.log()[-4000:]}"
+                )
+            time.sleep(0.2)
+
     # --- talking to it ----------------------------------------------------------------
 
     @property
@@ -136,3 +162,35 @@ class LaunchedStore:
 
     def healthz(self) -> httpx.Response:
         return httpx.get(f"{self.base}/healthz", timeout=10)
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children.append(int(entry.name))
+    return children
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -1,6 +1,13 @@
 """OpenAI-shaped errors for the /v1 API: {"error": {"message", "type", "param", "code"}}."""
 
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from redis.exceptions import RedisError
+
+# What a part of the store being down looks like from the web process (Redis, or the
+# database: refused, restarting, or a pooled connection that died with the server).
+SERVICE_DOWN = (RedisError, OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
 
 
 class OpenAIError(Exception):
@@ -39,13 +46,15 @@ def invalid_api_key(message: str = "Incorrect API key provided.") -> OpenAIError
 
 
 def store_unavailable() -> OpenAIError:
-    """Redis (key limits, worker registry, answer streams, and the default broker) is down."""
+    """Redis (key limits, worker registry, answer streams, and the default broker) or the
+    database is down: 503 with Retry-After, so clients (the openai SDK among them) retry."""
     return OpenAIError(
         "The store's inference service is unreachable right now; nothing was charged. "
         "Try again shortly.",
         status=503,
         type="server_error",
         code="service_unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
@@ -53,9 +62,11 @@ _TYPES = {402: "insufficient_quota", 403: "permission_error", 429: "rate_limit_e
 
 
 def from_application_error(exc) -> OpenAIError:
-    """A service's ApplicationError in OpenAI's shape (type by status, Retry-After on 429)."""
+    """A service's ApplicationError in OpenAI's shape (type by status, Retry-After on 429 and 503)."""
     headers = {}
     retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None and exc.status == 503:
+        retry_after = RETRY_AFTER_SECONDS  # no worker, broker down: a part is coming back
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     error_type = _TYPES.get(

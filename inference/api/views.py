@@ -10,12 +10,16 @@ from functools import wraps
 
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from redis.exceptions import RedisError
 
 from config.api_errors import ApplicationError
 from config.db import sync_to_async_released
 from inference.api.auth import authenticate
-from inference.api.errors import OpenAIError, from_application_error, store_unavailable
+from inference.api.errors import (
+    SERVICE_DOWN,
+    OpenAIError,
+    from_application_error,
+    store_unavailable,
+)
 from inference.api.responses import completion_body, completion_events
 from inference.api.validation import completion_params, parse_json
 from inference.models import UsageRecord
@@ -34,6 +38,9 @@ def openai_endpoint(view):
             return view(request, *args, **kwargs)
         except OpenAIError as exc:
             return exc.response()
+        except SERVICE_DOWN:
+            logger.exception("A part of the store is down; answering 503")
+            return store_unavailable().response()
 
     return wrapper
 
@@ -106,9 +113,10 @@ async def completion_response(
         return exc.response()
     except ApplicationError as exc:
         return from_application_error(exc).response()
-    except RedisError:
-        # Admission undid what it had done (hold, limit counts) before this reached here.
-        logger.exception("Redis is unreachable; answering 503")
+    except SERVICE_DOWN:
+        # Admission undid what it had done (hold, limit counts) before this reached here,
+        # or had not written anything yet (the database refused the hold).
+        logger.exception("A part of the store is down; answering 503")
         return store_unavailable().response()
 
 
@@ -121,6 +129,9 @@ async def _completion_view(request, *, kind: str):
         api_key = await sync_to_async_released(authenticate)(request)
     except OpenAIError as exc:
         return exc.response()
+    except SERVICE_DOWN:
+        logger.exception("A part of the store is down; answering 503")
+        return store_unavailable().response()
     return await completion_response(
         request, kind=kind, user=api_key.user, api_key=api_key, source=UsageRecord.Source.API
     )

@@ -1,4 +1,5 @@
-"""`make run` as a user meets it: the launcher's own stack on its embedded PostgreSQL.
+"""`make run` as a user meets it: the launcher's own stack on its embedded PostgreSQL, under
+load and with its parts killed one by one (the launcher supervises and restarts them).
 
 One store is started for the module (about a minute: a new cluster, migrations, the demo
 catalog); the tests then run against it in order and the last one stops it with Ctrl-C.
@@ -6,14 +7,20 @@ catalog); the tests then run against it in order and the last one stops it with 
 
 import asyncio
 import fcntl
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import openai
 import pytest
 from openai import AsyncOpenAI
 
-from tests.launched_store import ROOT, LaunchedStore
+from tests.launched_store import ROOT, LaunchedStore, alive
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -127,8 +134,131 @@ def test_64_concurrent_calls_on_a_pack_for_a_fifth_get_200_or_402_and_every_answ
     assert "Every quota pack agrees with its ledger." in audit.stdout
 
 
-def test_ctrl_c_stops_every_part_and_the_next_run_reuses_the_data(store):
+SMOL = "gptstore-labs/smollm2-135m-instruct"
+
+
+def _stream_answer(client: openai.OpenAI) -> tuple[str, str]:
+    """One streamed SmolLM2 answer: ("ok", finish reason) or ("error", the error code)."""
+    try:
+        stream = client.chat.completions.create(
+            model=SMOL,
+            messages=[{"role": "user", "content": "Write a long story about the sea."}],
+            max_tokens=200,
+            stream=True,
+        )
+        reason = ""
+        for chunk in stream:
+            for choice in chunk.choices:
+                reason = choice.finish_reason or reason
+        return "ok", reason
+    except openai.APIError as exc:
+        return "error", getattr(exc, "code", None) or type(exc).__name__
+
+
+def _until_answered(client: openai.OpenAI, *, timeout: float) -> float:
+    """Seconds until a short SmolLM2 answer comes back (no errors other than 503s on the way)."""
+    started = time.monotonic()
+    while True:
+        try:
+            client.chat.completions.create(
+                model=SMOL, messages=[{"role": "user", "content": "Hi"}], max_tokens=4
+            )
+            return time.monotonic() - started
+        except openai.APIStatusError as exc:
+            assert exc.status_code == 503, (exc.status_code, exc.body)
+            assert exc.response.headers["Retry-After"] == "5"
+        except openai.APIConnectionError:
+            pass
+        assert time.monotonic() - started < timeout, "no answer in time"
+        time.sleep(0.5)
+
+
+def _no_open_holds_and_ledger_clean(store) -> None:
+    assert store.query("SELECT COUNT(*) FROM billing_quotahold WHERE status = 'held'") == [(0,)]
+    audit = store.manage("billing_audit")
+    assert audit.returncode == 0, audit.stderr
+
+
+def test_a_worker_killed_under_load_comes_back_and_nothing_is_charged_twice(store):
+    client = openai.OpenAI(base_url=f"{store.base}/v1", api_key=store.api_key(CUSTOMER),
+                           max_retries=0, timeout=120)  # fmt: skip
+    _until_answered(client, timeout=60)  # SmolLM2 loaded
+    records_before = store.query("SELECT COUNT(*) FROM inference_usagerecord")[0][0]
+    worker = store.child_pid("celery", "worker")
+    after = len(store.log())
+    with ThreadPoolExecutor(4) as pool:
+        answers = [pool.submit(_stream_answer, client) for _ in range(4)]
+        time.sleep(1.5)  # the four are streaming
+        os.kill(worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+        pages = [httpx.get(f"{store.base}/catalog/", timeout=10).status_code for _ in range(3)]
+        outcomes = [answer.result() for answer in answers]
+
+    assert pages == [200, 200, 200]  # web pages do not need the worker
+    assert ("error", "worker_lost") in outcomes, outcomes
+    assert set(outcomes) <= {("error", "worker_lost"), ("ok", "length"), ("ok", "stop")}
+    store.wait_for_log("worker stopped (exit -9); restarting it in 1 s", after=after)
+    assert _until_answered(client, timeout=30) + (time.monotonic() - killed_at) < 60
+    assert time.monotonic() - killed_at < 30 + 5
+    # Every request (the four and the ones after) was settled exactly once.
+    records = store.query("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM inference_usagerecord")
+    assert records[0][0] == records[0][1] >= records_before + 5
+    _no_open_holds_and_ledger_clean(store)
+
+
+@pytest.mark.parametrize("part", ["redis", "postgres"])
+def test_redis_and_the_database_killed_come_back_by_themselves(store, part):
+    client = openai.OpenAI(base_url=f"{store.base}/v1", api_key=store.api_key(CUSTOMER),
+                           max_retries=0, timeout=60)  # fmt: skip
+    pid = store.postgres_pid() if part == "postgres" else store.child_pid("redis-server")
+    after = len(store.log())
+    os.kill(pid, signal.SIGKILL)
+
+    store.wait_for_log(f"{part} stopped (exit -9); restarting it in 1 s", after=after)
+    store.wait_for_log(f"{part} is back", after=after, timeout=60)
+    _until_answered(client, timeout=60)
+    deadline = time.monotonic() + 30
+    while store.healthz().status_code != 200:
+        assert time.monotonic() < deadline, store.healthz().json()
+        time.sleep(0.5)
+    _no_open_holds_and_ledger_clean(store)
+
+
+def test_a_part_that_keeps_crashing_is_given_up_and_the_rest_keeps_running(store):
+    web = store.child_pid("uvicorn")
+    after = len(store.log())
+    with socket.socket() as squatter:
+        os.kill(web, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while True:  # take the web server's port the moment it is free
+            try:
+                squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                squatter.bind(("127.0.0.1", store.port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        squatter.listen()
+        store.wait_for_log("web stopped 5 times within 60 s", after=after, timeout=90)
+
+    given_up = store.log()[after:]
+    assert "giving up on it. The rest keeps running. Its last output:" in given_up
+    assert "address already in use" in given_up
+    assert store.process.poll() is None
+    assert store.child_pid("celery", "worker") is not None
+    assert store.postgres_pid() is not None
+    assert store.manage("billing_audit").returncode == 0  # the database still answers
+
+
+def test_ctrl_c_during_a_restart_leaves_nothing_running_and_the_next_run_reuses_the_data(store):
+    tree = store.process_tree()
+    after = len(store.log())
+    os.kill(store.child_pid("celery", "worker"), signal.SIGKILL)
+    store.wait_for_log("worker stopped (exit -9); restarting it in", after=after)
+    time.sleep(1.5)  # the new worker is starting
     assert store.stop() == 0
+    tree |= store.process_tree() if store.process.poll() is None else set()
+    assert [pid for pid in tree if alive(pid)] == []
     assert store.postgres_pid() is None
     with open(store.var_dir / "run.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds it any more

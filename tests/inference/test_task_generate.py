@@ -203,10 +203,12 @@ def test_a_job_delivered_twice_after_its_answer_adds_nothing(
     _, tokenizer = tiny_model
     job = send(prompt_ids=tokenizer("Hello")["input_ids"], max_tokens=4, temperature=0.0)
     first = list(events_read(redis_client, job.request_id, timeout=60))
+    written = redis_client.xlen(stream_key(job.request_id))  # with the worker's "claimed"
+    assert written == len(first) + 1
 
     app.send_task(GENERATE_TASK, kwargs=job.as_kwargs(), queue=settings.INFERENCE_DEFAULT_QUEUE)
     # A marker job on the same single queue: once it is answered, the duplicate was handled.
     marker = send(prompt_ids=tokenizer("Hi")["input_ids"], max_tokens=1, temperature=0.0)
     list(events_read(redis_client, marker.request_id, timeout=60))
 
-    assert redis_client.xlen(stream_key(job.request_id)) == len(first)
+    assert redis_client.xlen(stream_key(job.request_id)) == written

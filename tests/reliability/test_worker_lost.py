@@ -166,3 +166,38 @@ def test_a_customer_whose_worker_dies_gets_503_and_pays_nothing(
     record = UsageRecord.objects.get()
     assert (record.status, record.charged_tokens) == ("error", 0)
     assert redis_client.exists(cancel_key(record.request_id))  # a redelivery computes nothing
+
+
+def test_a_restarted_worker_on_the_same_queue_does_not_pass_for_the_one_that_claimed_it(
+    redis_client, quick_watch
+):
+    # The claimant (pid 111) died; the supervisor started a new worker with the same node
+    # name (pid 222) that consumes the same queue but knows nothing of this answer.
+    request_id = uuid.uuid4().hex
+    redis_client.set(
+        f"{HEARTBEAT_PREFIX}store-worker@test",
+        json.dumps({"hostname": "store-worker@test", "queues": ["inference.same"], "pid": 222}),
+        ex=30,
+    )
+    events_append(
+        redis_client, request_id, [{"type": "claimed", "worker": "store-worker@test:111"}]
+    )
+    started = time.monotonic()
+    with pytest.raises(WorkerLost):
+        list(events_read(redis_client, request_id, timeout=30, queue="inference.same"))
+    assert time.monotonic() - started < 5
+
+
+def test_the_claimant_still_beating_is_waited_for(redis_client, quick_watch):
+    request_id = uuid.uuid4().hex
+    redis_client.set(
+        f"{HEARTBEAT_PREFIX}store-worker@alive",
+        json.dumps({"hostname": "store-worker@alive", "queues": ["inference.alive"], "pid": 333}),
+        ex=30,
+    )
+    events_append(
+        redis_client, request_id, [{"type": "claimed", "worker": "store-worker@alive:333"}]
+    )
+    with pytest.raises(StreamTimeout) as caught:
+        list(events_read(redis_client, request_id, timeout=2, queue="inference.alive"))
+    assert not isinstance(caught.value, WorkerLost)
