@@ -112,6 +112,7 @@ class Part:
     restart_at: float | None = None
     given_up: bool = False
     output: deque = field(default_factory=lambda: deque(maxlen=LAST_LINES))
+    relay: threading.Thread | None = None
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -167,7 +168,10 @@ class Supervisor:
         if part.log_file is not None:
             log.close()
         else:
-            threading.Thread(target=self._relay, args=(part, part.process), daemon=True).start()
+            part.relay = threading.Thread(
+                target=self._relay, args=(part, part.process), daemon=True
+            )
+            part.relay.start()
         part.restart_at = None
         if part.ready is not None:
             part.ready(part.process)
@@ -345,6 +349,8 @@ class Supervisor:
     def _died(self, part: Part, now: float) -> None:
         code = part.process.returncode
         part.process = None
+        if part.relay is not None:
+            part.relay.join(timeout=2)  # its last words, before they are quoted
         part.crashes.append(now)
         while part.crashes and now - part.crashes[0] > CRASH_WINDOW_SECONDS:
             part.crashes.popleft()
@@ -394,6 +400,8 @@ def port_ready(port: int, what: str, timeout: float = 30) -> Callable[[subproces
             wait_port(port, what, process, timeout=timeout)
         except SystemExit as exc:
             raise PartFailed(str(exc)) from None
+        if process.poll() is not None:  # the port is someone else's
+            raise PartFailed(f"{what} exited (code {process.returncode}); port {port} is taken")
 
     return ready
 
