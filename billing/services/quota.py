@@ -9,12 +9,12 @@ customer wait for each other instead of deadlocking.
 
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing.models import Order, QuotaHold, QuotaLedgerEntry, QuotaPack
-from billing.selectors import live_packs
 from config.api_errors import ApplicationError
 
 Kind = QuotaLedgerEntry.Kind
@@ -101,99 +101,73 @@ def quota_pack_restore(*, order: Order, reason: str) -> None:
     QuotaPack.objects.filter(pk=pack.pk).update(closed_at=None)
 
 
+def _call(sql: str, params: list) -> tuple:
+    """One statement calling a ledger function: its own transaction (one round trip) in
+    autocommit; inside a caller's transaction, a savepoint, so that a refusal leaves the
+    caller's transaction usable."""
+    if connection.in_atomic_block:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 def quota_hold(*, user, listing, tokens: int, request_id: str) -> QuotaHold:
     """Reserves ``tokens`` for one request, drawing from the packs that expire first.
 
-    Atomic: the live packs are locked (select_for_update) before their balance is read, so
-    concurrent holds never reserve more than the balance. Refused with 402
-    insufficient_quota when the unexpired balance cannot cover the request.
+    One round trip (the database function billing_quota_hold, migration 0004): the live
+    packs are locked (FOR UPDATE) before their balance is read, so concurrent holds never
+    reserve more than the balance, and nothing else runs while they are locked. Refused with
+    402 insufficient_quota when the unexpired balance cannot cover the request (nothing
+    written then).
     """
     if tokens <= 0:
         raise ApplicationError("A hold needs a positive number of tokens.", field="tokens")
     if not request_id:
         raise ApplicationError("A hold needs a request id.", field="request_id")
     try:
-        with transaction.atomic():
-            packs = list(live_packs(user=user, listing=listing).select_for_update())
-            available = sum(pack.available for pack in packs)
-            if available < tokens:
-                raise ApplicationError(
-                    f"This request needs up to {tokens} tokens but your quota for "
-                    f"{listing.model_id} has {available} left.",
-                    code="insufficient_quota",
-                    status=402,
-                )
-            hold = QuotaHold.objects.create(
-                request_id=request_id, user=user, listing=listing, tokens=tokens
-            )
-            remaining = tokens
-            for pack in packs:
-                take = min(pack.available, remaining)
-                if take:
-                    _move(
-                        pack=pack, kind=Kind.HOLD, available_delta=-take, held_delta=take, hold=hold
-                    )
-                    remaining -= take
-                if not remaining:
-                    break
-            return hold
+        hold_id, available = _call(
+            "SELECT o_hold_id, o_available FROM billing_quota_hold(%s, %s, %s, %s, %s)",
+            [user.pk, listing.pk, tokens, request_id, settings.LEDGER_SYNCHRONOUS_COMMIT],
+        )
     except IntegrityError as exc:
         if QuotaHold.objects.filter(request_id=request_id).exists():
             raise ApplicationError(
                 "A hold already exists for this request id.", code="duplicate_request", status=409
             ) from exc
         raise
-
-
-def _held_by_pack(hold: QuotaHold) -> list[tuple[QuotaPack, int]]:
-    """The hold's tokens still reserved in each pack, packs locked in expiry order."""
-    per_pack = dict(
-        QuotaLedgerEntry.objects.filter(hold=hold)
-        .values_list("pack_id")
-        .annotate(held=Sum("held_delta"))
-        .values_list("pack_id", "held")
+    if hold_id is None:
+        raise ApplicationError(
+            f"This request needs up to {tokens} tokens but your quota for "
+            f"{listing.model_id} has {available} left.",
+            code="insufficient_quota",
+            status=402,
+        )
+    return QuotaHold(
+        pk=hold_id,
+        request_id=request_id,
+        user=user,
+        listing=listing,
+        tokens=tokens,
+        status=QuotaHold.Status.HELD,
     )
-    packs = (
-        QuotaPack.objects.select_for_update().filter(pk__in=per_pack).order_by("expires_at", "id")
-    )
-    return [(pack, per_pack[pack.pk]) for pack in packs if per_pack[pack.pk] > 0]
 
 
 def _finish(*, request_id: str, used_tokens: int, status: str) -> bool:
-    """Ends a hold; returns False when it had ended before (nothing changes then)."""
-    now = timezone.now()
-    with transaction.atomic():
-        hold = QuotaHold.objects.select_for_update().filter(request_id=request_id).first()
-        if hold is None:
-            raise ApplicationError(
-                "No hold exists for this request id.", code="hold_not_found", status=404
-            )
-        if hold.status != QuotaHold.Status.HELD:
-            return False  # settled or released already: a retry or a late duplicate
-        to_debit = min(used_tokens, hold.tokens)
-        for pack, held in _held_by_pack(hold):
-            debit = min(held, to_debit)
-            if debit:
-                _move(pack=pack, kind=Kind.DEBIT, available_delta=0, held_delta=-debit, hold=hold)
-                to_debit -= debit
-            rest = held - debit
-            if rest:
-                _move(
-                    pack=pack, kind=Kind.RELEASE, available_delta=rest, held_delta=-rest, hold=hold
-                )
-                if pack.closed_at is not None or pack.expires_at <= now:
-                    # Released into a pack that no longer counts: write it off at once.
-                    closing = (
-                        Kind.REFUND if pack.order.status == Order.Status.REFUNDED else Kind.EXPIRE
-                    )
-                    _close(pack=pack, kind=closing, now=pack.closed_at or now)
-        hold.status = status
-        hold.used_tokens = (
-            min(used_tokens, hold.tokens) if status == QuotaHold.Status.SETTLED else 0
+    """Ends a hold in one round trip (billing_quota_finish, migration 0004): debits
+    min(used, held) for a settlement, releases the rest, and writes off what is released into
+    a pack that has closed or expired. False when it had ended before (nothing changes)."""
+    (outcome,) = _call(
+        "SELECT billing_quota_finish(%s, %s, %s, %s)",
+        [request_id, used_tokens, status, settings.LEDGER_SYNCHRONOUS_COMMIT],
+    )
+    if outcome == -1:
+        raise ApplicationError(
+            "No hold exists for this request id.", code="hold_not_found", status=404
         )
-        hold.finished_at = now
-        hold.save(update_fields=["status", "used_tokens", "finished_at"])
-    return True
+    return outcome == 1
 
 
 def quota_settle(*, request_id: str, used_tokens: int) -> None:
