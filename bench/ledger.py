@@ -32,6 +32,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sections import publish  # noqa: E402 - bench/sections.py, beside this file
+
 BENCH_DIR = ROOT / "var" / "bench"
 DEFAULT_MACHINE_DB = "postgres://postgres@127.0.0.1:5432/gpts_ledger_bench"
 HEADING = "## Ledger"
@@ -48,6 +50,9 @@ def setup_django(database_url: str) -> None:
     os.environ["VAR_DIR"] = str(BENCH_DIR / "ledger-var")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")
     os.environ["LOG_LEVEL"] = "WARNING"
+    # A connection per caller thread, kept: the pool's 20 per process would make callers
+    # queue for connections and measure that instead of the ledger.
+    os.environ["DATABASE_POOL"] = "false"
     import django
 
     django.setup()
@@ -290,19 +295,6 @@ def _by_target_and_sync(results: dict) -> dict:
     return grouped
 
 
-def write_section(section: str) -> None:
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    text = path.read_text()
-    start = text.find(HEADING + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    else:
-        end = text.find(GENERATED_END, start)
-        end = end + len(GENERATED_END) if end != -1 else len(text)
-        text = text[:start] + section + text[end:]
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -359,10 +351,7 @@ def main() -> None:
         if cluster is not None:
             cluster.stop()
     section = report(results, args)
-    print(section)
-    if not args.no_write:
-        write_section(section)
-        print("Written to docs/BENCHMARKS.md")
+    publish(section, heading=HEADING, generated_end=GENERATED_END, write=not args.no_write)
 
 
 if __name__ == "__main__":

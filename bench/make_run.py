@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sections import publish  # noqa: E402 - bench/sections.py, beside this file
+
 # bench/inference.py, loaded under another name (the store has an app called "inference");
 # importing it points this process at the bench database and Redis, as its stack needs.
 _spec = importlib.util.spec_from_file_location("bench_inference", ROOT / "bench" / "inference.py")
@@ -128,19 +130,6 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    text = path.read_text()
-    start = text.find(HEADING + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    else:
-        end = text.find(GENERATED_END, start)
-        end = end + len(GENERATED_END) if end != -1 else len(text)
-        text = text[:start] + section + text[end:]
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=64)
@@ -193,10 +182,7 @@ def main() -> None:
         store.stop()
     results["load_after"] = bench.load()
     section = report(results)
-    print(section)
-    if not args.no_write:
-        write_section(section)
-        print("Written to docs/BENCHMARKS.md")
+    publish(section, heading=HEADING, generated_end=GENERATED_END, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,26 @@
+"""docs/BENCHMARKS.md sections that benchmarks rewrite: each from its heading down to its
+end marker; hand-written notes after the marker stay."""
+
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
+
+
+def write_section(section: str, *, heading: str, generated_end: str) -> None:
+    text = BENCHMARKS.read_text()
+    start = text.find(heading + "\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    else:
+        end = text.find(generated_end, start)
+        end = end + len(generated_end) if end != -1 else len(text)
+        text = text[:start] + section + text[end:]
+    BENCHMARKS.write_text(text)
+
+
+def publish(section: str, *, heading: str, generated_end: str, write: bool) -> None:
+    """Prints the section and, unless told not to, writes it into docs/BENCHMARKS.md."""
+    print(section)
+    if write:
+        write_section(section, heading=heading, generated_end=generated_end)
+        print("Written to docs/BENCHMARKS.md")
