@@ -39,3 +39,40 @@ def format_amount(amount: int, currency: str) -> str:
     if symbol:
         return f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}"
     return f"{text} {currency.upper()}"
+
+
+# --- pay per token: amounts in microcents (µ¢), a millionth of the smallest unit ----------
+
+MICROUNITS = 1_000_000  # µ¢ per cent (per smallest currency unit)
+
+
+def _currency() -> str:
+    from django.conf import settings
+
+    return settings.STORE_CURRENCY
+
+
+def exact_major_units(amount: int, currency: str | None = None) -> str:
+    """µ¢ as an exact decimal string of major units, no exponent, no trailing zeros:
+    20 µ¢ in dollars → "0.0000002" (what /v1/models and usage.cost show)."""
+    currency = currency or _currency()
+    exponent = 6 if currency.lower() in ZERO_DECIMAL else 8
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**exponent)
+    digits = f"{fraction:0{exponent}d}".rstrip("0")
+    return f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}"
+
+
+def format_microcents(amount: int, currency: str | None = None) -> str:
+    """For people: "$4.99" for whole cents, else every digit that matters ("$0.0000142")."""
+    currency = currency or _currency()
+    if amount % MICROUNITS == 0:
+        return format_amount(amount // MICROUNITS, currency)
+    symbol = SYMBOLS.get(currency.lower())
+    text = exact_major_units(amount, currency)
+    return f"{symbol}{text}" if symbol else f"{text} {currency.upper()}"
+
+
+def per_mtok_label(cents_per_mtok: int, currency: str | None = None) -> str:
+    """A price per 1M tokens, for people: "$0.20"."""
+    return format_amount(cents_per_mtok, currency or _currency())

@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from billing.models import (
+    CreditAccount,
     EarningsEntry,
     Entitlement,
     ListingTerms,
@@ -16,6 +17,7 @@ from billing.models import (
     QuotaLedgerEntry,
     QuotaPack,
     TermsAcceptance,
+    TokenPrice,
 )
 
 
@@ -64,6 +66,20 @@ def access_for(*, user, listing) -> Access:
     if totals["n"]:
         return Access(kind="rental", available_tokens=int(totals["available"] or 0))
     return Access(kind=None, available_tokens=0)
+
+
+def payer_for(*, access: Access, price: TokenPrice | None, tokens: int) -> str | None:
+    """Which balance pays a request of up to ``tokens``, chosen once at admission: an owner
+    uses the model freely; otherwise a live pack of this model pays first when it covers the
+    request, then credits at the model's token prices; a pack too small for a model without
+    token prices still answers (402 insufficient_quota). None: no way to pay (403)."""
+    if access.kind == "purchase":
+        return "purchase"
+    if access.kind == "rental" and (access.available_tokens >= tokens or price is None):
+        return "rental"
+    if price is not None:
+        return "credits"
+    return None
 
 
 def customer_can_review(*, user, listing) -> bool:
@@ -267,3 +283,35 @@ def downloads_per_listing(*, publisher) -> dict[int, int]:
         .annotate(downloads=Sum("download_count"))
     )
     return {row["version__listing_id"]: int(row["downloads"] or 0) for row in rows}
+
+
+def token_price_for(*, listing) -> TokenPrice | None:
+    """The listing's price per token now (its newest TokenPrice), or None: not sold per token."""
+    return TokenPrice.objects.filter(listing=listing).order_by("-created_at", "-id").first()
+
+
+def token_prices_for(*, listing_ids) -> dict:
+    """The current TokenPrice of each of ``listing_ids`` that has one (one query)."""
+    rows = (
+        TokenPrice.objects.filter(listing_id__in=list(listing_ids))
+        .order_by("listing_id", "-created_at", "-id")
+        .distinct("listing_id")
+    )
+    return {row.listing_id: row for row in rows}
+
+
+def credit_balance(*, user) -> int:
+    """µ¢ the customer can spend now (0 without an account)."""
+    if _anonymous(user):
+        return 0
+    return CreditAccount.objects.filter(user=user).values_list("available", flat=True).first() or 0
+
+
+def credit_ledger_mismatches() -> list:
+    """Credit accounts whose running totals differ from the sums of their ledger rows."""
+    return list(
+        CreditAccount.objects.annotate(
+            ledger_available=Coalesce(Sum("ledger_entries__available_delta"), 0),
+            ledger_held=Coalesce(Sum("ledger_entries__held_delta"), 0),
+        ).exclude(available=F("ledger_available"), held=F("ledger_held"))
+    )

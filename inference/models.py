@@ -12,6 +12,7 @@ class UsageRecord(models.Model):
     class Access(models.TextChoices):
         PURCHASE = "purchase", "Purchase"
         RENTAL = "rental", "Rental quota"
+        CREDITS = "credits", "Credits"
 
     request_id = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(
@@ -35,6 +36,8 @@ class UsageRecord(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     charged_tokens = models.PositiveIntegerField(default=0)
+    # Paid from credits: what the request cost, in µ¢ (billing.models.credits).
+    cost = models.BigIntegerField(default=0)
     finish_reason = models.CharField(max_length=16, blank=True)
     status = models.CharField(max_length=16, default="ok")  # ok | cancelled | error
     latency_ms = models.PositiveIntegerField(null=True, blank=True)

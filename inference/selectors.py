@@ -53,12 +53,15 @@ def listing_for_model(*, model_id: str) -> tuple[Listing | None, ListingVersion 
 
 
 def usable_listings(*, user: User):
-    """Approved listings the user owns (active entitlement) or rents (a live pack)."""
+    """Approved listings the user may call: owned (an active entitlement, or the publisher's
+    own), rented (a live pack), or sold per token (paid from credits)."""
     now = timezone.now()
     return (
         _public_listings()
         .filter(
             Q(entitlements__user=user, entitlements__revoked_at__isnull=True)
+            | Q(publisher__user=user)
+            | Q(token_prices__isnull=False)
             | Q(
                 quota_packs__user=user,
                 quota_packs__closed_at__isnull=True,
@@ -71,8 +74,14 @@ def usable_listings(*, user: User):
 
 def _prices(listing_ids) -> dict[int, dict]:
     from billing.models import PriceOption
+    from billing.money import exact_major_units
+    from billing.selectors import token_prices_for
 
     prices: dict[int, dict] = {pk: {"purchase": None, "rental_packs": []} for pk in listing_ids}
+    # Per token, in the OpenRouter shape: major units per token as exact decimal strings.
+    for listing_id, price in token_prices_for(listing_ids=listing_ids).items():
+        prices[listing_id]["prompt"] = exact_major_units(price.input_per_mtok)
+        prices[listing_id]["completion"] = exact_major_units(price.output_per_mtok)
     for option in PriceOption.objects.filter(listing_id__in=listing_ids, active=True).order_by(
         "amount", "id"
     ):

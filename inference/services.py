@@ -142,8 +142,14 @@ def completion_start(
     Invariant: a refused request leaves no hold and no key-limit count behind; an admitted
     rental request holds prompt_tokens + n * max_tokens until it is settled or released.
     """
-    from billing.selectors import access_for
-    from billing.services import quota_hold, quota_release
+    from billing.selectors import access_for, payer_for, token_price_for
+    from billing.services import (
+        credits_hold,
+        credits_release,
+        quota_hold,
+        quota_release,
+        token_cost,
+    )
 
     listing, version = listing_for_model(model_id=params.model)
     if listing is None or version is None:
@@ -154,7 +160,8 @@ def completion_start(
             field="model",
         )
     access = access_for(user=user, listing=listing)
-    if access.kind is None:
+    price = token_price_for(listing=listing) if access.kind != "purchase" else None
+    if access.kind is None and price is None:
         raise ApplicationError(
             f"You have no access to '{listing.model_id}': buy it or rent quota on its store page.",
             code="model_not_entitled",
@@ -184,6 +191,7 @@ def completion_start(
             field=prompt_field,
         )
     reserve = len(prompt_ids) + params.n * max_tokens
+    payer = payer_for(access=access, price=price, tokens=reserve)
 
     ticket = limits_admit(api_key=api_key, tokens=reserve) if api_key is not None else None
     request_id = uuid.uuid4().hex
@@ -196,8 +204,16 @@ def completion_start(
                 code="no_worker_available",
                 status=503,
             )
-        if access.kind == "rental":
+        if payer == "rental":
             quota_hold(user=user, listing=listing, tokens=reserve, request_id=request_id)
+            held = True
+        elif payer == "credits":
+            most = token_cost(
+                prompt_tokens=len(prompt_ids), completion_tokens=params.n * max_tokens, price=price
+            )
+            credits_hold(
+                user=user, listing=listing, price=price, amount=most, request_id=request_id
+            )
             held = True
         started = StartedCompletion(
             request_id=request_id,
@@ -206,7 +222,7 @@ def completion_start(
             prompt_tokens=len(prompt_ids),
             max_tokens=max_tokens,
             n=params.n,
-            access=access.kind,
+            access=payer,
             listing_id=listing.pk,
             queue=queue,
             logprobs=params.logprobs is not None,
@@ -216,7 +232,7 @@ def completion_start(
             "api_key_id": api_key.pk if api_key else None,
             "listing_id": listing.pk,
             "version_id": version.pk,
-            "access": access.kind,
+            "access": payer,
             "source": source,
             "started_at": time.time(),
             "limit_tokens_key": ticket.tokens_key if ticket else None,
@@ -253,7 +269,7 @@ def completion_start(
         return started
     except Exception:
         if held:
-            quota_release(request_id=request_id)
+            (credits_release if payer == "credits" else quota_release)(request_id=request_id)
         if ticket is not None:
             limits_correct(
                 tokens_key=ticket.tokens_key,
@@ -278,7 +294,7 @@ def completion_settle(
 
     Idempotent: the first call writes the UsageRecord; any later call returns it unchanged.
     """
-    from billing.services import quota_release, quota_settle
+    from billing.services import credits_release, credits_settle, quota_release, quota_settle
 
     client = _redis()
     raw = client.get(_context_key(request_id))
@@ -287,7 +303,16 @@ def completion_settle(
     context = json.loads(raw)
     used = 0 if status == "error" else prompt_tokens + completion_tokens
     rental = context["access"] == "rental"
+    credits = context["access"] == "credits"
     started_at = context.get("started_at")
+    cost = 0
+    if credits and status != "error":
+        # Debited first (its own short transaction): the record then says what was charged.
+        cost = credits_settle(
+            request_id=request_id, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    elif credits:
+        credits_release(request_id=request_id)
     with transaction.atomic():
         record, created = UsageRecord.objects.get_or_create(
             request_id=request_id,
@@ -301,6 +326,7 @@ def completion_settle(
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "charged_tokens": used if rental else 0,
+                "cost": cost,
                 "finish_reason": finish_reason[:16],
                 "status": status,
                 "latency_ms": int((time.time() - started_at) * 1000) if started_at else None,

@@ -1,9 +1,21 @@
+from billing.models.credits import (
+    MICROCENTS_PER_CENT,
+    CreditAccount,
+    CreditHold,
+    CreditLedgerEntry,
+    TokenPrice,
+)
 from billing.models.earnings import EarningsEntry, StripeEvent
 from billing.models.orders import Entitlement, Order
 from billing.models.pricing import ListingTerms, PriceOption, TermsAcceptance
 from billing.models.quota import QuotaHold, QuotaLedgerEntry, QuotaPack
 
 __all__ = [
+    "MICROCENTS_PER_CENT",
+    "CreditAccount",
+    "CreditHold",
+    "CreditLedgerEntry",
+    "TokenPrice",
     "EarningsEntry",
     "Entitlement",
     "ListingTerms",

@@ -1,5 +1,14 @@
 """Billing writes. Each module holds one idea; this package is the public surface."""
 
+from billing.services.credits import (
+    credit_account_for,
+    credits_grant,
+    credits_hold,
+    credits_release,
+    credits_settle,
+    token_cost,
+    token_price_set,
+)
 from billing.services.earnings import earnings_record_refund, earnings_record_sale
 from billing.services.orders import (
     grant_create,
@@ -29,6 +38,13 @@ from billing.services.quota import (
 from billing.services.webhooks import stripe_event_process
 
 __all__ = [
+    "credit_account_for",
+    "credits_grant",
+    "credits_hold",
+    "credits_release",
+    "credits_settle",
+    "token_cost",
+    "token_price_set",
     "earnings_record_refund",
     "earnings_record_sale",
     "grant_create",

@@ -10,11 +10,12 @@ customer wait for each other instead of deadlocking.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.models import Order, QuotaHold, QuotaLedgerEntry, QuotaPack
+from billing.services.ledger_sql import ledger_call
 from config.api_errors import ApplicationError
 
 Kind = QuotaLedgerEntry.Kind
@@ -101,19 +102,6 @@ def quota_pack_restore(*, order: Order, reason: str) -> None:
     QuotaPack.objects.filter(pk=pack.pk).update(closed_at=None)
 
 
-def _call(sql: str, params: list) -> tuple:
-    """One statement calling a ledger function: its own transaction (one round trip) in
-    autocommit; inside a caller's transaction, a savepoint, so that a refusal leaves the
-    caller's transaction usable."""
-    if connection.in_atomic_block:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
 def quota_hold(*, user, listing, tokens: int, request_id: str) -> QuotaHold:
     """Reserves ``tokens`` for one request, drawing from the packs that expire first.
 
@@ -128,7 +116,7 @@ def quota_hold(*, user, listing, tokens: int, request_id: str) -> QuotaHold:
     if not request_id:
         raise ApplicationError("A hold needs a request id.", field="request_id")
     try:
-        hold_id, available = _call(
+        hold_id, available = ledger_call(
             "SELECT o_hold_id, o_available FROM billing_quota_hold(%s, %s, %s, %s, %s)",
             [user.pk, listing.pk, tokens, request_id, settings.LEDGER_SYNCHRONOUS_COMMIT],
         )
@@ -159,7 +147,7 @@ def _finish(*, request_id: str, used_tokens: int, status: str) -> bool:
     """Ends a hold in one round trip (billing_quota_finish, migration 0004): debits
     min(used, held) for a settlement, releases the rest, and writes off what is released into
     a pack that has closed or expired. False when it had ended before (nothing changes)."""
-    (outcome,) = _call(
+    (outcome,) = ledger_call(
         "SELECT billing_quota_finish(%s, %s, %s, %s)",
         [request_id, used_tokens, status, settings.LEDGER_SYNCHRONOUS_COMMIT],
     )

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from billing.money import exact_major_units
 from config.db import sync_to_async_released
 from inference.api.errors import OpenAIError, store_unavailable
 from inference.api.logprobs import chat_logprobs, text_logprobs
@@ -46,7 +47,9 @@ def _finish_reason(reason: str) -> str:
     return "length" if reason == "length" else "stop"
 
 
-def _usage(prompt_tokens: int, completion_tokens: int, charged: int | None = None) -> dict:
+def _usage(
+    prompt_tokens: int, completion_tokens: int, charged: int | None = None, record=None
+) -> dict:
     usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -54,6 +57,10 @@ def _usage(prompt_tokens: int, completion_tokens: int, charged: int | None = Non
     }
     if charged is not None:
         usage["charged_tokens"] = charged
+    if record is not None and record.access == "credits":
+        # What the request cost, in the store currency, as OpenRouter puts it in usage; an
+        # exact decimal string (money is never a float here).
+        usage["cost"] = exact_major_units(record.cost)
     return usage
 
 
@@ -110,6 +117,7 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
     events: list[dict] = []
     client = aioredis.from_url(settings.REDIS_URL)
     finished = False
+    record = None
     try:
         async for event in events_read_async(
             client,
@@ -127,7 +135,7 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
             elif kind_ in (DONE, ERROR):
                 events.append(event)
                 finished = True
-                await _settle(request_id=started.request_id, events=events)
+                record = await _settle(request_id=started.request_id, events=events)
                 if kind_ == ERROR:
                     raise _error_from_event(event)
     except WorkerLost as exc:
@@ -168,7 +176,9 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
         "model": started.model_id,
         "system_fingerprint": None,
         "choices": choices,
-        "usage": _usage(final.get("prompt_tokens", 0), final.get("completion_tokens", 0)),
+        "usage": _usage(
+            final.get("prompt_tokens", 0), final.get("completion_tokens", 0), record=record
+        ),
     }
 
 
@@ -263,7 +273,10 @@ async def completion_events(
                         record.charged_tokens if (show_charged and record is not None) else None
                     )
                     usage = _usage(
-                        event.get("prompt_tokens", 0), event.get("completion_tokens", 0), charged
+                        event.get("prompt_tokens", 0),
+                        event.get("completion_tokens", 0),
+                        charged,
+                        record=record,
                     )
                     yield _sse({**base, "choices": [], "usage": usage})
                 yield _sse("[DONE]")

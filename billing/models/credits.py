@@ -1,0 +1,142 @@
+"""Pay per token: a listing's token prices and each account's credit balance.
+
+Money here is in microcents (µ¢, a millionth of a cent, MICROCENTS_PER_CENT): a token price
+is set in cents per million tokens, which is exactly µ¢ per token, so the cost of any request
+(prompt tokens × input price + completion tokens × output price) is an exact integer with no
+rounding at all. Cents appear only at the edges (top-ups, display, payouts), converted by
+billing.money (docs/BILLING.md, "Pay per token").
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+MICROCENTS_PER_CENT = 1_000_000
+
+
+class TokenPrice(models.Model):
+    """A listing's price per token, append-only: its newest row is the price; a request
+    pays the row that was newest when it was admitted (the row is recorded on its hold)."""
+
+    listing = models.ForeignKey(
+        "store.Listing", on_delete=models.CASCADE, related_name="token_prices"
+    )
+    # Cents per 1M tokens, which is µ¢ per token. Zero: free.
+    input_per_mtok = models.PositiveBigIntegerField()
+    output_per_mtok = models.PositiveBigIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["listing", "-created_at", "-id"])]
+
+    def __str__(self):
+        return f"{self.listing_id}: {self.input_per_mtok}/{self.output_per_mtok} ¢ per 1M tokens"
+
+    @property
+    def free(self) -> bool:
+        return self.input_per_mtok == 0 and self.output_per_mtok == 0
+
+
+class CreditAccount(models.Model):
+    """One customer's credit balance in µ¢: the running totals of its ledger rows."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_account"
+    )
+    available = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(available__gte=0), name="credit_account_available_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(held__gte=0), name="credit_account_held_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"credits of {self.user_id}: {self.available} µ¢ (+{self.held} held)"
+
+
+class CreditHold(models.Model):
+    """The most one request may cost, reserved until it settles or is released; with the
+    token prices it was admitted at."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held"
+        SETTLED = "settled", "Settled"
+        RELEASED = "released", "Released"
+
+    request_id = models.CharField(max_length=64, unique=True)
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="holds")
+    listing = models.ForeignKey("store.Listing", on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+    used = models.BigIntegerField(null=True, blank=True)
+    input_per_mtok = models.PositiveBigIntegerField()
+    output_per_mtok = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"credit hold {self.request_id}: {self.amount} µ¢ ({self.status})"
+
+
+class CreditLedgerEntry(models.Model):
+    """An immutable change of one account's balances (µ¢), like the quota ledger's rows:
+    a top-up or grant adds to available, a hold moves available → held, a release moves it
+    back, a debit removes held (spent), a refund removes available (a refunded top-up)."""
+
+    class Kind(models.TextChoices):
+        TOPUP = "topup", "Top-up"
+        GRANT = "grant", "Grant"
+        HOLD = "hold", "Hold"
+        RELEASE = "release", "Release"
+        DEBIT = "debit", "Debit"
+        REFUND = "refund", "Refund"
+
+    account = models.ForeignKey(
+        CreditAccount, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    available_delta = models.BigIntegerField()
+    held_delta = models.BigIntegerField(default=0)
+    hold = models.ForeignKey(
+        CreditHold, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "credit ledger entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(available_delta=0) | ~Q(held_delta=0),
+                name="credit_ledger_entry_moves_money",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.available_delta:+d}/{self.held_delta:+d} µ¢ on {self.account_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Ledger entries are immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Ledger entries are immutable.")
