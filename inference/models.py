@@ -95,3 +95,8 @@ class BlockedPattern(models.Model):
                 raise ValidationError(
                     {"pattern": f"Not a valid regular expression: {exc}"}
                 ) from exc
+
+
+from inference.pools.models import WorkerPool  # noqa: E402 - registered with this app
+
+__all__ = ["BlockedPattern", "UsageRecord", "WorkerPool"]
