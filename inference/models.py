@@ -97,6 +97,8 @@ class BlockedPattern(models.Model):
                 ) from exc
 
 
-from inference.pools.models import WorkerPool  # noqa: E402 - registered with this app
+# Models of the app's packages, registered with this app.
+from inference.monitoring.models import GenerationTiming  # noqa: E402
+from inference.pools.models import WorkerPool  # noqa: E402
 
-__all__ = ["BlockedPattern", "UsageRecord", "WorkerPool"]
+__all__ = ["BlockedPattern", "GenerationTiming", "UsageRecord", "WorkerPool"]

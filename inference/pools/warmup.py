@@ -50,6 +50,20 @@ def model_named(storage_path: str, model_id: str) -> None:
     _model_ids[storage_path] = model_id
 
 
+def model_id_for_dir(model_dir: str) -> str:
+    """The store's model id of a version folder, remembered (one query per folder)."""
+    if model_dir not in _model_ids:
+        from store.models import ListingVersion
+
+        version = (
+            ListingVersion.objects.select_related("listing__publisher")
+            .filter(storage_path=model_dir)
+            .first()
+        )
+        _model_ids[model_dir] = version.listing.model_id if version else model_dir
+    return _model_ids[model_dir]
+
+
 def loaded_models() -> list[str]:
     """Model ids loaded in this process's engine, plus those its upstream pools serve."""
     import sys

@@ -8,6 +8,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import openai
 import pytest
 
@@ -18,6 +19,7 @@ from inference.streams import event_decode
 from tests.e2e import asgi_server as asgi_server_module
 from tests.inference import api_model_builders
 from tests.inference.api_model_builders import grant_purchase, servable_listing
+from tests.inference.prometheus_text import samples, value
 from tests.services import redis_for_tests, start_celery_worker, stop_process
 
 tiny_model_dirs = api_model_builders.tiny_model_dirs
@@ -43,6 +45,16 @@ def _wait_for(predicate, timeout: float = 60, what: str = "condition"):
             return value
         time.sleep(0.2)
     raise AssertionError(f"{what}: not met in {timeout}s")
+
+
+def scrape(base: str) -> dict:
+    response = httpx.get(
+        f"{base}/metrics",
+        headers={"Authorization": f"Bearer {asgi_server_module.METRICS_TOKEN}"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    return samples(response.text)
 
 
 def _heartbeat(process) -> dict | None:
@@ -109,6 +121,30 @@ def test_two_pools_serve_their_own_models_and_a_dead_pool_stops_only_its_own(
         assert text.choices[0].text is not None
         assert _claimant(text.id.removeprefix("cmpl-")).endswith(f":{b1.pid}")
 
+        # What Prometheus scrapes meanwhile, summed over uvicorn and the three workers.
+        found = scrape(asgi_server)
+        chat_model = chat_listing.model_id
+        ttft = value(found, "gptstore_time_to_first_token_seconds_count", model=chat_model)
+        assert ttft == 4
+        assert value(found, "gptstore_tokens_generated_total", model=chat_model) == sum(
+            answer.usage.completion_tokens for answer in answers
+        )
+        assert value(found, "gptstore_inter_token_seconds_count", model=chat_model) > 0
+        assert value(found, "gptstore_generations_total", model=chat_model, outcome="ok") == 4
+        done_on_a = dict(queue="pool.a", backend="engine", result="done")
+        assert value(found, "gptstore_worker_generations_total", **done_on_a) == 4
+        loaded = [labels for name, labels in found if name == "gptstore_worker_model_loaded"]
+        assert sorted(dict(labels)["model"] for labels in loaded) == sorted(
+            [chat_model, chat_model, text_listing.model_id]
+        )
+        assert (
+            value(
+                found, "gptstore_pool_live_workers", pool="pool-a", queue="pool.a", backend="engine"
+            )
+            == 2
+        )
+        assert value(found, "gptstore_queue_depth", queue="pool.a") == 0
+
         os.kill(b1.pid, signal.SIGKILL)  # the node of pool B dies
         b1.wait()
         _wait_for(lambda: _heartbeat(b1) is None, timeout=15, what="B's heartbeat gone")
@@ -122,6 +158,8 @@ def test_two_pools_serve_their_own_models_and_a_dead_pool_stops_only_its_own(
         assert refused.value.code == "model_not_loaded"
         assert refused.value.response.headers["Retry-After"]
         assert ask_chat().choices[0].message.content is not None  # pool A still serves
+        refusals = dict(route="/v1/completions", status="503", code="model_not_loaded")
+        assert value(scrape(asgi_server), "gptstore_http_errors_total", **refusals) == 1
 
         ok = UsageRecord.objects.filter(status="ok")
         assert ok.filter(listing=chat_listing).count() == 5
