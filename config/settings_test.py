@@ -44,13 +44,8 @@ _suffix = f"-{_worker}" if _worker else ""
 os.environ.setdefault("VAR_DIR", str(_TEST_VAR / f"{_db_name}{_suffix}"))
 os.makedirs(os.environ["VAR_DIR"], exist_ok=True)
 
-# Prometheus samples of this run's processes only (the web servers and workers it starts
-# inherit the folder): a previous run's files would add to the counters.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    import shutil
-
-    _metrics = Path(os.environ["VAR_DIR"]) / "metrics"
-    shutil.rmtree(_metrics, ignore_errors=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics)
+# Prometheus samples: the web servers and workers the suite starts inherit this folder;
+# tests/conftest.py empties it once per test process, before any of them starts.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(os.environ["VAR_DIR"]) / "metrics"))
 
 from config.settings import *  # noqa: E402,F403
