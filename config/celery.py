@@ -35,5 +35,7 @@ app.conf.beat_schedule["store-refresh-recent-usage"] = {
 app.autodiscover_tasks()
 app.autodiscover_tasks(related_name="catalog_tasks")
 
-# Imported for its signal handlers: workers announce themselves in Redis.
+# Imported for their signal handlers: workers announce themselves in Redis, and warm the
+# models of the pools whose queues they consume.
 import config.worker_heartbeat  # noqa: E402,F401
+import inference.pools.warmup  # noqa: E402,F401

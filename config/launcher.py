@@ -416,6 +416,11 @@ def main() -> None:
     if not shutil.which("localstripe", path=str(BIN)) and not os.environ.get("STRIPE_SECRET_KEY"):
         raise SystemExit("localstripe is not installed; run `make setup`.")
     run_lock = hold_run_lock()  # noqa: F841 - held until this process exits
+    # Prometheus samples (multi-process mode) of this run's parts only; they all inherit it.
+    metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR", VAR / "metrics"))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     supervisor = Supervisor()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     # A shell starting `make run` in the background ignores SIGINT for it; Ctrl-C or kill -INT

@@ -8,6 +8,7 @@ DJANGO_ENV selects the profile:
 - ``production``: every secret must be given; a missing one stops the start.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -73,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: it turns a lockout raised while logging in into its 429 page.
     "axes.middleware.AxesMiddleware",
+    # Innermost: it sees the resolved route and the answer's status.
+    "inference.monitoring.middleware.RequestMetricsMiddleware",
 ]
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one email from
@@ -276,6 +279,15 @@ INFERENCE_QUEUE_ROUTES = dict(
     item.split("=", 1) for item in env_list("INFERENCE_QUEUE_ROUTES", []) if "=" in item
 )
 INFERENCE_DEFAULT_MAX_TOKENS = env_int("INFERENCE_DEFAULT_MAX_TOKENS", 256)
+
+# /metrics (Prometheus): answered only to "Authorization: Bearer <METRICS_TOKEN>"; unset, the
+# page does not exist (404). Web and worker processes of one machine write their samples to
+# PROMETHEUS_MULTIPROC_DIR (prometheus-client's multi-process mode), which /metrics sums up;
+# set before prometheus_client is first imported, and emptied by whoever starts the processes.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR)
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -44,4 +44,8 @@ _suffix = f"-{_worker}" if _worker else ""
 os.environ.setdefault("VAR_DIR", str(_TEST_VAR / f"{_db_name}{_suffix}"))
 os.makedirs(os.environ["VAR_DIR"], exist_ok=True)
 
+# Prometheus samples: the web servers and workers the suite starts inherit this folder;
+# tests/conftest.py empties it once per test process, before any of them starts.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(os.environ["VAR_DIR"]) / "metrics"))
+
 from config.settings import *  # noqa: E402,F403

@@ -19,6 +19,32 @@ HEARTBEAT_TTL = 6
 _stop = threading.Event()
 # This process's "<node name>:<pid>" once it is a worker; generations name it in their stream.
 _identity: str | None = None
+# Returns the model ids loaded in this worker (inference/pools/warmup.py sets it).
+_models_reporter = None
+
+
+def set_models_reporter(reporter) -> None:
+    global _models_reporter
+    _models_reporter = reporter
+
+
+def _loaded_models() -> list[str]:
+    if _models_reporter is None:
+        return []
+    try:
+        return list(_models_reporter())
+    except Exception:  # noqa: BLE001 - a report must never stop the heartbeat
+        return []
+
+
+def consumed_queues(sender) -> list[str]:
+    """The queues a starting worker consumes (the sender of worker_ready)."""
+    # The sender is the worker's Consumer (older Celery sent the WorkController).
+    consumer = getattr(sender, "consumer", None) or sender
+    app = getattr(consumer, "app", None)
+    if app is None:
+        return []
+    return sorted(app.amqp.queues.consume_from or app.amqp.queues)
 
 
 def _redis():
@@ -29,7 +55,7 @@ def _redis():
 
 
 def live_workers() -> list[dict]:
-    """Workers whose heartbeat is fresh, each as {"hostname", "queues", "pid"}."""
+    """Workers whose heartbeat is fresh, each as {"hostname", "queues", "pid", "models"}."""
     client = _redis()
     keys = list(client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=100))
     if not keys:
@@ -62,8 +88,10 @@ def is_alive(payload: bytes | str | None, identity: str) -> bool:
 def _beat(hostname: str, queues: list[str], pid: int) -> None:
     client = _redis()
     key = f"{HEARTBEAT_PREFIX}{hostname}"
-    payload = json.dumps({"hostname": hostname, "queues": queues, "pid": pid})
     while not _stop.is_set():
+        payload = json.dumps(
+            {"hostname": hostname, "queues": queues, "pid": pid, "models": _loaded_models()}
+        )
         try:
             client.set(key, payload, ex=HEARTBEAT_TTL)
         except Exception:  # noqa: BLE001 - Redis may blink; the next beat retries
@@ -79,12 +107,7 @@ def _beat(hostname: str, queues: list[str], pid: int) -> None:
 def _start_heartbeat(sender=None, **kwargs):
     import os
 
-    # The sender is the worker's Consumer (older Celery sent the WorkController).
-    consumer = getattr(sender, "consumer", None) or sender
-    queues: list[str] = []
-    app = getattr(consumer, "app", None)
-    if app is not None:
-        queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
+    queues = consumed_queues(sender)
     hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}-{os.getpid()}"
     global _identity
     _identity = f"{hostname}:{os.getpid()}"

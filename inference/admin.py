@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.db import models
 
-from inference.models import BlockedPattern, UsageRecord
+from inference.models import BlockedPattern, UsageRecord, WorkerPool
+from inference.pools.placement import pool_workers
 from inference.safeguards import patterns_changed
 
 
@@ -53,3 +55,43 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(WorkerPool)
+class WorkerPoolAdmin(admin.ModelAdmin):
+    list_display = [
+        "name", "queue", "device_kind", "backend", "memory_budget_mb", "enabled", "hosted",
+        "live_workers",
+    ]  # fmt: skip
+    list_filter = ["enabled", "backend", "device_kind"]
+    search_fields = ["name", "queue"]
+    filter_horizontal = ["listings"]
+    # Upstreams on the internal network are often plain http.
+    formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
+    fieldsets = [
+        (None, {"fields": ["name", "queue", "device_kind", "memory_budget_mb", "enabled"]}),
+        ("Models hosted", {"fields": ["listings"]}),
+        (
+            "Backend",
+            {
+                "fields": [
+                    "backend",
+                    "upstream_base_url",
+                    "upstream_api_key_env",
+                    "upstream_model",
+                    "upstream_timeout_seconds",
+                ]  # fmt: skip
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("listings__publisher")
+
+    @admin.display(description="models hosted")
+    def hosted(self, pool):
+        return ", ".join(listing.model_id for listing in pool.listings.all()) or "—"
+
+    @admin.display(description="live workers")
+    def live_workers(self, pool):
+        return pool_workers(queue=pool.queue)

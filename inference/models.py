@@ -98,3 +98,10 @@ class BlockedPattern(models.Model):
                 raise ValidationError(
                     {"pattern": f"Not a valid regular expression: {exc}"}
                 ) from exc
+
+
+# Models of the app's packages, registered with this app.
+from inference.monitoring.models import GenerationTiming  # noqa: E402
+from inference.pools.models import WorkerPool  # noqa: E402
+
+__all__ = ["BlockedPattern", "GenerationTiming", "UsageRecord", "WorkerPool"]

@@ -3,8 +3,8 @@
 Admission (completion_start) runs in this order, each step refusing with an
 ApplicationError the API maps to OpenAI's error shape:
 model (404) → entitlement (403) → content safeguards (400) → tokenization and context
-(400) → key limits (429) → a live worker on the model's queue (503) → quota hold for a
-rental (402) → the Celery task, sent after commit (503 if the broker is down).
+(400) → key limits (429) → a live worker pool for the model (503, inference/pools) → quota
+hold for a rental (402) → the Celery task, sent after commit (503 if the broker is down).
 Whatever was counted or held before a refusal is given back before the refusal leaves.
 
 Settlement (completion_settle) is done by whoever sees the final stream event first: the
@@ -30,6 +30,7 @@ from inference import tokenization
 from inference.connections import redis_client
 from inference.limits import limits_admit, limits_correct
 from inference.models import UsageRecord
+from inference.pools.placement import placement_queue
 from inference.protocol import (
     DONE,
     ERROR,
@@ -38,7 +39,6 @@ from inference.protocol import (
     GenerationJob,
     stream_key,
 )
-from inference.routing import queue_for, queue_is_served
 from inference.safeguards import prompt_screen
 from inference.selectors import listing_for_model
 from inference.streams import StreamTimeout, events_read, generation_cancel
@@ -197,13 +197,7 @@ def completion_start(
     request_id = uuid.uuid4().hex
     held = False
     try:
-        queue = queue_for(model_id=listing.model_id)
-        if not queue_is_served(queue):
-            raise ApplicationError(
-                "No inference worker is serving this model right now. Try again shortly.",
-                code="no_worker_available",
-                status=503,
-            )
+        queue = placement_queue(listing=listing)
         if payer == "rental":
             quota_hold(user=user, listing=listing, tokens=reserve, request_id=request_id)
             held = True

@@ -1,6 +1,7 @@
 """Celery tasks of the inference worker.
 
-``inference.generate`` hands one GenerationJob to this process's engine and blocks until
+``inference.generate`` hands one GenerationJob to this process's engine (or, on the queue of
+an upstream pool, to its upstream server: inference/pools/upstream.py) and blocks until
 the answer is complete, writing its events to the request's Redis Stream. Many tasks run
 at once in the worker's thread pool; the engine batches them into shared forward passes.
 """
@@ -18,12 +19,15 @@ log = logging.getLogger(__name__)
 _JOB_FIELDS = {f.name for f in fields(GenerationJob)}
 
 
-@shared_task(name=GENERATE_TASK, acks_late=True, ignore_result=True)
-def generate(**payload) -> str:
+@shared_task(name=GENERATE_TASK, bind=True, acks_late=True, ignore_result=True)
+def generate(self, **payload) -> str:
     # Imported here so that web processes, which only send this task, never import torch.
     from config.worker_heartbeat import current_worker
     from inference.engine import process_engine
     from inference.engine.relay import error_event, relay_job
+    from inference.monitoring.metrics import worker_tasks
+    from inference.pools.upstream import pool_relay
+    from inference.pools.warmup import model_id_for_dir, pool_for_queue
     from inference.streams import cancel_requested, events_append, stream_client, stream_progress
 
     # Fields added to the protocol later are ignored by older workers, not fatal.
@@ -43,13 +47,28 @@ def generate(**payload) -> str:
         # Readers now watch this process: if it dies, a restarted worker on the same queue
         # must not pass for the one that held the answer.
         events_append(client, job.request_id, [{"type": CLAIMED, "worker": worker}])
-    last = relay_job(
-        job,
-        engine=process_engine(),
-        timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
-        # The client may have left while the job was queued: then nothing is computed.
-        cancelled=cancel_requested(client, job.request_id),
-    )
+    queue = (self.request.delivery_info or {}).get("routing_key") or ""
+    pool = pool_for_queue(queue) if queue else None
+    if pool is not None and pool.backend == pool.Backend.UPSTREAM:
+        last = pool_relay(
+            job,
+            pool=pool,
+            timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
+            append=lambda events: events_append(client, job.request_id, events),
+            cancelled=lambda: cancel_requested(client, job.request_id),
+        )
+    else:
+        model_id_for_dir(job.model_dir)  # names the model in this worker's heartbeat
+        last = relay_job(
+            job,
+            engine=process_engine(),
+            timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
+            # The client may have left while the job was queued: then nothing is computed.
+            cancelled=cancel_requested(client, job.request_id),
+        )
+    worker_tasks.labels(
+        queue, pool.backend if pool is not None else "engine", last.get("type", "")
+    ).inc()
     if last.get("type") == "error":
         log.warning(
             "Generation %s ended with %s: %s", job.request_id, last.get("code"), last.get("message")

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from inference import views
+from inference.monitoring import views as monitoring_views
 
 app_name = "inference"
 
@@ -10,4 +11,9 @@ urlpatterns = [
     path("usage/", views.usage, name="usage"),
     path("usage/data.json", views.usage_json, name="usage-json"),
     path("usage/publisher/", views.publisher_usage, name="publisher-usage"),
+    path(
+        "publish/<int:listing_id>/monitoring/",
+        monitoring_views.model_monitoring_page,
+        name="model-monitoring",
+    ),
 ]

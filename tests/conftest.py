@@ -22,6 +22,16 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: max((order.get(m.name, 0) for m in item.iter_markers()), default=0))
 
 
+def pytest_sessionstart(session):
+    # Prometheus files of an earlier run would add to this run's counters.
+    import shutil
+    from pathlib import Path
+
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _services_reachable():
     require_service("Redis", settings.REDIS_URL)

@@ -17,6 +17,7 @@ from billing.money import exact_major_units
 from config.db import sync_to_async_released
 from inference.api.errors import OpenAIError, store_unavailable
 from inference.api.logprobs import chat_logprobs, text_logprobs
+from inference.monitoring.observer import timed
 from inference.protocol import DELTA, DONE, ERROR, FINISH
 from inference.services import (
     StartedCompletion,
@@ -76,6 +77,11 @@ def _ids(started: StartedCompletion, kind: str) -> tuple[str, str]:
 WORKER_ERRORS = {
     "context_length_exceeded": (400, "invalid_request_error"),
     "invalid_request": (400, "invalid_request_error"),
+    # A pool's upstream server (inference/pools/upstream.py): down or busy is worth a retry.
+    "upstream_unavailable": (503, "server_error"),
+    "upstream_timeout": (504, "server_error"),
+    "upstream_auth_failed": (502, "server_error"),
+    "upstream_model_missing": (502, "server_error"),
 }
 
 
@@ -119,11 +125,14 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
     finished = False
     record = None
     try:
-        async for event in events_read_async(
-            client,
-            started.request_id,
-            timeout=settings.INFERENCE_REQUEST_TIMEOUT,
-            queue=started.queue,
+        async for event in timed(
+            started,
+            events_read_async(
+                client,
+                started.request_id,
+                timeout=settings.INFERENCE_REQUEST_TIMEOUT,
+                queue=started.queue,
+            ),
         ):
             kind_ = event.get("type")
             if kind_ == DELTA:
@@ -244,11 +253,14 @@ async def completion_events(
         if kind == "chat":
             for index in range(started.n):
                 yield _sse(chunk(index, role=True))
-        async for event in events_read_async(
-            client,
-            started.request_id,
-            timeout=settings.INFERENCE_REQUEST_TIMEOUT,
-            queue=started.queue,
+        async for event in timed(
+            started,
+            events_read_async(
+                client,
+                started.request_id,
+                timeout=settings.INFERENCE_REQUEST_TIMEOUT,
+                queue=started.queue,
+            ),
         ):
             kind_ = event.get("type")
             if kind_ == DELTA and (event.get("text") or event.get("logprobs")):

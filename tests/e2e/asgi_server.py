@@ -20,6 +20,7 @@ from tests.services import ROOT, database_url_for, stop_process
 # Routed to a queue no test worker consumes: the "no worker" path end to end.
 UNSERVED_MODEL = "gpu-only/tiny-unserved"
 UNSERVED_QUEUE = "inference.gpu"
+METRICS_TOKEN = "metrics-token-for-tests"
 
 
 def start_asgi_server(
@@ -36,6 +37,7 @@ def start_asgi_server(
         "VAR_DIR": str(settings.VAR_DIR),
         "INFERENCE_QUEUE_ROUTES": f"{UNSERVED_MODEL}={UNSERVED_QUEUE}",
         "INFERENCE_REQUEST_TIMEOUT": "180",
+        "METRICS_TOKEN": METRICS_TOKEN,
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }

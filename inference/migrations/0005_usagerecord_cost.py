@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inference', '0002_blockedpattern'),
+        ('inference', '0004_generationtiming'),
     ]
 
     operations = [
