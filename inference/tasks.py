@@ -11,6 +11,8 @@ from dataclasses import fields
 
 from celery import shared_task
 from django.conf import settings
+from django.db import DatabaseError
+from redis.exceptions import RedisError
 
 from inference.protocol import CLAIMED, GENERATE_TASK, GenerationJob
 
@@ -47,25 +49,37 @@ def generate(self, **payload) -> str:
         # Readers now watch this process: if it dies, a restarted worker on the same queue
         # must not pass for the one that held the answer.
         events_append(client, job.request_id, [{"type": CLAIMED, "worker": worker}])
-    queue = (self.request.delivery_info or {}).get("routing_key") or ""
-    pool = pool_for_queue(queue) if queue else None
-    if pool is not None and pool.backend == pool.Backend.UPSTREAM:
-        last = pool_relay(
-            job,
-            pool=pool,
-            timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
-            append=lambda events: events_append(client, job.request_id, events),
-            cancelled=lambda: cancel_requested(client, job.request_id),
+    try:
+        queue = (self.request.delivery_info or {}).get("routing_key") or ""
+        pool = pool_for_queue(queue) if queue else None
+        if pool is not None and pool.backend == pool.Backend.UPSTREAM:
+            last = pool_relay(
+                job,
+                pool=pool,
+                timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
+                append=lambda events: events_append(client, job.request_id, events),
+                cancelled=lambda: cancel_requested(client, job.request_id),
+            )
+        else:
+            model_id_for_dir(job.model_dir)  # names the model in this worker's heartbeat
+            last = relay_job(
+                job,
+                engine=process_engine(),
+                timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
+                # The client may have left while the job was queued: then nothing is computed.
+                cancelled=cancel_requested(client, job.request_id),
+            )
+    except Exception as exc:
+        # Whatever broke here (the database restarting, a model that fails to load), the
+        # client must hear of it now: its reader follows this living worker and would wait.
+        down = isinstance(exc, (DatabaseError, RedisError))
+        code, message = (
+            ("service_unavailable", "A part of the store was unreachable; nothing was charged.")
+            if down
+            else ("generation_failed", "The worker failed before it answered.")
         )
-    else:
-        model_id_for_dir(job.model_dir)  # names the model in this worker's heartbeat
-        last = relay_job(
-            job,
-            engine=process_engine(),
-            timeout_seconds=settings.INFERENCE_REQUEST_TIMEOUT,
-            # The client may have left while the job was queued: then nothing is computed.
-            cancelled=cancel_requested(client, job.request_id),
-        )
+        events_append(client, job.request_id, [error_event(code, message, 0)])
+        raise
     worker_tasks.labels(
         queue, pool.backend if pool is not None else "engine", last.get("type", "")
     ).inc()

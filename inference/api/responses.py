@@ -77,6 +77,7 @@ def _ids(started: StartedCompletion, kind: str) -> tuple[str, str]:
 WORKER_ERRORS = {
     "context_length_exceeded": (400, "invalid_request_error"),
     "invalid_request": (400, "invalid_request_error"),
+    "service_unavailable": (503, "server_error"),
     # A pool's upstream server (inference/pools/upstream.py): down or busy is worth a retry.
     "upstream_unavailable": (503, "server_error"),
     "upstream_timeout": (504, "server_error"),

@@ -43,6 +43,7 @@ def login_only(status=200):
 # {version}, {publisher_slug}, {listing_slug}, {model_id}.
 MATRIX = {
     "healthz": ("GET", "/healthz", same(503)),  # no worker runs in this test
+    "metrics": ("GET", "/metrics", same(404)),  # no METRICS_TOKEN set: not served at all
     "favicon.ico": ("GET", "/favicon.ico", same(301)),
     "api/schema/": ("GET", "/api/schema/", same(200)),
     "api/docs/": ("GET", "/api/docs/", same(200)),
@@ -127,7 +128,8 @@ MATRIX = {
     "v1/models/<path:model_id>": (
         "GET",
         "/v1/models/{model_id}",
-        row(401, *[404] * 6),  # no servable weights in this world
+        # Its publisher may call it (and sees it); nobody else owns or rents it.
+        row(401, 404, 404, 200, 404, 404, 404),
     ),
     "v1/chat/completions": ("POST", "/v1/chat/completions", row(401, *[400] * 6)),
     "v1/completions": ("POST", "/v1/completions", row(401, *[400] * 6)),
@@ -144,6 +146,11 @@ MATRIX = {
         "GET",
         "/publish/{listing}/",
         row(302, 302, 302, 200, 404, 200, 200),
+    ),
+    "publish/<int:listing_id>/monitoring/": (
+        "GET",
+        "/publish/{listing}/monitoring/",
+        row(302, 404, 404, 200, 404, 200, 200),  # staff here may view listings
     ),
     "publish/<int:listing_id>/edit/": (
         "GET",
