@@ -57,3 +57,16 @@ class GrantForm(forms.Form):
                 if not data.get(name):
                     self.add_error(name, "A rental pack needs this.")
         return data
+
+
+class TokenPriceForm(forms.Form):
+    """Shape only; the bounds live in billing.services.credits.token_price_set."""
+
+    input_per_mtok = forms.IntegerField(
+        label="Input price (cents per 1M tokens)",
+        help_text="20 means $0.20 per million prompt tokens; 0 makes them free.",
+    )
+    output_per_mtok = forms.IntegerField(
+        label="Output price (cents per 1M tokens)",
+        help_text="What a million generated tokens cost; 0 makes them free.",
+    )

@@ -66,6 +66,8 @@ def exact_major_units(amount: int, currency: str | None = None) -> str:
 def format_microcents(amount: int, currency: str | None = None) -> str:
     """For people: "$4.99" for whole cents, else every digit that matters ("$0.0000142")."""
     currency = currency or _currency()
+    if amount < 0:
+        return "-" + format_microcents(-amount, currency)
     if amount % MICROUNITS == 0:
         return format_amount(amount // MICROUNITS, currency)
     symbol = SYMBOLS.get(currency.lower())

@@ -315,3 +315,22 @@ def credit_ledger_mismatches() -> list:
             ledger_held=Coalesce(Sum("ledger_entries__held_delta"), 0),
         ).exclude(available=F("ledger_available"), held=F("ledger_held"))
     )
+
+
+LOW_BALANCE_MICROCENTS = 100 * 1_000_000  # $1.00
+
+
+def credit_overview(*, user, limit: int = 50) -> dict:
+    """The credits page: balance and held (µ¢), whether it is running low, recent ledger rows."""
+    account = CreditAccount.objects.filter(user=user).first()
+    if account is None:
+        return {"available": 0, "held": 0, "low": True, "entries": []}
+    entries = list(
+        account.ledger_entries.select_related("hold__listing__publisher").order_by("-id")[:limit]
+    )
+    return {
+        "available": account.available,
+        "held": account.held,
+        "low": account.available < LOW_BALANCE_MICROCENTS,
+        "entries": entries,
+    }

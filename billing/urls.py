@@ -21,6 +21,7 @@ urlpatterns = [
     path("library/", account.library, name="library"),
     path("downloads/<str:token>/", downloads.download, name="download"),
     path("quota/", account.quota, name="quota"),
+    path("credits/", account.credits, name="credits"),
     path("earnings/", earnings.earnings, name="earnings"),
     path("earnings/payout.csv", earnings.payout_csv, name="payout_csv"),
 ]

@@ -3,7 +3,7 @@
 from django import template
 
 from billing import selectors
-from billing.money import format_amount
+from billing.money import format_amount, format_microcents, per_mtok_label
 
 register = template.Library()
 
@@ -14,6 +14,18 @@ def money(amount, currency="usd"):
     if amount is None or amount == "":
         return ""
     return format_amount(int(amount), str(currency))
+
+
+@register.filter
+def per_mtok(cents_per_mtok):
+    """{{ price.input_per_mtok|per_mtok }} → "$0.20" (a price per 1M tokens)."""
+    return per_mtok_label(int(cents_per_mtok))
+
+
+@register.filter
+def credits(microcents):
+    """{{ balance|credits }} → "$4.99", or every digit that matters for a fraction of a cent."""
+    return format_microcents(int(microcents or 0))
 
 
 @register.inclusion_tag("billing/_pricing_box.html", takes_context=True)
@@ -29,6 +41,7 @@ def pricing_box(context, listing):
         "access": selectors.access_for(user=user, listing=listing) if signed_in else None,
         "is_publisher": signed_in and listing.publisher.user_id == user.pk,
         "has_terms": selectors.terms_for(listing=listing) is not None,
+        "token_price": selectors.token_price_for(listing=listing),
     }
 
 

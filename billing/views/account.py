@@ -72,3 +72,9 @@ def quota(request):
             "chart": chart,
         },
     )
+
+
+@login_required
+def credits(request):
+    """The credit balance, a low-balance notice, and the ledger behind it."""
+    return render(request, "billing/credits.html", selectors.credit_overview(user=request.user))

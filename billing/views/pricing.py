@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from billing import policies, selectors, services
-from billing.forms import PriceOptionForm, TermsForm
+from billing.forms import PriceOptionForm, TermsForm, TokenPriceForm
 from billing.models import PriceOption
 from config.api_errors import ApplicationError
 from store.models import Listing
@@ -26,7 +26,27 @@ def pricing(request, listing_id: int):
     terms = selectors.terms_for(listing=listing)
     price_form = PriceOptionForm(prefix="price")
     terms_form = TermsForm(prefix="terms", initial={"text": terms.text if terms else ""})
-    if request.method == "POST" and "add_price" in request.POST:
+    token_price = selectors.token_price_for(listing=listing)
+    token_form = TokenPriceForm(
+        prefix="tokens",
+        initial={
+            "input_per_mtok": token_price.input_per_mtok if token_price else None,
+            "output_per_mtok": token_price.output_per_mtok if token_price else None,
+        },
+    )
+    if request.method == "POST" and "set_token_price" in request.POST:
+        token_form = TokenPriceForm(request.POST, prefix="tokens")
+        if token_form.is_valid():
+            try:
+                services.token_price_set(
+                    listing=listing, actor=request.user, **token_form.cleaned_data
+                )
+            except ApplicationError as exc:
+                exc.add_to_form(token_form)
+            else:
+                messages.success(request, "Price per token saved: it applies to new requests.")
+                return redirect("billing:pricing", listing_id=listing.pk)
+    elif request.method == "POST" and "add_price" in request.POST:
         price_form = PriceOptionForm(request.POST, prefix="price")
         if price_form.is_valid():
             try:
@@ -59,6 +79,8 @@ def pricing(request, listing_id: int):
             "price_form": price_form,
             "terms_form": terms_form,
             "terms": terms,
+            "token_price": token_price,
+            "token_form": token_form,
             "currency": settings.STORE_CURRENCY,
         },
     )

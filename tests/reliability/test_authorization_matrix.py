@@ -118,6 +118,7 @@ MATRIX = {
         row(302, *[404] * 6),
     ),
     "billing/quota/": ("GET", "/billing/quota/", login_only()),
+    "billing/credits/": ("GET", "/billing/credits/", login_only()),
     "billing/earnings/": ("GET", "/billing/earnings/", row(302, 403, 403, 200, 200, 403, 403)),
     "billing/earnings/payout.csv": (
         "GET",
