@@ -5,7 +5,12 @@ import logging
 
 from celery import shared_task
 
-from billing.services import holds_release_stale, orders_expire, quota_packs_expire
+from billing.services import (
+    credit_holds_release_stale,
+    holds_release_stale,
+    orders_expire,
+    quota_packs_expire,
+)
 
 log = logging.getLogger(__name__)
 
@@ -16,9 +21,10 @@ STALE_HOLD_SECONDS = 900
 @shared_task(name="billing.release_stale_holds", ignore_result=True)
 def release_stale_holds() -> int:
     released = holds_release_stale(older_than_seconds=STALE_HOLD_SECONDS)
-    if released:
-        log.info("Released %d stale quota holds.", released)
-    return released
+    released_credits = credit_holds_release_stale(older_than_seconds=STALE_HOLD_SECONDS)
+    if released or released_credits:
+        log.info("Released %d stale quota and %d stale credit holds.", released, released_credits)
+    return released + released_credits
 
 
 @shared_task(name="billing.expire_quota_packs", ignore_result=True)

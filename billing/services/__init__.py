@@ -2,6 +2,7 @@
 
 from billing.services.credits import (
     credit_account_for,
+    credit_holds_release_stale,
     credits_grant,
     credits_hold,
     credits_release,
@@ -39,6 +40,7 @@ from billing.services.webhooks import stripe_event_process
 
 __all__ = [
     "credit_account_for",
+    "credit_holds_release_stale",
     "credits_grant",
     "credits_hold",
     "credits_release",

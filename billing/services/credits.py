@@ -155,3 +155,17 @@ def credits_settle(*, request_id: str, prompt_tokens: int, completion_tokens: in
 def credits_release(*, request_id: str) -> None:
     """Gives the whole hold back (the request failed). Idempotent."""
     _finish(request_id=request_id, used=0, status=CreditHold.Status.RELEASED)
+
+
+def credit_holds_release_stale(*, older_than_seconds: int = 900) -> int:
+    """Gives back the credit holds of requests that died (never settled); returns how many."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stale = CreditHold.objects.filter(status=CreditHold.Status.HELD, created_at__lt=cutoff)
+    return sum(
+        _finish(request_id=request_id, used=0, status=CreditHold.Status.RELEASED)
+        for request_id in list(stale.values_list("request_id", flat=True))
+    )

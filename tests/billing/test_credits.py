@@ -3,10 +3,12 @@ are µ¢ (a millionth of a cent): a price in cents per 1M tokens is µ¢ per tok
 cost below is exact."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.db.models import Sum
+from django.utils import timezone
 
 from billing.models import CreditAccount, CreditHold, CreditLedgerEntry
 from billing.selectors import Access, credit_ledger_mismatches, payer_for, token_price_for
@@ -182,3 +184,19 @@ def test_fifty_concurrent_holds_on_a_balance_for_ten_never_overdraw(
     assert outcomes.count("insufficient_quota") == 40
     assert _balance(user) == (0, 10 * CENT)
     assert credit_ledger_mismatches() == []
+
+
+def test_the_sweep_gives_back_credit_holds_of_requests_that_died(user, listing, priced, staff_user):
+    from billing.tasks import release_stale_holds
+
+    credits_grant(user=user, cents=1, actor=staff_user, reason="test")
+    credits_hold(user=user, listing=listing, price=priced, amount=700, request_id="dead")
+    credits_hold(user=user, listing=listing, price=priced, amount=200, request_id="alive")
+    CreditHold.objects.filter(request_id="dead").update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+
+    assert release_stale_holds() == 1
+    assert CreditHold.objects.get(request_id="dead").status == "released"
+    assert CreditHold.objects.get(request_id="alive").status == "held"
+    assert _balance(user) == (CENT - 200, 200)
