@@ -6,9 +6,12 @@ at the prices current when it was admitted, and its settlement debits the exact 
 more than was held) and releases the rest, exactly once.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from billing import policies
 from billing.models import (
@@ -159,10 +162,6 @@ def credits_release(*, request_id: str) -> None:
 
 def credit_holds_release_stale(*, older_than_seconds: int = 900) -> int:
     """Gives back the credit holds of requests that died (never settled); returns how many."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     stale = CreditHold.objects.filter(status=CreditHold.Status.HELD, created_at__lt=cutoff)
     return sum(
