@@ -18,6 +18,7 @@ from billing.models import (
     QuotaPack,
     TermsAcceptance,
     TokenPrice,
+    UsageEarningsEntry,
 )
 
 
@@ -334,3 +335,23 @@ def credit_overview(*, user, limit: int = 50) -> dict:
         "low": account.available < LOW_BALANCE_MICROCENTS,
         "entries": entries,
     }
+
+
+def usage_earnings_totals(*, publisher) -> dict:
+    """Per-token revenue counted so far (µ¢): gross, fee, net and requests, all time."""
+    totals = UsageEarningsEntry.objects.filter(publisher=publisher).aggregate(
+        gross=Sum("gross"), fee=Sum("fee"), net=Sum("net"), requests=Sum("requests")
+    )
+    return {key: int(value or 0) for key, value in totals.items()}
+
+
+def usage_earnings_rows(*, publisher, start: date | None = None, end: date | None = None):
+    """Usage earnings rows in a date range (inclusive), oldest first, for the payout CSV."""
+    rows = UsageEarningsEntry.objects.filter(publisher=publisher).select_related(
+        "listing__publisher"
+    )
+    if start:
+        rows = rows.filter(created_at__date__gte=start)
+    if end:
+        rows = rows.filter(created_at__date__lte=end)
+    return rows.order_by("created_at", "id")

@@ -10,6 +10,7 @@ from billing.services import (
     holds_release_stale,
     orders_expire,
     quota_packs_expire,
+    usage_earnings_roll_up,
 )
 
 log = logging.getLogger(__name__)
@@ -41,3 +42,11 @@ def expire_pending_orders() -> int:
     if expired:
         log.info("Cancelled %d unpaid orders past their expiry.", expired)
     return expired
+
+
+@shared_task(name="billing.roll_up_usage_earnings", ignore_result=True)
+def roll_up_usage_earnings() -> int:
+    made = usage_earnings_roll_up()
+    if made:
+        log.info("Counted per-token spend into %d usage earnings entries.", made)
+    return made

@@ -23,6 +23,11 @@ app.conf.beat_schedule["billing-expire-quota-packs"] = {
     "task": "billing.expire_quota_packs",
     "schedule": 300.0,
 }
+# Publishers' share of per-token spend, counted from settled credit holds.
+app.conf.beat_schedule["billing-roll-up-usage-earnings"] = {
+    "task": "billing.roll_up_usage_earnings",
+    "schedule": 60.0,
+}
 app.conf.beat_schedule["billing-expire-pending-orders"] = {
     "task": "billing.expire_pending_orders",
     "schedule": 600.0,

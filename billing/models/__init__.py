@@ -4,6 +4,7 @@ from billing.models.credits import (
     CreditHold,
     CreditLedgerEntry,
     TokenPrice,
+    UsageEarningsEntry,
 )
 from billing.models.earnings import EarningsEntry, StripeEvent
 from billing.models.orders import Entitlement, Order
@@ -16,6 +17,7 @@ __all__ = [
     "CreditHold",
     "CreditLedgerEntry",
     "TokenPrice",
+    "UsageEarningsEntry",
     "EarningsEntry",
     "Entitlement",
     "ListingTerms",

@@ -84,9 +84,24 @@ class CreditHold(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when the hold's spend is counted in its publisher's usage earnings.
+    earnings = models.ForeignKey(
+        "billing.UsageEarningsEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="holds",
+    )
 
     class Meta:
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(
+                fields=["listing"],
+                condition=Q(status="settled", used__gt=0, earnings__isnull=True),
+                name="credit_hold_unearned",
+            ),
+        ]
 
     def __str__(self):
         return f"credit hold {self.request_id}: {self.amount} µ¢ ({self.status})"
@@ -140,3 +155,45 @@ class CreditLedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Ledger entries are immutable.")
+
+
+class UsageEarningsEntry(models.Model):
+    """A publisher's share of what customers spent per token on one listing, rolled up from
+    settled credit holds (each hold counted in exactly one entry). Immutable; µ¢.
+
+    ``fee`` is PLATFORM_FEE_PERCENT of ``gross`` rounded down to the µ¢ (the remainder goes to
+    the publisher, as with sales); ``net`` the rest.
+    """
+
+    publisher = models.ForeignKey(
+        "accounts.PublisherProfile", on_delete=models.PROTECT, related_name="usage_earnings"
+    )
+    listing = models.ForeignKey(
+        "store.Listing", on_delete=models.PROTECT, related_name="usage_earnings"
+    )
+    requests = models.PositiveIntegerField()
+    gross = models.BigIntegerField()
+    fee = models.BigIntegerField()
+    net = models.BigIntegerField()
+    fee_percent = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "usage earnings entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(net=models.F("gross") - models.F("fee")),
+                name="usage_earnings_net_is_gross_minus_fee",
+            )
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.publisher_id} · {self.listing_id}: {self.net} µ¢ from {self.requests} requests"
+        )
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Earnings entries are immutable.")
+        super().save(*args, **kwargs)

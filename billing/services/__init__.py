@@ -10,7 +10,11 @@ from billing.services.credits import (
     token_cost,
     token_price_set,
 )
-from billing.services.earnings import earnings_record_refund, earnings_record_sale
+from billing.services.earnings import (
+    earnings_record_refund,
+    earnings_record_sale,
+    usage_earnings_roll_up,
+)
 from billing.services.orders import (
     grant_create,
     order_apply_intent,
@@ -47,6 +51,7 @@ __all__ = [
     "credits_settle",
     "token_cost",
     "token_price_set",
+    "usage_earnings_roll_up",
     "earnings_record_refund",
     "earnings_record_sale",
     "grant_create",

@@ -5,8 +5,9 @@ net = gross - fee; the fee is PLATFORM_FEE_PERCENT of the gross, rounded down.
 """
 
 from django.conf import settings
+from django.db import transaction
 
-from billing.models import EarningsEntry, Order
+from billing.models import CreditHold, EarningsEntry, Order, UsageEarningsEntry
 
 
 def earnings_record_sale(*, order: Order) -> EarningsEntry | None:
@@ -50,3 +51,44 @@ def earnings_record_refund(*, order: Order) -> EarningsEntry | None:
         },
     )
     return entry
+
+
+def usage_earnings_roll_up(*, batch: int = 10_000) -> int:
+    """Counts what customers spent per token into their publishers' earnings: the settled
+    credit holds not yet counted become one UsageEarningsEntry per listing (fee rounded down
+    to the µ¢, as for sales), each hold in exactly one entry. Holds being settled right now
+    are skipped (SKIP LOCKED) and counted next time. Returns the number of entries made."""
+    from store.models import Listing
+
+    percent = settings.PLATFORM_FEE_PERCENT
+    made = 0
+    with transaction.atomic():
+        holds = list(
+            CreditHold.objects.select_for_update(skip_locked=True)
+            .filter(status=CreditHold.Status.SETTLED, used__gt=0, earnings__isnull=True)
+            .order_by("id")
+            .values_list("id", "listing_id", "used")[:batch]
+        )
+        per_listing: dict[int, list[tuple[int, int]]] = {}
+        for hold_id, listing_id, used in holds:
+            per_listing.setdefault(listing_id, []).append((hold_id, used))
+        publishers = dict(
+            Listing.objects.filter(pk__in=per_listing).values_list("pk", "publisher_id")
+        )
+        for listing_id, rows in per_listing.items():
+            gross = sum(used for _, used in rows)
+            fee = gross * percent // 100
+            entry = UsageEarningsEntry.objects.create(
+                publisher_id=publishers[listing_id],
+                listing_id=listing_id,
+                requests=len(rows),
+                gross=gross,
+                fee=fee,
+                net=gross - fee,
+                fee_percent=percent,
+            )
+            CreditHold.objects.filter(pk__in=[hold_id for hold_id, _ in rows]).update(
+                earnings=entry
+            )
+            made += 1
+    return made

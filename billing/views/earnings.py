@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from billing import selectors
-from billing.money import major_units
+from billing.money import exact_major_units, major_units
 
 
 def _publisher(request):
@@ -39,6 +39,7 @@ def earnings(request):
         {
             "publisher": publisher,
             "totals": selectors.earnings_totals(publisher=publisher),
+            "usage_totals": selectors.usage_earnings_totals(publisher=publisher),
             "per_listing": per_listing,
             "chart": selectors.earnings_per_day(publisher=publisher, days=30),
             "entries": selectors.earnings_for(publisher=publisher)[:50],
@@ -80,4 +81,28 @@ def payout_csv(request):
         writer.writerow(
             ["total", "", "", "", "", "", major_units(net, currency), currency.upper(), ""]
         )
+    # Per-token revenue, counted from settled requests: exact amounts (fractions of a cent).
+    usage_net = 0
+    for entry in selectors.usage_earnings_rows(publisher=publisher, start=start, end=end):
+        writer.writerow(
+            [
+                entry.created_at.date().isoformat(),
+                f"{entry.requests} requests",
+                entry.listing.model_id,
+                "usage",
+                exact_major_units(entry.gross),
+                exact_major_units(entry.fee),
+                exact_major_units(entry.net),
+                settings.STORE_CURRENCY.upper(),
+                entry.fee_percent,
+            ]
+        )
+        usage_net += entry.net
+    if usage_net:
+        writer.writerow(
+            [
+                "usage total", "", "", "", "", "", exact_major_units(usage_net),
+                settings.STORE_CURRENCY.upper(), "",
+            ]
+        )  # fmt: skip
     return response

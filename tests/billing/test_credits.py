@@ -200,3 +200,32 @@ def test_the_sweep_gives_back_credit_holds_of_requests_that_died(user, listing, 
     assert CreditHold.objects.get(request_id="dead").status == "released"
     assert CreditHold.objects.get(request_id="alive").status == "held"
     assert _balance(user) == (CENT - 200, 200)
+
+
+def test_publishers_earn_per_token_spend_minus_the_fee_each_request_once(
+    client, user, listing, priced, publisher, staff_user, settings
+):
+    from billing.models import UsageEarningsEntry
+    from billing.services import usage_earnings_roll_up
+
+    settings.PLATFORM_FEE_PERCENT = 20
+    credits_grant(user=user, cents=100, actor=staff_user, reason="test")
+    for n, completion in enumerate((5, 7, 3)):
+        credits_hold(user=user, listing=listing, price=priced, amount=10_000, request_id=f"r{n}")
+        credits_settle(request_id=f"r{n}", prompt_tokens=10, completion_tokens=completion)
+    credits_hold(user=user, listing=listing, price=priced, amount=10_000, request_id="failed")
+    credits_release(request_id="failed")  # spent nothing: earns nothing
+
+    assert usage_earnings_roll_up() == 1
+    assert usage_earnings_roll_up() == 0  # each request counted once
+    entry = UsageEarningsEntry.objects.get()
+    gross = 3 * 10 * 20 + (5 + 7 + 3) * 40  # µ¢
+    assert (entry.publisher, entry.requests, entry.gross) == (publisher, 3, gross)
+    assert (entry.fee, entry.net) == (gross * 20 // 100, gross - gross * 20 // 100)
+
+    client.force_login(publisher.user)
+    page = client.get("/billing/earnings/").content.decode()
+    assert "Per-token revenue" in page and "$0.0000096" in page  # 1,200 µ¢ × 80 %
+    csv = client.get("/billing/earnings/payout.csv").content.decode().splitlines()
+    assert csv[-2].split(",")[3:7] == ["usage", "0.000012", "0.0000024", "0.0000096"]
+    assert csv[-1].startswith("usage total,") and ",0.0000096," in csv[-1]
