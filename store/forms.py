@@ -29,6 +29,7 @@ class CatalogFilterForm(forms.Form):
     )
     price_min = forms.CharField(required=False, max_length=12, label="Min price")
     price_max = forms.CharField(required=False, max_length=12, label="Max price")
+    free = forms.BooleanField(required=False, label="Free to use")
     sort = forms.ChoiceField(required=False, choices=list(SORTS.items()))
     per_page = forms.TypedChoiceField(
         required=False,
@@ -77,6 +78,7 @@ class CatalogFilterForm(forms.Form):
             "size": data.get("size") or "",
             "price_min": data.get("price_min"),
             "price_max": data.get("price_max"),
+            "free": bool(data.get("free")),
             "sort": data.get("sort") or "relevance",
         }
 

@@ -13,7 +13,7 @@ up row by row.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, F, Prefetch, QuerySet
+from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import PublisherProfile
@@ -74,8 +74,12 @@ def listing_for_viewer(*, publisher_slug: str, slug: str, user) -> Listing | Non
 def with_card_data(queryset: QuerySet) -> QuerySet:
     """Adds what a card shows and filters use: ``latest_format``, ``latest_parameter_count``
     (of the latest ready version) and ``lowest_price`` (cents), read from the columns that
-    the triggers of migration 0003 keep, so a list costs no query per card.
+    the triggers of migration 0003 keep, and ``token_input``/``token_output`` (the price per
+    token now, from an indexed subquery), so a list costs no query per card.
     """
+    from billing.models import TokenPrice
+
+    newest_price = TokenPrice.objects.filter(listing=OuterRef("pk")).order_by("-created_at", "-id")
     return (
         queryset.select_related("publisher")
         .defer("card_markdown", "search_vector", "search_rank_vector")
@@ -83,6 +87,9 @@ def with_card_data(queryset: QuerySet) -> QuerySet:
             latest_format=F("ready_format"),
             latest_parameter_count=F("ready_parameter_count"),
             lowest_price=F("min_price"),
+            # The price per token now (cents per 1M tokens), None if not sold per token.
+            token_input=Subquery(newest_price.values("input_per_mtok")[:1]),
+            token_output=Subquery(newest_price.values("output_per_mtok")[:1]),
         )
     )
 
@@ -98,6 +105,7 @@ def catalog_listings(
     price_max: int | None = None,
     sort: str = "relevance",
     publisher: PublisherProfile | None = None,
+    free: bool = False,
 ) -> QuerySet:
     """Public listings matching the filters, in the requested order (prices in cents).
 
@@ -122,6 +130,9 @@ def catalog_listings(
             queryset = queryset.filter(latest_parameter_count__gte=bucket.low)
         if bucket.high is not None:
             queryset = queryset.filter(latest_parameter_count__lt=bucket.high)
+    if free:
+        # Free per token: both prices of its current token price are zero.
+        queryset = queryset.filter(token_input=0, token_output=0)
     if price_min is not None:
         queryset = queryset.filter(lowest_price__gte=price_min)
     if price_max is not None:

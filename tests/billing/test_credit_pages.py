@@ -73,3 +73,20 @@ def test_the_credits_page_shows_balance_low_notice_and_history(
     assert 'data-testid="low-balance"' not in page
     assert "welcome credit" in page and "Debit" in page and listing.model_id in page
     assert "-$0.000004 held" in page  # the debit took the held money
+
+
+def test_catalog_cards_show_prices_per_token_and_free_models_can_be_filtered(client, publisher):
+    from tests.billing.factories import ListingFactory
+
+    metered = ListingFactory(publisher=publisher, name="Metered model")
+    free = ListingFactory(publisher=publisher, name="Free model")
+    ListingFactory(publisher=publisher, name="Bought model")
+    token_price_set(listing=metered, actor=publisher.user, input_per_mtok=20, output_per_mtok=40)
+    token_price_set(listing=free, actor=publisher.user, input_per_mtok=0, output_per_mtok=0)
+
+    page = client.get("/catalog/").content.decode()
+    assert "$0.20 / 1M in · $0.40 / 1M out" in page
+    assert 'data-testid="card-token-price">Free<' in page
+    only_free = client.get("/catalog/", {"free": "on"}).content.decode()
+    assert "Free model" in only_free
+    assert "Metered model" not in only_free and "Bought model" not in only_free
