@@ -37,7 +37,7 @@ def queue_depths(queues: list[str]) -> dict[str, int]:
 
 class StoreCollector:
     def collect(self):
-        from billing.models import QuotaHold
+        from billing.models import CreditHold, QuotaHold
         from config.worker_heartbeat import live_workers
         from inference.pools.models import WorkerPool
 
@@ -79,11 +79,21 @@ class StoreCollector:
         yield pools
 
         held = QuotaHold.objects.filter(status=QuotaHold.Status.HELD)
+        credit_held = CreditHold.objects.filter(status=CreditHold.Status.HELD)
         holds = GaugeMetricFamily(
-            "gptstore_holds_outstanding", "Quota holds of requests not settled yet."
+            "gptstore_holds_outstanding",
+            "Holds of requests not settled yet, by balance (quota packs or credits).",
+            labels=["balance"],
         )
-        holds.add_metric([], held.count())
+        holds.add_metric(["quota"], held.count())
+        holds.add_metric(["credits"], credit_held.count())
         yield holds
+        money = GaugeMetricFamily(
+            "gptstore_held_credit_microcents_outstanding",
+            "Credit (µ¢) reserved by holds not settled yet.",
+        )
+        money.add_metric([], sum(credit_held.values_list("amount", flat=True)))
+        yield money
         tokens = GaugeMetricFamily(
             "gptstore_held_tokens_outstanding", "Tokens reserved by holds not settled yet."
         )

@@ -67,7 +67,9 @@ def test_metrics_show_queue_depth_live_pools_and_holds_outstanding(
     pool.listings.add(listing)
 
     found = scrape(client)
-    assert value(found, "gptstore_holds_outstanding") == 1
+    assert value(found, "gptstore_holds_outstanding", balance="quota") == 1
+    assert value(found, "gptstore_holds_outstanding", balance="credits") == 0
+    assert value(found, "gptstore_held_credit_microcents_outstanding") == 0
     assert value(found, "gptstore_held_tokens_outstanding") == 300
     assert value(found, "gptstore_queue_depth", queue="gpu.a.metrics") == 0
     assert value(found, "gptstore_queue_depth", queue="inference.cpu") is not None
