@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from billing.money import exact_major_units
 from config.db import sync_to_async_released
-from inference.api.errors import OpenAIError, store_unavailable
+from inference.api.errors import RETRY_AFTER_SECONDS, OpenAIError, store_unavailable
 from inference.api.logprobs import chat_logprobs, text_logprobs
 from inference.monitoring.observer import timed
 from inference.protocol import DELTA, DONE, ERROR, FINISH
@@ -94,6 +94,7 @@ def _error_from_event(event: dict) -> OpenAIError:
         status=status,
         type=error_type,
         code=code,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None,
     )
 
 
@@ -104,6 +105,7 @@ def _worker_lost_error() -> OpenAIError:
         status=503,
         type="server_error",
         code="worker_lost",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

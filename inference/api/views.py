@@ -5,6 +5,7 @@ open request pins no thread under the ASGI server. Database work goes through
 config.db.sync_to_async_released, so a streaming answer holds no database connection either.
 """
 
+import asyncio
 import logging
 from functools import wraps
 
@@ -24,7 +25,11 @@ from inference.api.responses import completion_body, completion_events
 from inference.api.validation import completion_params, parse_json
 from inference.models import UsageRecord
 from inference.selectors import model_card_for_key, models_for_key
-from inference.services import completion_start
+from inference.services import (
+    StartedCompletion,
+    completion_abandon_in_background,
+    completion_start,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +85,26 @@ def sse_response(events) -> StreamingHttpResponse:
     return response
 
 
+async def _admit(**admission) -> StartedCompletion:
+    """completion_start in a thread, surviving the client leaving meanwhile: the ASGI server
+    cancels the view when its client disconnects, but the admission thread runs on and would
+    leave a hold and a generation nobody follows. Then the admitted request is given up (its
+    generation stopped, what it produced settled) as soon as admission ends."""
+    admitting = asyncio.ensure_future(sync_to_async_released(completion_start)(**admission))
+    try:
+        return await asyncio.shield(admitting)
+    except asyncio.CancelledError:
+        admitting.add_done_callback(_abandon_admitted)
+        raise
+
+
+def _abandon_admitted(admitting: asyncio.Future) -> None:
+    if admitting.cancelled() or admitting.exception() is not None:
+        return  # refused or failed: admission undid what it had done
+    started = admitting.result()
+    completion_abandon_in_background(request_id=started.request_id, queue=started.queue)
+
+
 async def completion_response(
     request,
     *,
@@ -96,9 +121,7 @@ async def completion_response(
     """
     try:
         params = completion_params({**parse_json(request.body), **(overrides or {})}, kind=kind)
-        started = await sync_to_async_released(completion_start)(
-            user=user, api_key=api_key, params=params, source=source
-        )
+        started = await _admit(user=user, api_key=api_key, params=params, source=source)
         if params.stream:
             return sse_response(
                 completion_events(
