@@ -231,6 +231,8 @@ INFERENCE_DEVICE = env_str("INFERENCE_DEVICE", "auto")
 INFERENCE_MODEL_CACHE_BYTES = env_int("INFERENCE_MODEL_CACHE_BYTES", 4 * 1024**3)
 # CPU float32: prepack linear weights for oneDNN at load (inference/engine/packing.py).
 INFERENCE_PACK_WEIGHTS = env_bool("INFERENCE_PACK_WEIGHTS", True)
+# Llama-architecture models run on the engine's own forward pass (inference/engine/llama.py).
+INFERENCE_OWN_FORWARD = env_bool("INFERENCE_OWN_FORWARD", True)
 INFERENCE_TORCH_THREADS = env_int("INFERENCE_TORCH_THREADS", 0)
 INFERENCE_DEFAULT_QUEUE = env_str("INFERENCE_DEFAULT_QUEUE", "inference.cpu")
 INFERENCE_REQUEST_TIMEOUT = env_int("INFERENCE_REQUEST_TIMEOUT", 300)

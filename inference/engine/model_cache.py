@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from inference.engine.device import select_device
+from inference.engine.llama import LlamaRunner
 from inference.engine.packing import pack_linears, packing_supported
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class LoadedModel:
     max_positions: int
     load_seconds: float
     packed: bool = False  # linear weights prepacked for oneDNN (inference/engine/packing.py)
+    runner: LlamaRunner | None = None  # our own forward pass (inference/engine/llama.py)
     pins: int = 0
     last_used: float = field(default_factory=time.monotonic)
 
@@ -107,8 +109,10 @@ class ModelCache:
         budget_bytes: int,
         device_setting: str = "auto",
         pack_weights: bool = True,
+        own_forward: bool = True,
     ):
         self.pack_weights = pack_weights
+        self.own_forward = own_forward
         self.root = Path(root).resolve()
         self.budget_bytes = budget_bytes
         self.device_setting = device_setting
@@ -242,13 +246,15 @@ class ModelCache:
             eos_token_ids=_eos_ids(model, tokenizer),
             max_positions=_max_positions(model, tokenizer),
             load_seconds=seconds,
+            runner=LlamaRunner.for_model(model) if self.own_forward else None,
         )
         log.info(
-            "Loaded model %s on %s/%s%s in %.1fs (%d MB)",
+            "Loaded model %s on %s/%s%s%s in %.1fs (%d MB)",
             key,
             device,
             dtype,
             " (linear weights packed for oneDNN)" if packed else "",
+            " (own Llama forward)" if entry.runner else "",
             seconds,
             entry.nbytes // 2**20,
         )

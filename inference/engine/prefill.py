@@ -12,6 +12,7 @@ values those of one pass (the batching tests compare the answers with ``generate
 import torch
 
 from inference.engine.kv_cache import SlackLayer, new_cache
+from inference.engine.llama import LaneInput
 from inference.engine.model_cache import LoadedModel
 from inference.engine.prefix import Prefix
 from inference.engine.requests import GenerationRequest
@@ -68,14 +69,20 @@ class Prefill:
         rows = self.input_ids.shape[0]
         start = self.done_columns
         end = min(self.columns, start + max(1, chunk_tokens // rows))
-        output = self.model.model(
-            input_ids=self.input_ids[:, start:end],
-            attention_mask=self.mask[:, : self.shared + end],
-            position_ids=self.positions[:, start:end],
-            past_key_values=self.cache,
-            use_cache=True,
-            **self.forward_kwargs,
-        )
+        input_ids, positions = self.input_ids[:, start:end], self.positions[:, start:end]
+        mask = self.mask[:, : self.shared + end]
+        runner = self.model.runner
+        if runner is not None:
+            logits = runner.forward(input_ids, positions, [LaneInput(self.cache, mask, rows)])
+        else:
+            logits = self.model.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=self.cache,
+                use_cache=True,
+                **self.forward_kwargs,
+            ).logits[:, -1, :]
         self.done_columns = end
         if self.complete:
-            self.logits = output.logits[:, -1, :]
+            self.logits = logits

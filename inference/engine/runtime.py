@@ -45,6 +45,7 @@ def process_engine() -> Engine:
                     budget_bytes=settings.INFERENCE_MODEL_CACHE_BYTES,
                     device_setting=settings.INFERENCE_DEVICE,
                     pack_weights=settings.INFERENCE_PACK_WEIGHTS,
+                    own_forward=settings.INFERENCE_OWN_FORWARD,
                 ),
                 scheduler=Scheduler(
                     max_batch_rows=settings.INFERENCE_MAX_BATCH_ROWS,
