@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 LANE_SLACK_COLUMNS = 256
 
 
-def lanes_fit(columns: int, other: int) -> bool:
-    return max(columns, other) <= 2 * min(columns, other) + LANE_SLACK_COLUMNS
+def lanes_fit(columns: int, other: int, slack: int = LANE_SLACK_COLUMNS) -> bool:
+    return max(columns, other) <= 2 * min(columns, other) + slack
 
 
 class Lane:
@@ -89,8 +89,9 @@ class Batch:
     Rows are ordered lane by lane; ``choices``, ``positions`` and ``last_tokens`` follow
     that order."""
 
-    def __init__(self, model: LoadedModel):
+    def __init__(self, model: LoadedModel, lane_slack: int = LANE_SLACK_COLUMNS):
         self.model = model
+        self.lane_slack = lane_slack
         self.lanes: list[Lane] = []
         self.positions = torch.zeros((0,), dtype=torch.long, device=model.device)
         self.last_tokens = torch.zeros((0,), dtype=torch.long, device=model.device)
@@ -118,7 +119,7 @@ class Batch:
         if self.model.runner is None:  # transformers' forward: one cache, one lane
             return 0
         for index, lane in enumerate(self.lanes):
-            if lanes_fit(lane.columns, columns):
+            if lanes_fit(lane.columns, columns, self.lane_slack):
                 return index
         return None
 
@@ -148,10 +149,12 @@ class Scheduler:
         max_batch_rows: int = 32,
         max_prefill_tokens: int = 4096,
         prefill_chunk_tokens: int = 512,
+        lane_slack: int = LANE_SLACK_COLUMNS,
     ):
         self.max_batch_rows = max_batch_rows
         self.max_prefill_tokens = max_prefill_tokens
         self.prefill_chunk_tokens = prefill_chunk_tokens
+        self.lane_slack = lane_slack
         self.stats = SchedulerStats()
         self._pending: deque[GenerationRequest] = deque()
         self._batches: dict[LoadedModel, Batch] = {}
@@ -364,7 +367,9 @@ class Scheduler:
         tokens = self._sample(logits, choices)
         self.stats.prefills += 1
         self.stats.admitted += len(requests)
-        batch = self._batches.setdefault(model, Batch(model))
+        batch = self._batches.get(model) or self._batches.setdefault(
+            model, Batch(model, self.lane_slack)
+        )
         batch.merge(
             cache=cache,
             mask=mask,
@@ -447,6 +452,7 @@ class Scheduler:
         self.stats.decode_steps += 1
         self.stats.rows_decoded += rows
         self.stats.max_rows = max(self.stats.max_rows, rows)
+        self.stats.max_lanes = max(self.stats.max_lanes, len(batch.lanes))
         self.stats.by_rows[rows] = self.stats.by_rows.get(rows, 0) + 1
         for choice, token in zip(batch.choices, tokens, strict=True):
             self._advance(choice, token)
