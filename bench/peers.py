@@ -39,6 +39,8 @@ os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 # The store may batch as many streams as llama-server has slots.
 os.environ.setdefault("WORKER_CONCURRENCY", "64")
 os.environ.setdefault("INFERENCE_MAX_BATCH_ROWS", "64")
+# Every open stream holds one of the web process's pooled connections until it ends.
+os.environ.setdefault("DATABASE_POOL_MAX", "72")
 
 # Loaded under its own name: "inference" is the store's app package.
 _spec = importlib.util.spec_from_file_location("bench_inference", ROOT / "bench" / "inference.py")
@@ -115,14 +117,16 @@ def f32_gguf(model_dir: Path) -> Path:
         return F32_GGUF
     print(f"Converting {model_dir.name} to {F32_GGUF.name}…", flush=True)
     building = F32_GGUF.with_suffix(".building")
-    subprocess.run(
-        [
-            sys.executable, str(llama_cpp_source() / "convert_hf_to_gguf.py"), str(model_dir),
-            "--outtype", "f32", "--outfile", str(building),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    with open(PEERS_DIR / "convert.log", "wb") as log:
+        subprocess.run(
+            [
+                sys.executable, str(llama_cpp_source() / "convert_hf_to_gguf.py"), str(model_dir),
+                "--outtype", "f32", "--outfile", str(building),
+            ],
+            check=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
     building.rename(F32_GGUF)
     return F32_GGUF
 
