@@ -62,6 +62,10 @@ class Prefill:
         return self.done_columns >= self.columns
 
     @property
+    def rows(self) -> int:
+        return self.input_ids.shape[0]
+
+    @property
     def padded_tokens(self) -> int:
         return self.input_ids.numel()
 

@@ -34,6 +34,7 @@ from inference.engine.prefill import Prefill
 from inference.engine.prefix import MIN_PREFIX_TOKENS, Prefix, common_prefix_length
 from inference.engine.requests import Choice, GenerationRequest, SchedulerStats
 from inference.engine.sampling import NEUTRAL, Steering, choose_tokens, token_logprob
+from inference.engine.threads import ThreadChooser
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +151,15 @@ class Scheduler:
         max_prefill_tokens: int = 4096,
         prefill_chunk_tokens: int = 512,
         lane_slack: int = LANE_SLACK_COLUMNS,
+        threads: int = 0,
     ):
+        """``threads``: the most torch threads a step may use (0: as many as torch has now);
+        each step uses 1 or that many, whichever has been faster (inference/engine/threads.py)."""
         self.max_batch_rows = max_batch_rows
         self.max_prefill_tokens = max_prefill_tokens
         self.prefill_chunk_tokens = prefill_chunk_tokens
         self.lane_slack = lane_slack
+        self._threads = ThreadChooser(threads or torch.get_num_threads())
         self.stats = SchedulerStats()
         self._pending: deque[GenerationRequest] = deque()
         self._batches: dict[LoadedModel, Batch] = {}
@@ -276,7 +281,9 @@ class Scheduler:
                         request.finish_choice(choice, "cancelled")
                 continue
             try:
-                prefill.step(self.prefill_chunk_tokens)
+                self._threads.run(
+                    "prefill", prefill.rows, lambda p=prefill: p.step(self.prefill_chunk_tokens)
+                )
                 self.stats.prefill_chunks += 1
                 if prefill.complete:
                     del self._prefilling[model]
@@ -425,25 +432,7 @@ class Scheduler:
             torch.cat([lane.mask, lane.mask.new_ones((lane.rows, 1))], dim=1)
             for lane in batch.lanes
         ]
-        if model.runner is not None:
-            logits = model.runner.forward(
-                batch.last_tokens.unsqueeze(-1),
-                batch.positions.unsqueeze(-1),
-                [
-                    LaneInput(lane.cache, mask, lane.rows)
-                    for lane, mask in zip(batch.lanes, masks, strict=True)
-                ],
-            )
-        else:
-            (lane,) = batch.lanes
-            logits = model.model(
-                input_ids=batch.last_tokens.unsqueeze(-1),
-                attention_mask=masks[0],
-                position_ids=batch.positions.unsqueeze(-1),
-                past_key_values=lane.cache,
-                use_cache=True,
-                **self._model_kwargs(model),
-            ).logits[:, -1, :]
+        logits = self._threads.run("decode", rows, lambda: self._forward(batch, masks))
         for lane, mask in zip(batch.lanes, masks, strict=True):
             lane.mask = mask
         batch.positions = batch.positions + 1
@@ -456,6 +445,27 @@ class Scheduler:
         self.stats.by_rows[rows] = self.stats.by_rows.get(rows, 0) + 1
         for choice, token in zip(batch.choices, tokens, strict=True):
             self._advance(choice, token)
+
+    def _forward(self, batch: Batch, masks: list[torch.Tensor]) -> torch.Tensor:
+        model = batch.model
+        if model.runner is not None:
+            return model.runner.forward(
+                batch.last_tokens.unsqueeze(-1),
+                batch.positions.unsqueeze(-1),
+                [
+                    LaneInput(lane.cache, mask, lane.rows)
+                    for lane, mask in zip(batch.lanes, masks, strict=True)
+                ],
+            )
+        (lane,) = batch.lanes
+        return model.model(
+            input_ids=batch.last_tokens.unsqueeze(-1),
+            attention_mask=masks[0],
+            position_ids=batch.positions.unsqueeze(-1),
+            past_key_values=lane.cache,
+            use_cache=True,
+            **self._model_kwargs(model),
+        ).logits[:, -1, :]
 
     @staticmethod
     def _sample(logits: torch.Tensor, choices: list[Choice]) -> list[int]:
