@@ -365,7 +365,10 @@ def measure_stack_sequential(
     results = []
     with httpx.Client(timeout=600) as client:
         stream_one(client, stack.base, key, model_id, prompts[0], 4)  # warm: loads the model
-        for prompt in prompts:
+    for prompt in prompts:
+        # A connection each, as in the concurrent runs (llama.cpp's server closes a kept-alive
+        # one after a streamed answer).
+        with httpx.Client(timeout=600) as client:
             results.append(stream_one(client, stack.base, key, model_id, prompt, max_tokens))
     return {
         **summary(

