@@ -243,7 +243,7 @@ INFERENCE_REQUEST_TIMEOUT = env_int("INFERENCE_REQUEST_TIMEOUT", 300)
 INFERENCE_MAX_BATCH_ROWS = env_int("INFERENCE_MAX_BATCH_ROWS", 32)
 INFERENCE_MAX_PREFILL_TOKENS = env_int("INFERENCE_MAX_PREFILL_TOKENS", 4096)
 # Padded prompt tokens computed per engine step; the running answers decode between chunks.
-INFERENCE_PREFILL_CHUNK_TOKENS = env_int("INFERENCE_PREFILL_CHUNK_TOKENS", 512)
+INFERENCE_PREFILL_CHUNK_TOKENS = env_int("INFERENCE_PREFILL_CHUNK_TOKENS", 256)
 # Per-model queues (production): "publisher/listing=queue,..."; other models use the default queue.
 INFERENCE_QUEUE_ROUTES = dict(
     item.split("=", 1) for item in env_list("INFERENCE_QUEUE_ROUTES", []) if "=" in item

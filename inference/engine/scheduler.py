@@ -149,7 +149,7 @@ class Scheduler:
         *,
         max_batch_rows: int = 32,
         max_prefill_tokens: int = 4096,
-        prefill_chunk_tokens: int = 512,
+        prefill_chunk_tokens: int = 256,
         lane_slack: int = LANE_SLACK_COLUMNS,
         threads: int = 0,
     ):
