@@ -318,7 +318,8 @@ def measure_engine(prompt_ids: list[list[int]], max_tokens: int, threads: int) -
 
 
 def stream_one(client, base: str, key: str, model_id: str, prompt: str, max_tokens: int) -> dict:
-    """One streaming chat completion; returns its TTFT, token count, text and duration."""
+    """One streaming chat completion; returns its TTFT, token count, text, duration and the
+    arrival time (from the start) of every chunk with content."""
     body = {
         "model": model_id,
         "messages": [{"role": "user", "content": prompt}],
@@ -329,7 +330,7 @@ def stream_one(client, base: str, key: str, model_id: str, prompt: str, max_toke
     }
     started = time.perf_counter()
     first = None
-    text, usage = [], None
+    text, usage, stamps = [], None, []
     with client.stream(
         "POST", f"{base}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
     ) as response:
@@ -342,16 +343,19 @@ def stream_one(client, base: str, key: str, model_id: str, prompt: str, max_toke
             for choice in chunk.get("choices", []):
                 content = choice.get("delta", {}).get("content")
                 if content:
+                    stamps.append(time.perf_counter() - started)
                     if first is None:
-                        first = time.perf_counter() - started
+                        first = stamps[0]
                     text.append(content)
             if chunk.get("usage"):
                 usage = chunk["usage"]
     return {
         "ttft": first if first is not None else time.perf_counter() - started,
-        "tokens": usage["completion_tokens"] if usage else 0,
+        # A server that sends no usage streams one token per chunk (llama.cpp's does).
+        "tokens": usage["completion_tokens"] if usage else len(stamps),
         "text": "".join(text),
         "seconds": time.perf_counter() - started,
+        "stamps": stamps,
     }
 
 
@@ -363,7 +367,10 @@ def measure_stack_sequential(
     results = []
     with httpx.Client(timeout=600) as client:
         stream_one(client, stack.base, key, model_id, prompts[0], 4)  # warm: loads the model
-        for prompt in prompts:
+    for prompt in prompts:
+        # A connection each, as in the concurrent runs (llama.cpp's server closes a kept-alive
+        # one after a streamed answer).
+        with httpx.Client(timeout=600) as client:
             results.append(stream_one(client, stack.base, key, model_id, prompt, max_tokens))
     return {
         **summary(
@@ -373,6 +380,9 @@ def measure_stack_sequential(
             requests=len(results),
         ),
         "texts": [r["text"] for r in results],
+        "gaps": [
+            b - a for r in results for a, b in zip(r["stamps"], r["stamps"][1:], strict=False)
+        ],
     }
 
 
@@ -413,6 +423,9 @@ def measure_stack_concurrent(
             requests=len(results),
         ),
         "texts": [r["text"] for r in results],
+        "gaps": [
+            b - a for r in results for a, b in zip(r["stamps"], r["stamps"][1:], strict=False)
+        ],
     }
 
 
@@ -526,18 +539,20 @@ def worker_line(timings: dict) -> str:
 GENERATED_END = "<!-- bench/inference.py writes the section down to here; notes below are kept -->"
 
 
-def write_section(section: str) -> None:
-    """Replaces the generated part of the Inference section; hand-written notes after
-    GENERATED_END (run history, analysis) stay."""
+def write_section(
+    section: str, *, heading: str = "## Inference", end_marker: str = GENERATED_END
+) -> None:
+    """Replaces the generated part of a section (``section`` starts with ``heading`` and ends
+    with ``end_marker``); hand-written notes after the marker (run history, analysis) stay."""
     path = ROOT / "docs" / "BENCHMARKS.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find("## Inference\n")
+    start = text.find(heading + "\n")
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     else:
-        marker = text.find(GENERATED_END, start)
+        marker = text.find(end_marker, start)
         if marker != -1:
-            end = marker + len(GENERATED_END)
+            end = marker + len(end_marker)
         else:
             following = text.find("\n## ", start + 1)
             end = following if following != -1 else len(text)

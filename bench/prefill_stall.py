@@ -68,6 +68,11 @@ def main() -> None:
     parser.add_argument("--running", type=int, default=8)
     parser.add_argument("--prompt-tokens", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--chunks",
+        default="0,2048,512,256",
+        help="prefill chunk sizes to measure, comma-separated; 0: the whole prompt in one step",
+    )
     args = parser.parse_args()
     if not (MODEL_DIR / "config.json").exists():
         raise SystemExit("Run bench/inference.py once first: it converts the model.")
@@ -98,7 +103,7 @@ def main() -> None:
     print("| prefill chunk (tokens per step) | longest gap between tokens of running answers | "
           "median gap | time to first token of the long prompt |")  # fmt: skip
     print("| --- | --- | --- | --- |")
-    for chunk in (10**9, 2048, 512, 256):
+    for chunk in [int(c) or 10**9 for c in args.chunks.split(",")]:
         scheduler = Scheduler(
             max_batch_rows=64, max_prefill_tokens=8192, prefill_chunk_tokens=chunk
         )

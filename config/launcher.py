@@ -133,14 +133,10 @@ class Supervisor:
         self.env.setdefault("DJANGO_ENV", "development")
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self.env["VAR_DIR"] = str(VAR)
-        # The worker shares this machine with the web server: leave it a core, or torch's
-        # threads wait on each other at every operation (docs/BENCHMARKS.md, Inference).
-        cores = (
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else os.cpu_count() or 1
-        )
-        self.env.setdefault("INFERENCE_TORCH_THREADS", str(max(1, cores - 1)))
+        # The worker may use every core: each engine step runs on one thread or on all of
+        # them, whichever has been faster lately, so a busy web server costs it the second
+        # thread only while it is busy (inference/engine/threads.py).
+        self.env.setdefault("INFERENCE_TORCH_THREADS", "0")
 
     # --- starting a part ----------------------------------------------------------------
 

@@ -266,6 +266,11 @@ INFERENCE_DEVICE = env_str("INFERENCE_DEVICE", "auto")
 INFERENCE_MODEL_CACHE_BYTES = env_int("INFERENCE_MODEL_CACHE_BYTES", 4 * 1024**3)
 # CPU float32: prepack linear weights for oneDNN at load (inference/engine/packing.py).
 INFERENCE_PACK_WEIGHTS = env_bool("INFERENCE_PACK_WEIGHTS", True)
+# Llama-architecture models run on the engine's own forward pass (inference/engine/llama.py).
+INFERENCE_OWN_FORWARD = env_bool("INFERENCE_OWN_FORWARD", True)
+# The packed linear weights' precision on the CPU: float32, or bfloat16 where the CPU has it
+# (half the bytes read per token; answers change a little, bench/precision.py).
+INFERENCE_CPU_PRECISION = env_str("INFERENCE_CPU_PRECISION", "float32")
 INFERENCE_TORCH_THREADS = env_int("INFERENCE_TORCH_THREADS", 0)
 INFERENCE_DEFAULT_QUEUE = env_str("INFERENCE_DEFAULT_QUEUE", "inference.cpu")
 INFERENCE_REQUEST_TIMEOUT = env_int("INFERENCE_REQUEST_TIMEOUT", 300)
@@ -273,7 +278,7 @@ INFERENCE_REQUEST_TIMEOUT = env_int("INFERENCE_REQUEST_TIMEOUT", 300)
 INFERENCE_MAX_BATCH_ROWS = env_int("INFERENCE_MAX_BATCH_ROWS", 32)
 INFERENCE_MAX_PREFILL_TOKENS = env_int("INFERENCE_MAX_PREFILL_TOKENS", 4096)
 # Padded prompt tokens computed per engine step; the running answers decode between chunks.
-INFERENCE_PREFILL_CHUNK_TOKENS = env_int("INFERENCE_PREFILL_CHUNK_TOKENS", 512)
+INFERENCE_PREFILL_CHUNK_TOKENS = env_int("INFERENCE_PREFILL_CHUNK_TOKENS", 256)
 # Per-model queues (production): "publisher/listing=queue,..."; other models use the default queue.
 INFERENCE_QUEUE_ROUTES = dict(
     item.split("=", 1) for item in env_list("INFERENCE_QUEUE_ROUTES", []) if "=" in item

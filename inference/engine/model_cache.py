@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from inference.engine.device import select_device
-from inference.engine.packing import pack_linears, packing_supported
+from inference.engine.llama import LlamaRunner
+from inference.engine.packing import PRECISIONS, pack_linears, packing_supported
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class LoadedModel:
     max_positions: int
     load_seconds: float
     packed: bool = False  # linear weights prepacked for oneDNN (inference/engine/packing.py)
+    precision: str = "float32"  # of the packed linear weights
+    runner: LlamaRunner | None = None  # our own forward pass (inference/engine/llama.py)
     pins: int = 0
     last_used: float = field(default_factory=time.monotonic)
 
@@ -107,8 +110,14 @@ class ModelCache:
         budget_bytes: int,
         device_setting: str = "auto",
         pack_weights: bool = True,
+        own_forward: bool = True,
+        precision: str = "float32",
     ):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}.")
         self.pack_weights = pack_weights
+        self.precision = precision
+        self.own_forward = own_forward
         self.root = Path(root).resolve()
         self.budget_bytes = budget_bytes
         self.device_setting = device_setting
@@ -228,8 +237,13 @@ class ModelCache:
             raise ModelUnavailable(f"Cannot load {key!r}: {exc}") from exc
         model.to(device)
         model.eval()
+        precision = PRECISIONS[self.precision]
+        if not packing_supported(device, dtype, precision):
+            precision = torch.float32  # this CPU has no native bfloat16: serve float32
         packed = (
-            pack_linears(model) if self.pack_weights and packing_supported(device, dtype) else 0
+            pack_linears(model, precision)
+            if self.pack_weights and packing_supported(device, dtype, precision)
+            else 0
         )
         seconds = time.monotonic() - started
         entry = LoadedModel(
@@ -241,16 +255,19 @@ class ModelCache:
             dtype=dtype,
             nbytes=parameter_bytes(model) + packed,
             packed=bool(packed),
+            precision=str(precision).removeprefix("torch.") if packed else "float32",
             eos_token_ids=_eos_ids(model, tokenizer),
             max_positions=_max_positions(model, tokenizer),
             load_seconds=seconds,
+            runner=LlamaRunner.for_model(model) if self.own_forward else None,
         )
         log.info(
-            "Loaded model %s on %s/%s%s in %.1fs (%d MB)",
+            "Loaded model %s on %s/%s%s%s in %.1fs (%d MB)",
             key,
             device,
             dtype,
-            " (linear weights packed for oneDNN)" if packed else "",
+            f" (linear weights packed for oneDNN, {entry.precision})" if packed else "",
+            " (own Llama forward)" if entry.runner else "",
             seconds,
             entry.nbytes // 2**20,
         )

@@ -12,6 +12,7 @@ values those of one pass (the batching tests compare the answers with ``generate
 import torch
 
 from inference.engine.kv_cache import SlackLayer, new_cache
+from inference.engine.llama import LaneInput
 from inference.engine.model_cache import LoadedModel
 from inference.engine.prefix import Prefix
 from inference.engine.requests import GenerationRequest
@@ -50,6 +51,7 @@ class Prefill:
         self.shared = shared
         self.done_columns = 0
         self.logits: torch.Tensor | None = None  # the last position's, once complete
+        self.balance = attention_balance(model.model.config)
 
     @property
     def columns(self) -> int:
@@ -60,22 +62,51 @@ class Prefill:
         return self.done_columns >= self.columns
 
     @property
+    def rows(self) -> int:
+        return self.input_ids.shape[0]
+
+    @property
     def padded_tokens(self) -> int:
         return self.input_ids.numel()
 
     def step(self, chunk_tokens: int) -> None:
-        """Computes the next chunk: as many columns as fit ``chunk_tokens`` (at least one)."""
+        """Computes the next chunk: as many columns as fit ``chunk_tokens`` (at least one),
+        fewer as the context grows, since every token of a chunk attends over all of it."""
         rows = self.input_ids.shape[0]
         start = self.done_columns
-        end = min(self.columns, start + max(1, chunk_tokens // rows))
-        output = self.model.model(
-            input_ids=self.input_ids[:, start:end],
-            attention_mask=self.mask[:, : self.shared + end],
-            position_ids=self.positions[:, start:end],
-            past_key_values=self.cache,
-            use_cache=True,
-            **self.forward_kwargs,
-        )
+        context = self.shared + start
+        scale = self.balance / (self.balance + context) if self.balance else 1.0
+        end = min(self.columns, start + max(1, int(chunk_tokens * scale) // rows))
+        input_ids, positions = self.input_ids[:, start:end], self.positions[:, start:end]
+        mask = self.mask[:, : self.shared + end]
+        runner = self.model.runner
+        if runner is not None:
+            logits = runner.forward(input_ids, positions, [LaneInput(self.cache, mask, rows)])
+        else:
+            logits = self.model.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=self.cache,
+                use_cache=True,
+                **self.forward_kwargs,
+            ).logits[:, -1, :]
         self.done_columns = end
         if self.complete:
-            self.logits = output.logits[:, -1, :]
+            self.logits = logits
+
+
+def attention_balance(config) -> int:
+    """The context length at which a token's attention costs as much as its linear layers
+    (multiply-adds per token: the linear layers' weights; per context column: 2 × heads ×
+    head_dim); 0 when the config does not tell. SmolLM2-135M: about 3,000."""
+    hidden = getattr(config, "hidden_size", None)
+    heads = getattr(config, "num_attention_heads", None)
+    intermediate = getattr(config, "intermediate_size", None)
+    if not (hidden and heads and intermediate):
+        return 0
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or hidden // heads
+    linear = 2 * hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim
+    linear += (3 if getattr(config, "hidden_act", "") == "silu" else 2) * hidden * intermediate
+    return linear // (2 * heads * head_dim)

@@ -191,6 +191,7 @@ class SchedulerStats:
     decode_steps: int = 0
     rows_decoded: int = 0
     max_rows: int = 0
+    max_lanes: int = 0  # KV caches one model's batch was split into at once
     admitted: int = 0
     prefix_tokens_reused: int = 0
     by_rows: dict[int, int] = field(default_factory=dict)

@@ -45,11 +45,14 @@ def process_engine() -> Engine:
                     budget_bytes=settings.INFERENCE_MODEL_CACHE_BYTES,
                     device_setting=settings.INFERENCE_DEVICE,
                     pack_weights=settings.INFERENCE_PACK_WEIGHTS,
+                    own_forward=settings.INFERENCE_OWN_FORWARD,
+                    precision=settings.INFERENCE_CPU_PRECISION,
                 ),
                 scheduler=Scheduler(
                     max_batch_rows=settings.INFERENCE_MAX_BATCH_ROWS,
                     max_prefill_tokens=settings.INFERENCE_MAX_PREFILL_TOKENS,
                     prefill_chunk_tokens=settings.INFERENCE_PREFILL_CHUNK_TOKENS,
+                    threads=threads,
                 ),
                 relay=Relay(
                     send=lambda events, check: events_exchange(stream_client(), events, check)

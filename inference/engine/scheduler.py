@@ -28,22 +28,72 @@ import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
 
+from inference.engine.llama import LaneInput
 from inference.engine.model_cache import LoadedModel
 from inference.engine.prefill import Prefill
 from inference.engine.prefix import MIN_PREFIX_TOKENS, Prefix, common_prefix_length
 from inference.engine.requests import Choice, GenerationRequest, SchedulerStats
 from inference.engine.sampling import NEUTRAL, Steering, choose_tokens, token_logprob
+from inference.engine.threads import ThreadChooser
 
 log = logging.getLogger(__name__)
 
 
-class Batch:
-    """The running rows of one model: KV cache, attention mask, positions, next inputs."""
+# A newcomer group joins a lane when neither side would pad the other's rows to more than
+# about twice their columns; otherwise (a long prompt among short answers) it gets a lane
+# of its own, if the model's runner can attend per lane (inference/engine/llama.py).
+LANE_SLACK_COLUMNS = 256
 
-    def __init__(self, model: LoadedModel):
+
+def lanes_fit(columns: int, other: int, slack: int = LANE_SLACK_COLUMNS) -> bool:
+    return max(columns, other) <= 2 * min(columns, other) + slack
+
+
+class Lane:
+    """Rows of a batch that share one KV cache, left-padded to the same columns."""
+
+    def __init__(self, cache: DynamicCache, mask: torch.Tensor):
+        self.cache = cache
+        self.mask = mask
+
+    @property
+    def rows(self) -> int:
+        return self.mask.shape[0]
+
+    @property
+    def columns(self) -> int:
+        return self.mask.shape[1]
+
+    def append(self, cache: DynamicCache, mask: torch.Tensor) -> None:
+        length = max(self.columns, mask.shape[1])
+        grow_old, grow_new = length - self.columns, length - mask.shape[1]
+        for old, new in zip(self.cache.layers, cache.layers, strict=True):
+            old.append_rows(new)
+        self.mask = torch.cat([F.pad(self.mask, (grow_old, 0)), F.pad(mask, (grow_new, 0))], dim=0)
+
+    def keep(self, rows: list[int]) -> None:
+        """Keeps these rows, then drops padding columns that none of them attends to."""
+        if len(rows) != self.rows:
+            index = torch.tensor(rows, device=self.mask.device)
+            self.cache.batch_select_indices(index)
+            self.mask = self.mask.index_select(0, index)
+        used = self.mask.any(dim=0).nonzero()
+        first = int(used[0]) if used.numel() else 0
+        if first > 0:
+            for layer in self.cache.layers:
+                layer.drop_leading(first)
+            self.mask = self.mask[:, first:]
+
+
+class Batch:
+    """The running rows of one model: their lanes (KV caches), positions and next inputs.
+    Rows are ordered lane by lane; ``choices``, ``positions`` and ``last_tokens`` follow
+    that order."""
+
+    def __init__(self, model: LoadedModel, lane_slack: int = LANE_SLACK_COLUMNS):
         self.model = model
-        self.cache: DynamicCache | None = None
-        self.mask = torch.zeros((0, 0), dtype=torch.long, device=model.device)
+        self.lane_slack = lane_slack
+        self.lanes: list[Lane] = []
         self.positions = torch.zeros((0,), dtype=torch.long, device=model.device)
         self.last_tokens = torch.zeros((0,), dtype=torch.long, device=model.device)
         self.choices: list[Choice] = []
@@ -53,47 +103,44 @@ class Batch:
         return len(self.choices)
 
     def merge(self, *, cache, mask, positions, last_tokens, choices) -> None:
-        if not self.choices:
-            self.cache, self.mask, self.positions, self.last_tokens = (
-                cache,
-                mask,
-                positions,
-                last_tokens,
-            )
-            self.choices = list(choices)
-            return
-        length = max(self.mask.shape[1], mask.shape[1])
-        grow_old, grow_new = length - self.mask.shape[1], length - mask.shape[1]
-        for old, new in zip(self.cache.layers, cache.layers, strict=True):
-            old.append_rows(new)
-        self.mask = torch.cat([F.pad(self.mask, (grow_old, 0)), F.pad(mask, (grow_new, 0))], dim=0)
-        self.positions = torch.cat([self.positions, positions])
-        self.last_tokens = torch.cat([self.last_tokens, last_tokens])
-        self.choices.extend(choices)
+        lane_index = self._lane_for(mask.shape[1])
+        if lane_index is None:
+            self.lanes.append(Lane(cache, mask))
+            at = self.rows
+        else:
+            self.lanes[lane_index].append(cache, mask)
+            at = sum(lane.rows for lane in self.lanes[: lane_index + 1]) - len(choices)
+        self.positions = torch.cat([self.positions[:at], positions, self.positions[at:]])
+        self.last_tokens = torch.cat([self.last_tokens[:at], last_tokens, self.last_tokens[at:]])
+        self.choices[at:at] = list(choices)
+
+    def _lane_for(self, columns: int) -> int | None:
+        if not self.lanes:
+            return None
+        if self.model.runner is None:  # transformers' forward: one cache, one lane
+            return 0
+        for index, lane in enumerate(self.lanes):
+            if lanes_fit(lane.columns, columns, self.lane_slack):
+                return index
+        return None
 
     def compact(self) -> None:
-        """Drops finished rows, then padding columns that no remaining row attends to."""
+        """Drops finished rows, empty lanes, and padding columns no remaining row attends to."""
         keep = [row for row, choice in enumerate(self.choices) if choice.finish_reason is None]
         if len(keep) == len(self.choices):
             return
+        kept_set, start, lanes = set(keep), 0, []
+        for lane in self.lanes:
+            rows = [row - start for row in range(start, start + lane.rows) if row in kept_set]
+            start += lane.rows
+            if rows:
+                lane.keep(rows)
+                lanes.append(lane)
+        self.lanes = lanes
         self.choices = [self.choices[row] for row in keep]
-        if not keep:
-            self.cache = None
-            self.mask = self.mask[:0, :0]
-            self.positions = self.positions[:0]
-            self.last_tokens = self.last_tokens[:0]
-            return
-        index = torch.tensor(keep, device=self.mask.device)
-        self.cache.batch_select_indices(index)
-        self.mask = self.mask.index_select(0, index)
+        index = torch.tensor(keep, dtype=torch.long, device=self.positions.device)
         self.positions = self.positions.index_select(0, index)
         self.last_tokens = self.last_tokens.index_select(0, index)
-        used = self.mask.any(dim=0).nonzero()
-        first = int(used[0]) if used.numel() else 0
-        if first > 0:
-            for layer in self.cache.layers:
-                layer.drop_leading(first)
-            self.mask = self.mask[:, first:]
 
 
 class Scheduler:
@@ -102,11 +149,17 @@ class Scheduler:
         *,
         max_batch_rows: int = 32,
         max_prefill_tokens: int = 4096,
-        prefill_chunk_tokens: int = 512,
+        prefill_chunk_tokens: int = 256,
+        lane_slack: int = LANE_SLACK_COLUMNS,
+        threads: int = 0,
     ):
+        """``threads``: the most torch threads a step may use (0: as many as torch has now);
+        each step uses 1 or that many, whichever has been faster (inference/engine/threads.py)."""
         self.max_batch_rows = max_batch_rows
         self.max_prefill_tokens = max_prefill_tokens
         self.prefill_chunk_tokens = prefill_chunk_tokens
+        self.lane_slack = lane_slack
+        self._threads = ThreadChooser(threads or torch.get_num_threads())
         self.stats = SchedulerStats()
         self._pending: deque[GenerationRequest] = deque()
         self._batches: dict[LoadedModel, Batch] = {}
@@ -228,7 +281,9 @@ class Scheduler:
                         request.finish_choice(choice, "cancelled")
                 continue
             try:
-                prefill.step(self.prefill_chunk_tokens)
+                self._threads.run(
+                    "prefill", prefill.rows, lambda p=prefill: p.step(self.prefill_chunk_tokens)
+                )
                 self.stats.prefill_chunks += 1
                 if prefill.complete:
                     del self._prefilling[model]
@@ -319,7 +374,9 @@ class Scheduler:
         tokens = self._sample(logits, choices)
         self.stats.prefills += 1
         self.stats.admitted += len(requests)
-        batch = self._batches.setdefault(model, Batch(model))
+        batch = self._batches.get(model) or self._batches.setdefault(
+            model, Batch(model, self.lane_slack)
+        )
         batch.merge(
             cache=cache,
             mask=mask,
@@ -371,25 +428,44 @@ class Scheduler:
     def _decode(self, batch: Batch) -> None:
         model = batch.model
         rows = batch.rows
-        mask = torch.cat([batch.mask, batch.mask.new_ones((rows, 1))], dim=1)
-        output = model.model(
-            input_ids=batch.last_tokens.unsqueeze(-1),
-            attention_mask=mask,
-            position_ids=batch.positions.unsqueeze(-1),
-            past_key_values=batch.cache,
-            use_cache=True,
-            **self._model_kwargs(model),
-        )
-        batch.mask = mask
+        masks = [
+            torch.cat([lane.mask, lane.mask.new_ones((lane.rows, 1))], dim=1)
+            for lane in batch.lanes
+        ]
+        logits = self._threads.run("decode", rows, lambda: self._forward(batch, masks))
+        for lane, mask in zip(batch.lanes, masks, strict=True):
+            lane.mask = mask
         batch.positions = batch.positions + 1
-        tokens = self._sample(output.logits[:, -1, :], batch.choices)
+        tokens = self._sample(logits, batch.choices)
         batch.last_tokens = torch.tensor(tokens, device=model.device)
         self.stats.decode_steps += 1
         self.stats.rows_decoded += rows
         self.stats.max_rows = max(self.stats.max_rows, rows)
+        self.stats.max_lanes = max(self.stats.max_lanes, len(batch.lanes))
         self.stats.by_rows[rows] = self.stats.by_rows.get(rows, 0) + 1
         for choice, token in zip(batch.choices, tokens, strict=True):
             self._advance(choice, token)
+
+    def _forward(self, batch: Batch, masks: list[torch.Tensor]) -> torch.Tensor:
+        model = batch.model
+        if model.runner is not None:
+            return model.runner.forward(
+                batch.last_tokens.unsqueeze(-1),
+                batch.positions.unsqueeze(-1),
+                [
+                    LaneInput(lane.cache, mask, lane.rows)
+                    for lane, mask in zip(batch.lanes, masks, strict=True)
+                ],
+            )
+        (lane,) = batch.lanes
+        return model.model(
+            input_ids=batch.last_tokens.unsqueeze(-1),
+            attention_mask=masks[0],
+            position_ids=batch.positions.unsqueeze(-1),
+            past_key_values=lane.cache,
+            use_cache=True,
+            **self._model_kwargs(model),
+        ).logits[:, -1, :]
 
     @staticmethod
     def _sample(logits: torch.Tensor, choices: list[Choice]) -> list[int]:

@@ -300,6 +300,28 @@ def test_a_long_prompt_is_prefilled_in_chunks_while_the_running_answer_goes_on(t
     assert running.choices[0].token_ids == reference(tiny, short, 6)
 
 
+def test_a_long_prompt_gets_a_lane_of_its_own_and_changes_no_running_answer(tiny):
+    # No slack: a prompt twice as long as the running rows' columns gets its own KV cache.
+    scheduler = Scheduler(lane_slack=0)
+    shorts = [tiny.tokenizer(p)["input_ids"] for p in ("Hello", "Hi")]
+    long = tiny.tokenizer(" ".join(PROMPTS[1:4]))["input_ids"]
+    running = [
+        scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=tokens, temperature=0)
+        for ids, tokens in zip(shorts, (30, 8), strict=True)
+    ]
+    while scheduler.stats.decode_steps < 2:
+        threading.Event().wait(0.001)
+    visitor = scheduler.submit(model=tiny, prompt_ids=long, max_tokens=12, temperature=0)
+    for request in (visitor, *running):
+        wait(request)
+
+    # Transformers' forward has one cache; the engine's own forward (Llama) attends per lane.
+    assert scheduler.stats.max_lanes == (2 if tiny.runner is not None else 1)
+    assert visitor.choices[0].token_ids == reference(tiny, long, 12)
+    assert running[0].choices[0].token_ids == reference(tiny, shorts[0], 30)
+    assert running[1].choices[0].token_ids == reference(tiny, shorts[1], 8)
+
+
 def test_requests_cancelled_during_their_prefill_end_without_an_answer(tiny):
     scheduler = Scheduler(prefill_chunk_tokens=1)
     long = tiny.tokenizer(" ".join(PROMPTS))["input_ids"]

@@ -6,7 +6,7 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from inference.engine.model_cache import ModelCache, parameter_bytes
-from inference.engine.packing import PackedLinear, pack_linears
+from inference.engine.packing import PackedLinear, bf16_supported, pack_linears
 from tests.inference.model_builders import build_model
 
 
@@ -51,3 +51,38 @@ def test_the_cache_packs_cpu_models_and_counts_the_packed_bytes(tmp_path, kind):
         assert torch.allclose(
             packed.model(ids).logits, plain.model(ids).logits, rtol=1e-4, atol=1e-4
         )
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_bfloat16_packed_linear_is_nn_linear_to_bfloat16_rounding(bias):
+    torch.manual_seed(2)
+    linear = nn.Linear(64, 96, bias=bias)
+    packed = PackedLinear(linear.weight, linear.bias, torch.bfloat16)
+    x = torch.randn(3, 7, 64)
+
+    with torch.inference_mode():
+        got = packed(x)
+        assert got.dtype == torch.float32 and got.shape == (3, 7, 96)
+        # Inputs and weights rounded to 8 bits of mantissa; sums kept in float32.
+        assert torch.allclose(got, linear(x), rtol=3e-2, atol=3e-2)
+    assert packed.nbytes == 96 * 64 * 2
+
+
+def test_the_cache_serves_bfloat16_where_the_cpu_multiplies_it_else_float32(tmp_path):
+    build_model(tmp_path / "llama", kind="llama", seed=3)
+    half = ModelCache(root=tmp_path, budget_bytes=2**30, precision="bfloat16").acquire("llama")
+    full = ModelCache(root=tmp_path, budget_bytes=2**30).acquire("llama")
+
+    layers = [m for m in half.model.modules() if isinstance(m, PackedLinear)]
+    expected = "bfloat16" if bf16_supported() else "float32"
+    assert half.precision == expected and full.precision == "float32"
+    assert {str(m.precision) for m in layers} == {f"torch.{expected}"}
+    assert half.nbytes < full.nbytes if expected == "bfloat16" else half.nbytes == full.nbytes
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.inference_mode():
+        assert torch.allclose(half.model(ids).logits, full.model(ids).logits, atol=0.1)
+
+
+def test_an_unknown_precision_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="precision"):
+        ModelCache(root=tmp_path, budget_bytes=2**30, precision="float8")
