@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from billing.models.append_only import AppendOnly
+
 MICROCENTS_PER_CENT = 1_000_000
 
 
@@ -107,7 +109,7 @@ class CreditHold(models.Model):
         return f"credit hold {self.request_id}: {self.amount} µ¢ ({self.status})"
 
 
-class CreditLedgerEntry(models.Model):
+class CreditLedgerEntry(AppendOnly):
     """An immutable change of one account's balances (µ¢), like the quota ledger's rows:
     a top-up or grant adds to available, a hold moves available → held, a release moves it
     back, a debit removes held (spent), a refund removes available (a refunded top-up)."""
@@ -148,16 +150,8 @@ class CreditLedgerEntry(models.Model):
     def __str__(self):
         return f"{self.kind} {self.available_delta:+d}/{self.held_delta:+d} µ¢ on {self.account_id}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("Ledger entries are immutable.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise ValueError("Ledger entries are immutable.")
-
-
-class UsageEarningsEntry(models.Model):
+class UsageEarningsEntry(AppendOnly):
     """A publisher's share of what customers spent per token on one listing, rolled up from
     settled credit holds (each hold counted in exactly one entry). Immutable; µ¢.
 
@@ -192,8 +186,3 @@ class UsageEarningsEntry(models.Model):
         return (
             f"{self.publisher_id} · {self.listing_id}: {self.net} µ¢ from {self.requests} requests"
         )
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("Earnings entries are immutable.")
-        super().save(*args, **kwargs)

@@ -1,7 +1,9 @@
 from django.db import models
 
+from billing.models.append_only import AppendOnly
 
-class EarningsEntry(models.Model):
+
+class EarningsEntry(AppendOnly):
     """A publisher's share of a sale (positive), of its refund or of a dispute (negative),
     given back when the dispute is won (positive). Immutable.
 
@@ -48,11 +50,6 @@ class EarningsEntry(models.Model):
 
     def __str__(self):
         return f"{self.publisher}: {self.kind} {self.net} {self.currency}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("Earnings entries are immutable.")
-        super().save(*args, **kwargs)
 
 
 class StripeEvent(models.Model):

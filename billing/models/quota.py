@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from billing.models.append_only import AppendOnly
+
 
 class QuotaPack(models.Model):
     """Tokens a customer may spend on one listing until ``expires_at``.
@@ -71,7 +73,7 @@ class QuotaHold(models.Model):
         return f"hold {self.request_id}: {self.tokens} ({self.status})"
 
 
-class QuotaLedgerEntry(models.Model):
+class QuotaLedgerEntry(AppendOnly):
     """An immutable change of one pack's balances.
 
     ``available_delta`` moves spendable tokens, ``held_delta`` reserved ones: a credit or
@@ -111,11 +113,3 @@ class QuotaLedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.available_delta:+d}/{self.held_delta:+d} on pack {self.pack_id}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("Ledger entries are immutable.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Ledger entries are immutable.")

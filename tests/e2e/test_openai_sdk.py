@@ -215,7 +215,10 @@ def test_logprobs_describe_each_generated_token_streaming_or_not(sdk, user, list
         if choice.logprobs
         for token in choice.logprobs.content
     ]
-    assert [(t.token, t.logprob) for t in streamed] == [(t.token, t.logprob) for t in content]
+    # The same tokens; the same logprobs up to float rounding (the engine may run a step on
+    # one thread or on all cores, which sums in another order).
+    assert [t.token for t in streamed] == [t.token for t in content]
+    assert [t.logprob for t in streamed] == pytest.approx([t.logprob for t in content], abs=1e-4)
     assert (
         client.chat.completions.create(model=listing.model_id, messages=HELLO, max_tokens=2)
         .choices[0]
