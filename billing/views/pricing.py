@@ -34,42 +34,32 @@ def pricing(request, listing_id: int):
             "output_per_mtok": token_price.output_per_mtok if token_price else None,
         },
     )
-    if request.method == "POST" and "set_token_price" in request.POST:
-        token_form = TokenPriceForm(request.POST, prefix="tokens")
-        if token_form.is_valid():
+    # Each form posts its own button; a valid one calls its service and comes back here.
+    actions = {
+        "set_token_price": (
+            token_form,
+            services.token_price_set,
+            "Price per token saved: it applies to new requests.",
+        ),
+        "add_price": (price_form, services.price_option_add, "Price added."),
+        "save_terms": (terms_form, services.listing_terms_set, "Licence terms saved."),
+    }
+    posted = next((name for name in actions if name in request.POST), None)
+    if request.method == "POST" and posted:
+        unbound, service, success = actions[posted]
+        form = type(unbound)(request.POST, prefix=unbound.prefix)
+        if form.is_valid():
             try:
-                services.token_price_set(
-                    listing=listing, actor=request.user, **token_form.cleaned_data
-                )
+                service(listing=listing, actor=request.user, **form.cleaned_data)
             except ApplicationError as exc:
-                exc.add_to_form(token_form)
+                exc.add_to_form(form)
             else:
-                messages.success(request, "Price per token saved: it applies to new requests.")
+                messages.success(request, success)
                 return redirect("billing:pricing", listing_id=listing.pk)
-    elif request.method == "POST" and "add_price" in request.POST:
-        price_form = PriceOptionForm(request.POST, prefix="price")
-        if price_form.is_valid():
-            try:
-                services.price_option_add(
-                    listing=listing, actor=request.user, **price_form.cleaned_data
-                )
-            except ApplicationError as exc:
-                exc.add_to_form(price_form)
-            else:
-                messages.success(request, "Price added.")
-                return redirect("billing:pricing", listing_id=listing.pk)
-    elif request.method == "POST" and "save_terms" in request.POST:
-        terms_form = TermsForm(request.POST, prefix="terms")
-        if terms_form.is_valid():
-            try:
-                services.listing_terms_set(
-                    listing=listing, actor=request.user, text=terms_form.cleaned_data["text"]
-                )
-            except ApplicationError as exc:
-                terms_form.add_error("text", exc.message)
-            else:
-                messages.success(request, "Licence terms saved.")
-                return redirect("billing:pricing", listing_id=listing.pk)
+        token_form, price_form, terms_form = (
+            form if name == posted else actions[name][0]
+            for name in ("set_token_price", "add_price", "save_terms")
+        )
     return render(
         request,
         "billing/pricing.html",
