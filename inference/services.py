@@ -160,7 +160,8 @@ def completion_start(
             field="model",
         )
     access = access_for(user=user, listing=listing)
-    price = token_price_for(listing=listing) if access.kind != "purchase" else None
+    # The price per token is read only where it can matter (no pack, or one too small).
+    price = token_price_for(listing=listing) if access.kind is None else None
     if access.kind is None and price is None:
         raise ApplicationError(
             f"You have no access to '{listing.model_id}': buy it or rent quota on its store page.",
@@ -191,6 +192,8 @@ def completion_start(
             field=prompt_field,
         )
     reserve = len(prompt_ids) + params.n * max_tokens
+    if access.kind == "rental" and access.available_tokens < reserve:
+        price = token_price_for(listing=listing)
     payer = payer_for(access=access, price=price, tokens=reserve)
 
     ticket = limits_admit(api_key=api_key, tokens=reserve) if api_key is not None else None

@@ -11,8 +11,6 @@ from dataclasses import fields
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError
-from redis.exceptions import RedisError
 
 from inference.protocol import CLAIMED, GENERATE_TASK, GenerationJob
 
@@ -26,7 +24,7 @@ def generate(self, **payload) -> str:
     # Imported here so that web processes, which only send this task, never import torch.
     from config.worker_heartbeat import current_worker
     from inference.engine import process_engine
-    from inference.engine.relay import error_event, relay_job
+    from inference.engine.relay import error_event, failure_event, relay_job
     from inference.monitoring.metrics import worker_tasks
     from inference.pools.upstream import pool_relay
     from inference.pools.warmup import model_id_for_dir, pool_for_queue
@@ -70,15 +68,8 @@ def generate(self, **payload) -> str:
                 cancelled=cancel_requested(client, job.request_id),
             )
     except Exception as exc:
-        # Whatever broke here (the database restarting, a model that fails to load), the
-        # client must hear of it now: its reader follows this living worker and would wait.
-        down = isinstance(exc, (DatabaseError, RedisError))
-        code, message = (
-            ("service_unavailable", "A part of the store was unreachable; nothing was charged.")
-            if down
-            else ("generation_failed", "The worker failed before it answered.")
-        )
-        events_append(client, job.request_id, [error_event(code, message, 0)])
+        # The client must hear of it now: its reader follows this living worker and would wait.
+        events_append(client, job.request_id, [failure_event(exc)])
         raise
     worker_tasks.labels(
         queue, pool.backend if pool is not None else "engine", last.get("type", "")

@@ -13,10 +13,21 @@ up row by row.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
 from accounts.models import PublisherProfile
+from billing.models import TokenPrice
 from store.models import Collection, CollectionItem, Listing, ListingReport, ListingVersion, Review
 from store.search import normalize_query, search_listings
 
@@ -77,8 +88,6 @@ def with_card_data(queryset: QuerySet) -> QuerySet:
     the triggers of migration 0003 keep, and ``token_input``/``token_output`` (the price per
     token now, from an indexed subquery), so a list costs no query per card.
     """
-    from billing.models import TokenPrice
-
     newest_price = TokenPrice.objects.filter(listing=OuterRef("pk")).order_by("-created_at", "-id")
     return (
         queryset.select_related("publisher")
@@ -90,6 +99,10 @@ def with_card_data(queryset: QuerySet) -> QuerySet:
             # The price per token now (cents per 1M tokens), None if not sold per token.
             token_input=Subquery(newest_price.values("input_per_mtok")[:1]),
             token_output=Subquery(newest_price.values("output_per_mtok")[:1]),
+            # Free per token: both prices of its current token price are zero.
+            token_free=ExpressionWrapper(
+                Q(token_input=0, token_output=0), output_field=BooleanField()
+            ),
         )
     )
 
@@ -131,8 +144,7 @@ def catalog_listings(
         if bucket.high is not None:
             queryset = queryset.filter(latest_parameter_count__lt=bucket.high)
     if free:
-        # Free per token: both prices of its current token price are zero.
-        queryset = queryset.filter(token_input=0, token_output=0)
+        queryset = queryset.filter(token_free=True)
     if price_min is not None:
         queryset = queryset.filter(lowest_price__gte=price_min)
     if price_max is not None:

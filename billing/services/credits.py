@@ -63,7 +63,7 @@ def credit_account_for(user) -> CreditAccount:
 def _credit(*, user, amount: int, kind: str, reason: str, actor=None) -> CreditLedgerEntry:
     account = credit_account_for(user)
     with transaction.atomic():
-        CreditAccount.objects.filter(pk=account.pk).select_for_update().get()
+        # The UPDATE locks the row until the ledger row is written with it.
         CreditAccount.objects.filter(pk=account.pk).update(available=F("available") + amount)
         return CreditLedgerEntry.objects.create(
             account=account, kind=kind, reason=reason, available_delta=amount, created_by=actor

@@ -19,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.db import DatabaseError
+from redis.exceptions import RedisError
+
 from inference.engine.model_cache import ModelUnavailable
 from inference.engine.requests import ContextTooLong, GenerationRequest
 from inference.engine.sampling import Steering
@@ -59,6 +62,16 @@ def coalesce(events: list[dict]) -> list[dict]:
 
 def error_event(code: str, message: str, completion_tokens: int = 0) -> dict:
     return {"type": ERROR, "code": code, "message": message, "completion_tokens": completion_tokens}
+
+
+def failure_event(exc: BaseException) -> dict:
+    """The final event of a task that broke before answering: a part of the store down (the
+    database restarting, Redis) is worth a retry (503); anything else is the worker's fault."""
+    if isinstance(exc, (DatabaseError, RedisError)):
+        return error_event(
+            "service_unavailable", "A part of the store was unreachable; nothing was charged."
+        )
+    return error_event("generation_failed", "The worker failed before it answered.")
 
 
 @dataclass(eq=False)
