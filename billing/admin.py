@@ -13,6 +13,10 @@ from accounts.selectors import user_by_email
 from billing import policies, selectors, services
 from billing.forms import GrantForm
 from billing.models import (
+    MICROCENTS_PER_CENT,
+    CreditAccount,
+    CreditLedgerEntry,
+    CreditTopUp,
     EarningsEntry,
     Entitlement,
     ListingTerms,
@@ -210,3 +214,74 @@ class ListingTermsAdmin(ReadOnlyAdmin):
 @admin.register(TermsAcceptance)
 class TermsAcceptanceAdmin(ReadOnlyAdmin):
     list_display = ["user", "listing", "text_sha256", "order", "accepted_at"]
+
+
+@admin.register(CreditTopUp)
+class CreditTopUpAdmin(admin.ModelAdmin):
+    """Top-ups are paid by card and refunded through billing.services.topups only."""
+
+    list_display = [
+        "short_number",
+        "created_at",
+        "user",
+        "amount",
+        "currency",
+        "status",
+        "refunded",
+        "shortfall",
+    ]
+    list_filter = ["status", "created_at"]
+    search_fields = ["number", "user__email", "payment_intent_id"]
+    readonly_fields = [field.name for field in CreditTopUp._meta.fields]
+    actions = ["refund_topups"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_refund_permission(self, request) -> bool:
+        return policies.may_refund_topups(request.user)
+
+    @admin.display(description="Refunded but already spent (cents)")
+    def shortfall(self, topup) -> int:
+        return max(0, topup.refunded - topup.removed // MICROCENTS_PER_CENT)
+
+    @admin.action(
+        description="Refund what is left of the selected top-ups (never below zero)",
+        permissions=["refund"],
+    )
+    def refund_topups(self, request, queryset):
+        for topup in queryset:
+            try:
+                done = services.topup_refund(topup_id=topup.pk, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"Top-up {topup.short_number}: {exc.message}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"Top-up {topup.short_number}: {done.refunded} cents refunded in all.",
+                    messages.SUCCESS,
+                )
+
+
+class CreditLedgerInline(admin.TabularInline):
+    model = CreditLedgerEntry
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "reason", "available_delta", "held_delta", "hold", "topup"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CreditAccount)
+class CreditAccountAdmin(ReadOnlyAdmin):
+    list_display = ["user", "available", "held", "created_at"]
+    search_fields = ["user__email"]
+    inlines = [CreditLedgerInline]

@@ -70,3 +70,26 @@ class TokenPriceForm(forms.Form):
         label="Output price (cents per 1M tokens)",
         help_text="What a million generated tokens cost; 0 makes them free.",
     )
+
+
+class TopUpForm(forms.Form):
+    """A preset button (cents) or a typed amount ("12.50"). Shape only: the bounds live in
+    billing.services.topups.topup_start."""
+
+    preset = forms.IntegerField(required=False)
+    amount = forms.CharField(label="Amount", max_length=12, required=False)
+
+    def clean(self):
+        from billing.money import cents_from_major
+
+        data = super().clean()
+        if data.get("preset"):
+            data["cents"] = data["preset"]
+            return data
+        try:
+            data["cents"] = cents_from_major(data.get("amount") or "")
+        except ValueError as exc:
+            raise forms.ValidationError(
+                "Enter an amount in dollars and cents, such as 10 or 12.50."
+            ) from exc
+        return data

@@ -76,16 +76,18 @@ def _call(function, *args, **kwargs):
 
 
 def payment_intent_create(
-    *, amount: int, currency: str, order_number: str, description: str
+    *, amount: int, currency: str, reference: dict[str, str], idempotency_key: str
 ) -> PaymentSnapshot:
-    """One PaymentIntent per order: the idempotency key makes a retry return the same one."""
+    """One PaymentIntent per order or top-up: the idempotency key makes a retry return the
+    same one. ``reference`` (``order_number`` or ``topup_number``) goes into its metadata,
+    which is how the webhook finds what the payment was for."""
     intent = _call(
         stripe.PaymentIntent.create,
         amount=amount,
         currency=currency,
         # In metadata, not ``description``: localstripe accepts no description.
-        metadata={"order_number": order_number, "description": description},
-        idempotency_key=f"order-{order_number}-intent",
+        metadata=reference,
+        idempotency_key=idempotency_key,
     )
     return payment_snapshot(intent)
 
@@ -112,13 +114,21 @@ def payment_intent_cancel(*, payment_intent_id: str) -> PaymentSnapshot:
     return payment_snapshot(_call(stripe.PaymentIntent.cancel, payment_intent_id))
 
 
-def refund_create(*, payment_intent_id: str, order_number: str) -> str:
-    """Refunds the whole payment; returns the refund id once Stripe answered ``succeeded``."""
+def refund_create(
+    *,
+    payment_intent_id: str,
+    reference: dict[str, str],
+    idempotency_key: str,
+    amount: int | None = None,
+) -> str:
+    """Refunds the payment (or ``amount`` cents of it); returns the refund id once Stripe
+    answered ``succeeded`` or ``pending``."""
     refund = _call(
         stripe.Refund.create,
         payment_intent=payment_intent_id,
-        metadata={"order_number": order_number},
-        idempotency_key=f"order-{order_number}-refund",
+        metadata=reference,
+        idempotency_key=idempotency_key,
+        **({"amount": amount} if amount is not None else {}),
     )
     if refund["status"] not in {"succeeded", "pending"}:
         raise GatewayError(

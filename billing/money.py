@@ -78,3 +78,22 @@ def format_microcents(amount: int, currency: str | None = None) -> str:
 def per_mtok_label(cents_per_mtok: int, currency: str | None = None) -> str:
     """A price per 1M tokens, for people: "$0.20"."""
     return format_amount(cents_per_mtok, currency or _currency())
+
+
+def cents_from_major(value, currency: str | None = None) -> int:
+    """What a person typed ("12.50", a Decimal) → 1250 smallest units, exactly. ValueError
+    for more decimals than the currency has, or for something that is not a number."""
+    from decimal import Decimal, InvalidOperation
+
+    currency = currency or _currency()
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation as exc:
+        raise ValueError("Not an amount.") from exc
+    if not amount.is_finite():
+        raise ValueError("Not an amount.")
+    scale = 1 if currency.lower() in ZERO_DECIMAL else 100
+    units = amount * scale
+    if units != units.to_integral_value():
+        raise ValueError("Too many decimals for this currency.")
+    return int(units)

@@ -17,6 +17,8 @@ REFUND_PERMISSION = "billing.change_order"
 GRANT_PERMISSION = "billing.add_order"
 VIEW_ORDERS_PERMISSION = "billing.view_order"
 PRICING_PERMISSION = "billing.change_priceoption"
+TOPUP_REFUND_PERMISSION = "billing.change_credittopup"
+VIEW_TOPUPS_PERMISSION = "billing.view_credittopup"
 
 
 def may_refund_orders(user) -> bool:
@@ -29,6 +31,20 @@ def may_view_order(user, order) -> bool:
     if not (user and user.is_authenticated):
         return False
     return order.user_id == user.pk or (user.is_staff and user.has_perm(VIEW_ORDERS_PERMISSION))
+
+
+def may_refund_topups(user) -> bool:
+    """Refunding a top-up takes credits back: staff with ``change_credittopup``."""
+    return bool(
+        user and user.is_active and user.is_staff and user.has_perm(TOPUP_REFUND_PERMISSION)
+    )
+
+
+def may_view_topup(user, topup) -> bool:
+    """The customer's own top-up (its receipt); staff only with ``view_credittopup``."""
+    if not (user and user.is_authenticated):
+        return False
+    return topup.user_id == user.pk or (user.is_staff and user.has_perm(VIEW_TOPUPS_PERMISSION))
 
 
 def may_edit_pricing(user, listing) -> bool:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from billing.models import (
     CreditAccount,
+    CreditTopUp,
     EarningsEntry,
     Entitlement,
     ListingTerms,
@@ -324,8 +325,9 @@ LOW_BALANCE_MICROCENTS = 100 * 1_000_000  # $1.00
 def credit_overview(*, user, limit: int = 50) -> dict:
     """The credits page: balance and held (µ¢), whether it is running low, recent ledger rows."""
     account = CreditAccount.objects.filter(user=user).first()
+    topups = list(CreditTopUp.objects.filter(user=user).exclude(status="cancelled")[:10])
     if account is None:
-        return {"available": 0, "held": 0, "low": True, "entries": []}
+        return {"available": 0, "held": 0, "low": True, "entries": [], "topups": topups}
     entries = list(
         account.ledger_entries.select_related("hold__listing__publisher").order_by("-id")[:limit]
     )
@@ -334,6 +336,7 @@ def credit_overview(*, user, limit: int = 50) -> dict:
         "held": account.held,
         "low": account.available < LOW_BALANCE_MICROCENTS,
         "entries": entries,
+        "topups": topups,
     }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.views import account, checkout, downloads, earnings, pricing, webhooks
+from billing.views import account, checkout, downloads, earnings, pricing, topups, webhooks
 
 app_name = "billing"
 
@@ -22,6 +22,11 @@ urlpatterns = [
     path("downloads/<str:token>/", downloads.download, name="download"),
     path("quota/", account.quota, name="quota"),
     path("credits/", account.credits, name="credits"),
+    path("credits/topup/", topups.topup_start, name="topup_start"),
+    path("credits/topups/<uuid:number>/", topups.topup_detail, name="topup_detail"),
+    path("credits/topups/<uuid:number>/pay/", topups.topup_pay, name="topup_pay"),
+    path("credits/topups/<uuid:number>/pay/token/", topups.topup_pay_token, name="topup_pay_token"),
+    path("credits/topups/<uuid:number>/complete/", topups.topup_complete, name="topup_complete"),
     path("earnings/", earnings.earnings, name="earnings"),
     path("earnings/payout.csv", earnings.payout_csv, name="payout_csv"),
 ]

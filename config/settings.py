@@ -249,6 +249,12 @@ else:
 STORE_CURRENCY = env_str("STORE_CURRENCY", "usd")
 # A checkout not paid within this many hours is cancelled (and its PaymentIntent with it).
 ORDER_PENDING_HOURS = env_int("ORDER_PENDING_HOURS", 24)
+# Credit top-ups by card, in cents of STORE_CURRENCY: the buttons, and the custom bounds.
+TOPUP_PRESETS_CENTS = [
+    int(c) for c in env_list("TOPUP_PRESETS_CENTS", ["500", "1000", "2500", "5000"])
+]
+TOPUP_MIN_CENTS = env_int("TOPUP_MIN_CENTS", 500)
+TOPUP_MAX_CENTS = env_int("TOPUP_MAX_CENTS", 50_000)
 PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20)
 # Durability of each quota hold and settlement's commit (docs/BILLING.md, "Speed and
 # durability"): "on" waits for the disk; "off" commits about ten times faster and may lose the

@@ -112,7 +112,8 @@ class CreditHold(models.Model):
 class CreditLedgerEntry(AppendOnly):
     """An immutable change of one account's balances (µ¢), like the quota ledger's rows:
     a top-up or grant adds to available, a hold moves available → held, a release moves it
-    back, a debit removes held (spent), a refund removes available (a refunded top-up)."""
+    back, a debit removes held (spent), a refund removes available (a refunded or disputed
+    top-up), a restore gives it back (a refund Stripe refused, a dispute won)."""
 
     class Kind(models.TextChoices):
         TOPUP = "topup", "Top-up"
@@ -121,6 +122,7 @@ class CreditLedgerEntry(AppendOnly):
         RELEASE = "release", "Release"
         DEBIT = "debit", "Debit"
         REFUND = "refund", "Refund"
+        RESTORE = "restore", "Restored"
 
     account = models.ForeignKey(
         CreditAccount, on_delete=models.PROTECT, related_name="ledger_entries"
@@ -131,6 +133,13 @@ class CreditLedgerEntry(AppendOnly):
     held_delta = models.BigIntegerField(default=0)
     hold = models.ForeignKey(
         CreditHold, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    topup = models.ForeignKey(
+        "billing.CreditTopUp",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

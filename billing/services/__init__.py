@@ -40,6 +40,22 @@ from billing.services.quota import (
     quota_release,
     quota_settle,
 )
+from billing.services.topups import (
+    topup_apply_intent,
+    topup_cancel,
+    topup_dispute_lost,
+    topup_dispute_open,
+    topup_dispute_won,
+    topup_fail,
+    topup_fulfil,
+    topup_pay_with_token,
+    topup_payment_intent_ensure,
+    topup_refund,
+    topup_refunded_by_stripe,
+    topup_start,
+    topup_sync,
+    topups_expire,
+)
 from billing.services.webhooks import stripe_event_process
 
 __all__ = [
@@ -78,4 +94,18 @@ __all__ = [
     "quota_release",
     "quota_settle",
     "stripe_event_process",
+    "topup_apply_intent",
+    "topup_cancel",
+    "topup_dispute_lost",
+    "topup_dispute_open",
+    "topup_dispute_won",
+    "topup_fail",
+    "topup_fulfil",
+    "topup_pay_with_token",
+    "topup_payment_intent_ensure",
+    "topup_refund",
+    "topup_refunded_by_stripe",
+    "topup_start",
+    "topup_sync",
+    "topups_expire",
 ]

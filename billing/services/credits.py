@@ -60,13 +60,20 @@ def credit_account_for(user) -> CreditAccount:
     return account
 
 
-def _credit(*, user, amount: int, kind: str, reason: str, actor=None) -> CreditLedgerEntry:
+def _credit(
+    *, user, amount: int, kind: str, reason: str, actor=None, topup=None
+) -> CreditLedgerEntry:
     account = credit_account_for(user)
     with transaction.atomic():
         # The UPDATE locks the row until the ledger row is written with it.
         CreditAccount.objects.filter(pk=account.pk).update(available=F("available") + amount)
         return CreditLedgerEntry.objects.create(
-            account=account, kind=kind, reason=reason, available_delta=amount, created_by=actor
+            account=account,
+            kind=kind,
+            reason=reason,
+            available_delta=amount,
+            created_by=actor,
+            topup=topup,
         )
 
 

@@ -100,8 +100,11 @@ def order_payment_intent_ensure(*, order: Order) -> gateway.PaymentSnapshot:
     intent = gateway.payment_intent_create(
         amount=order.amount,
         currency=order.currency,
-        order_number=str(order.number),
-        description=f"{order.listing.model_id} ({order.get_kind_display()})",
+        reference={
+            "order_number": str(order.number),
+            "description": f"{order.listing.model_id} ({order.get_kind_display()})",
+        },
+        idempotency_key=f"order-{order.number}-intent",
     )
     stored = Order.objects.filter(pk=order.pk, payment_intent_id__isnull=True).update(
         payment_intent_id=intent.id
@@ -221,7 +224,9 @@ def _refund_unfulfillable(order: Order, stale: policies.Unpayable | None) -> Ord
 def _refund_payment(order_id: int, payment_intent_id: str, order_number: str) -> None:
     try:
         refund_id = gateway.refund_create(
-            payment_intent_id=payment_intent_id, order_number=order_number
+            payment_intent_id=payment_intent_id,
+            reference={"order_number": order_number},
+            idempotency_key=f"order-{order_number}-refund",
         )
     except gateway.GatewayError as exc:
         log.error("Refund of unfulfillable order %s failed: %s", order_number, exc.message)
@@ -323,7 +328,9 @@ def order_refund(*, order_id: int, actor) -> Order:
     if order.reason == Order.Reason.SALE:
         try:
             refund_id = gateway.refund_create(
-                payment_intent_id=order.payment_intent_id, order_number=str(order.number)
+                payment_intent_id=order.payment_intent_id,
+                reference={"order_number": str(order.number)},
+                idempotency_key=f"order-{order.number}-refund",
             )
         except gateway.GatewayError as exc:
             raise ApplicationError(exc.message, status=502, code=exc.code) from exc

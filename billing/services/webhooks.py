@@ -12,9 +12,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import gateway
-from billing.models import Order, StripeEvent
+from billing.models import CreditTopUp, Order, StripeEvent
 from billing.services.disputes import order_dispute_lost, order_dispute_open, order_dispute_won
 from billing.services.orders import order_fail, order_fulfil, order_mark_refunded
+from billing.services.topups import (
+    topup_apply_intent,
+    topup_dispute_lost,
+    topup_dispute_open,
+    topup_dispute_won,
+    topup_fail,
+    topup_refunded_by_stripe,
+)
 from config.api_errors import ApplicationError
 
 log = logging.getLogger(__name__)
@@ -36,28 +44,59 @@ def _order_for_intent(intent: dict) -> Order | None:
     return Order.objects.filter(number=number, payment_intent_id__isnull=True).first()
 
 
+def _topup_for_intent(intent: dict) -> CreditTopUp | None:
+    """A top-up's PaymentIntent: by its id, or by the number in its metadata (the webhook
+    may come before the id was stored)."""
+    if not intent.get("id"):
+        return None
+    topup = CreditTopUp.objects.filter(payment_intent_id=intent["id"]).first()
+    if topup is not None:
+        return topup
+    try:
+        number = uuid.UUID(str((intent.get("metadata") or {}).get("topup_number")))
+    except ValueError:
+        return None
+    return CreditTopUp.objects.filter(number=number, payment_intent_id__isnull=True).first()
+
+
 def _on_succeeded(intent: dict) -> None:
     order = _order_for_intent(intent)
     if order is not None:
         order_fulfil(order_id=order.pk, intent=gateway.payment_snapshot(intent))
+        return
+    topup = _topup_for_intent(intent)
+    if topup is not None:
+        topup_apply_intent(topup_id=topup.pk, intent=gateway.payment_snapshot(intent))
 
 
 def _on_failed(intent: dict) -> None:
+    message = gateway.payment_snapshot(intent).failure_message or "The payment failed."
     order = _order_for_intent(intent)
     if order is not None:
-        message = gateway.payment_snapshot(intent).failure_message or "The payment failed."
         order_fail(order_id=order.pk, message=message)
+        return
+    topup = _topup_for_intent(intent)
+    if topup is not None:
+        topup_fail(topup_id=topup.pk, message=message)
 
 
 def _on_refunded(charge: dict) -> None:
     if not charge.get("payment_intent"):
         return  # a charge made outside the store's PaymentIntents
+    refunds = (charge.get("refunds") or {}).get("data") or []
+    topup = CreditTopUp.objects.filter(payment_intent_id=charge["payment_intent"]).first()
+    if topup is not None:
+        topup_refunded_by_stripe(
+            topup_id=topup.pk,
+            amount_refunded=int(charge.get("amount_refunded") or 0),
+            refund_id=refunds[0]["id"] if refunds else "",
+        )
+        return
     order = Order.objects.filter(payment_intent_id=charge["payment_intent"]).first()
     if order is None:
         return
     if not charge.get("refunded") and int(charge.get("amount_refunded") or 0) < order.amount:
         return  # partial refunds are not sold here; staff refund whole orders
-    refunds = (charge.get("refunds") or {}).get("data") or []
     order_mark_refunded(order_id=order.pk, refund_id=refunds[0]["id"] if refunds else "")
 
 
@@ -68,7 +107,18 @@ def _order_for_dispute(dispute: dict) -> Order | None:
     return Order.objects.filter(payment_intent_id=intent_id).first()
 
 
+def _topup_for_dispute(dispute: dict) -> CreditTopUp | None:
+    intent_id = dispute.get("payment_intent")
+    if not intent_id or not dispute.get("id"):
+        return None
+    return CreditTopUp.objects.filter(payment_intent_id=intent_id).first()
+
+
 def _on_dispute_opened(dispute: dict) -> None:
+    topup = _topup_for_dispute(dispute)
+    if topup is not None:
+        topup_dispute_open(topup_id=topup.pk)
+        return
     order = _order_for_dispute(dispute)
     if order is not None:
         order_dispute_open(
@@ -77,12 +127,23 @@ def _on_dispute_opened(dispute: dict) -> None:
 
 
 def _on_dispute_reinstated(dispute: dict) -> None:
+    topup = _topup_for_dispute(dispute)
+    if topup is not None:
+        topup_dispute_won(topup_id=topup.pk)
+        return
     order = _order_for_dispute(dispute)
     if order is not None:
         order_dispute_won(order_id=order.pk)
 
 
 def _on_dispute_closed(dispute: dict) -> None:
+    topup = _topup_for_dispute(dispute)
+    if topup is not None:
+        if dispute.get("status") in {"won", "warning_closed"}:
+            topup_dispute_won(topup_id=topup.pk)
+        elif dispute.get("status") == "lost":
+            topup_dispute_lost(topup_id=topup.pk)
+        return
     order = _order_for_dispute(dispute)
     if order is None:
         return

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
@@ -76,5 +77,15 @@ def quota(request):
 
 @login_required
 def credits(request):
-    """The credit balance, a low-balance notice, and the ledger behind it."""
-    return render(request, "billing/credits.html", selectors.credit_overview(user=request.user))
+    """The credit balance, a low-balance notice, top-ups and the ledger behind it."""
+    return render(
+        request,
+        "billing/credits.html",
+        {
+            **selectors.credit_overview(user=request.user),
+            "presets": settings.TOPUP_PRESETS_CENTS,
+            "topup_min": settings.TOPUP_MIN_CENTS,
+            "topup_max": settings.TOPUP_MAX_CENTS,
+            "currency": settings.STORE_CURRENCY,
+        },
+    )

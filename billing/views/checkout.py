@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -76,17 +78,33 @@ def order_pay(request, number):
         return redirect("billing:order_detail", number=order.number)
     if intent.status in {"succeeded", "processing"}:
         return redirect("billing:order_complete", number=order.number)
+    if order.kind == "purchase":
+        line = "Purchase"
+    else:
+        line = f"{intcomma(order.tokens)} tokens for {order.days} day{pluralize(order.days)}"
+    payment = {
+        "title": order.listing.name,
+        "line": line,
+        "amount": order.amount,
+        "currency": order.currency,
+        "reference": f"Order {order.short_number}",
+    }
+    return pay_page(request, payment=payment, intent=intent, route="order", number=order.number)
+
+
+def pay_page(request, *, payment: dict, intent, route: str, number):
+    """The card form, for an order or a credit top-up (``route``: their URL names' prefix)."""
     return render(
         request,
         "billing/pay.html",
         {
-            "order": order,
+            "payment": payment,
             "client_secret": intent.client_secret,
             "confirmation_mode": gateway.confirmation_mode(),
             "stripe_js_url": settings.STRIPE_JS_URL,
             "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-            "token_url": reverse("billing:order_pay_token", kwargs={"number": order.number}),
-            "complete_url": reverse("billing:order_complete", kwargs={"number": order.number}),
+            "token_url": reverse(f"billing:{route}_pay_token", kwargs={"number": number}),
+            "complete_url": reverse(f"billing:{route}_complete", kwargs={"number": number}),
         },
     )
 

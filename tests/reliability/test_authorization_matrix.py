@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from billing.services import order_start
+from billing.services import order_start, topup_start
 from store.models import ListingReport, Review
 from tests.billing.factories import ListingFactory, rental_price
 from tests.factories import ApiKeyFactory, PublisherFactory, UserFactory
@@ -39,7 +39,7 @@ def login_only(status=200):
 
 
 # route pattern -> (method, path template, {role: status}). Templates are filled from the
-# objects of the fixture below: {listing}, {option}, {order}, {key}, {review}, {report},
+# objects of the fixture below: {listing}, {option}, {order}, {topup}, {key}, {review}, {report},
 # {version}, {publisher_slug}, {listing_slug}, {model_id}.
 MATRIX = {
     "healthz": ("GET", "/healthz", same(503)),  # no worker runs in this test
@@ -119,6 +119,27 @@ MATRIX = {
     ),
     "billing/quota/": ("GET", "/billing/quota/", login_only()),
     "billing/credits/": ("GET", "/billing/credits/", login_only()),
+    "billing/credits/topup/": ("POST", "/billing/credits/topup/", login_only(302)),
+    "billing/credits/topups/<uuid:number>/": (
+        "GET",
+        "/billing/credits/topups/{topup}/",
+        row(302, 200, 403, 403, 403, 403, 200),
+    ),
+    "billing/credits/topups/<uuid:number>/pay/": (
+        "GET",
+        "/billing/credits/topups/{topup}/pay/",
+        row(302, 200, 403, 403, 403, 403, 302),
+    ),
+    "billing/credits/topups/<uuid:number>/pay/token/": (
+        "POST",
+        "/billing/credits/topups/{topup}/pay/token/",
+        row(302, 400, 403, 403, 403, 403, 403),
+    ),
+    "billing/credits/topups/<uuid:number>/complete/": (
+        "GET",
+        "/billing/credits/topups/{topup}/complete/",
+        row(302, 302, 403, 403, 403, 403, 302),
+    ),
     "billing/earnings/": ("GET", "/billing/earnings/", row(302, 403, 403, 200, 200, 403, 403)),
     "billing/earnings/payout.csv": (
         "GET",
@@ -225,6 +246,11 @@ ADMIN_EXTRA = {
         "/admin/billing/order/",
         row(302, 302, 302, 302, 302, 403, 200),
     ),
+    "admin/billing/credittopup/": (
+        "GET",
+        "/admin/billing/credittopup/",
+        row(302, 302, 302, 302, 302, 403, 200),
+    ),
 }
 
 
@@ -257,6 +283,7 @@ def world(localstripe):
     version = ListingVersionFactory(listing=listing)
     option = rental_price(listing)
     order = order_start(user=owner, price_option_id=option.pk)
+    topup = topup_start(user=owner, cents=1000)
     key, _ = ApiKeyFactory.issue(user=owner)
     review = Review.objects.create(listing=listing, author=owner, stars=4, text="Fine.")
     report = ListingReport.objects.create(
@@ -275,6 +302,7 @@ def world(localstripe):
         "listing": listing.pk,
         "option": option.pk,
         "order": order.number,
+        "topup": topup.number,
         "key": key.pk,
         "review": review.pk,
         "report": report.pk,

@@ -1,0 +1,120 @@
+"""Credit top-ups by card: start one, pay it, land on its receipt."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from billing import gateway, policies, services
+from billing.forms import TopUpForm
+from billing.models import CreditTopUp
+from billing.views.checkout import pay_page
+from config.api_errors import ApplicationError
+
+
+def own_topup(request, number) -> CreditTopUp:
+    """The customer's top-up; staff may look with ``view_credittopup``; 403 / 404 else."""
+    topup = CreditTopUp.objects.select_related("user").filter(number=number).first()
+    if topup is None:
+        raise Http404("No such top-up.")
+    if not policies.may_view_topup(request.user, topup):
+        raise PermissionDenied("This top-up belongs to another customer.")
+    return topup
+
+
+@login_required
+@require_POST
+def topup_start(request):
+    form = TopUpForm(request.POST)
+    if form.is_valid():
+        try:
+            topup = services.topup_start(user=request.user, cents=form.cleaned_data["cents"])
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            return redirect("billing:topup_pay", number=topup.number)
+    else:
+        messages.error(request, (form.non_field_errors() or ["Choose an amount."])[0])
+    return redirect("billing:credits")
+
+
+@login_required
+def topup_pay(request, number):
+    topup = own_topup(request, number)
+    if topup.user_id != request.user.pk or topup.status != CreditTopUp.Status.PENDING:
+        return redirect("billing:topup_detail", number=topup.number)
+    try:
+        intent = services.topup_payment_intent_ensure(topup=topup)
+    except (gateway.GatewayError, ApplicationError) as exc:
+        messages.error(request, f"Payment is unavailable right now: {exc.message}")
+        return redirect("billing:credits")
+    if intent.status in {"succeeded", "processing"}:
+        return redirect("billing:topup_complete", number=topup.number)
+    payment = {
+        "title": "Credits",
+        "line": "Credits for models sold per token, usable on every model.",
+        "amount": topup.amount,
+        "currency": topup.currency,
+        "reference": f"Top-up {topup.short_number}",
+    }
+    return pay_page(request, payment=payment, intent=intent, route="topup", number=topup.number)
+
+
+@login_required
+@require_POST
+def topup_pay_token(request, number):
+    """localstripe's half of the card form: the page sends a card token, we confirm."""
+    topup = own_topup(request, number)
+    if topup.user_id != request.user.pk:
+        raise PermissionDenied("This top-up belongs to another customer.")
+    token_id = request.POST.get("token", "")
+    if not token_id.startswith("tok_"):
+        return JsonResponse({"error": "The card details were not received."}, status=400)
+    if topup.status != CreditTopUp.Status.PENDING:
+        return JsonResponse({"error": "This top-up is not awaiting payment."}, status=409)
+    try:
+        intent = services.topup_pay_with_token(topup=topup, token_id=token_id)
+    except ApplicationError as exc:
+        body = {"error": exc.message, "code": exc.code}
+        if exc.code == "card_declined":
+            body["retry_url"] = reverse("billing:credits")
+        return JsonResponse(body, status=exc.status)
+    return JsonResponse(
+        {
+            "status": intent.status,
+            "client_secret": intent.client_secret if intent.status == "requires_action" else "",
+            "redirect": reverse("billing:topup_complete", kwargs={"number": topup.number}),
+        }
+    )
+
+
+@login_required
+def topup_complete(request, number):
+    """Where the card form lands: ask Stripe (the webhook may be late), show the receipt."""
+    topup = own_topup(request, number)
+    try:
+        topup = services.topup_sync(topup=topup)
+    except (gateway.GatewayError, ApplicationError) as exc:
+        messages.error(request, f"We could not check the payment yet: {exc.message}")
+    if topup.status == CreditTopUp.Status.PAID:
+        messages.success(request, "Payment received: the credits are in your balance.")
+    elif topup.status == CreditTopUp.Status.FAILED:
+        messages.error(request, topup.failure_message or "The payment failed.")
+    elif topup.status == CreditTopUp.Status.PENDING:
+        messages.info(request, "Your payment is being processed; this page updates when done.")
+    return redirect("billing:topup_detail", number=topup.number)
+
+
+@login_required
+def topup_detail(request, number):
+    """The top-up and, once paid, its printable receipt."""
+    topup = own_topup(request, number)
+    if topup.status == CreditTopUp.Status.PENDING and topup.user_id == request.user.pk:
+        try:
+            topup = services.topup_sync(topup=topup)
+        except (gateway.GatewayError, ApplicationError):
+            pass  # the page still shows the top-up; the webhook will settle it
+    return render(request, "billing/topup_detail.html", {"topup": topup})
