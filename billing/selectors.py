@@ -322,6 +322,16 @@ def credit_ledger_mismatches() -> list:
 LOW_BALANCE_MICROCENTS = 100 * 1_000_000  # $1.00
 
 
+def credit_low(*, available: int) -> bool:
+    """Whether a balance (µ¢) is low enough to say so (the account and credits pages)."""
+    return available < LOW_BALANCE_MICROCENTS
+
+
+def credit_summary(*, user) -> dict:
+    available = credit_balance(user=user)
+    return {"available": available, "low": credit_low(available=available)}
+
+
 def credit_overview(*, user, limit: int = 50) -> dict:
     """The credits page: balance and held (µ¢), whether it is running low, recent ledger rows."""
     account = CreditAccount.objects.filter(user=user).first()
@@ -334,7 +344,7 @@ def credit_overview(*, user, limit: int = 50) -> dict:
     return {
         "available": account.available,
         "held": account.held,
-        "low": account.available < LOW_BALANCE_MICROCENTS,
+        "low": credit_low(available=account.available),
         "entries": entries,
         "topups": topups,
     }

@@ -1,5 +1,5 @@
 """Periodic billing upkeep (Celery beat): release holds of dead requests, expire packs
-and unpaid orders."""
+and unpaid orders and top-ups."""
 
 import logging
 
@@ -10,6 +10,7 @@ from billing.services import (
     holds_release_stale,
     orders_expire,
     quota_packs_expire,
+    topups_expire,
     usage_earnings_roll_up,
 )
 
@@ -39,9 +40,10 @@ def expire_quota_packs() -> int:
 @shared_task(name="billing.expire_pending_orders", ignore_result=True)
 def expire_pending_orders() -> int:
     expired = orders_expire()
-    if expired:
-        log.info("Cancelled %d unpaid orders past their expiry.", expired)
-    return expired
+    topups = topups_expire()
+    if expired or topups:
+        log.info("Cancelled %d unpaid orders and %d unpaid top-ups past expiry.", expired, topups)
+    return expired + topups
 
 
 @shared_task(name="billing.roll_up_usage_earnings", ignore_result=True)

@@ -45,6 +45,12 @@ def pricing_box(context, listing):
     }
 
 
+@register.inclusion_tag("billing/_credit_card.html", takes_context=True)
+def credit_card(context):
+    """The account page's credits card: balance, the low-balance notice, a top-up link."""
+    return selectors.credit_summary(user=context["user"])
+
+
 @register.filter
 def publisher_net(option):
     """What the publisher keeps of a price after the platform fee (rounded like sales)."""

@@ -11,6 +11,7 @@ from billing import gateway
 from billing.models import CreditAccount, CreditLedgerEntry, CreditTopUp
 from billing.selectors import credit_ledger_mismatches
 from billing.services import (
+    credits_grant,
     credits_hold,
     credits_settle,
     token_price_set,
@@ -342,3 +343,31 @@ def test_another_customer_cannot_see_or_pay_a_topup(client, user):
     assert client.get(f"/billing/credits/topups/{topup.number}/").status_code == 403
     paid = client.post(f"/billing/credits/topups/{topup.number}/pay/token/", {"token": "tok_x"})
     assert paid.status_code == 403
+
+
+def test_the_account_page_shows_the_balance_and_says_when_it_is_low(client, user):
+    client.force_login(user)
+    empty = client.get("/accounts/").content.decode()
+    assert 'data-testid="account-low-balance"' in empty
+
+    credits_grant(user=user, cents=250, actor=None, reason="Welcome")
+    page = client.get("/accounts/").content.decode()
+
+    assert "$2.50" in page and 'data-testid="account-low-balance"' not in page
+
+
+def test_an_unpaid_topup_expires_with_the_unpaid_orders(user, settings):
+    from django.utils import timezone
+
+    from billing.tasks import expire_pending_orders
+
+    topup = topup_start(user=user, cents=1000)
+    CreditTopUp.objects.filter(pk=topup.pk).update(
+        created_at=timezone.now() - timezone.timedelta(hours=settings.ORDER_PENDING_HOURS + 1)
+    )
+
+    assert expire_pending_orders() == 1
+
+    topup.refresh_from_db()
+    assert topup.status == "cancelled" and "expired" in topup.failure_message
+    assert topup_start(user=user, cents=1000).pk != topup.pk
