@@ -34,3 +34,20 @@ class ApiKeyForm(forms.Form):
     requests_per_minute = forms.IntegerField(min_value=1, required=False)
     tokens_per_minute = forms.IntegerField(min_value=1, required=False)
     monthly_token_budget = forms.IntegerField(min_value=1, required=False)
+    monthly_spend_limit = forms.CharField(
+        label="Monthly spending limit",
+        required=False,
+        max_length=12,
+        help_text="Credits this key may spend per calendar month, e.g. 20 or 7.50.",
+    )
+
+    def clean_monthly_spend_limit(self):
+        from billing.money import cents_from_major
+
+        text = (self.cleaned_data.get("monthly_spend_limit") or "").strip()
+        if not text:
+            return None
+        try:
+            return cents_from_major(text)
+        except ValueError as exc:
+            raise forms.ValidationError("Enter an amount such as 20 or 7.50.") from exc

@@ -125,6 +125,10 @@ class ApiKey(models.Model):
     monthly_token_budget = models.PositiveBigIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
+    # Cents of credits this key may spend per UTC calendar month (held at admission).
+    monthly_spend_limit = models.PositiveBigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -134,6 +134,7 @@ def api_key_create(
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
     monthly_token_budget: int | None = None,
+    monthly_spend_limit: int | None = None,
 ) -> IssuedKey:
     """Issues a new key. The returned secret is the only copy that will ever exist."""
     name = name.strip()
@@ -143,6 +144,7 @@ def api_key_create(
         ("requests_per_minute", requests_per_minute),
         ("tokens_per_minute", tokens_per_minute),
         ("monthly_token_budget", monthly_token_budget),
+        ("monthly_spend_limit", monthly_spend_limit),
     ):
         if value is not None and value < 1:
             raise ApplicationError("Limits must be positive, or left empty for none.", field=field)
@@ -158,6 +160,7 @@ def api_key_create(
         requests_per_minute=requests_per_minute,
         tokens_per_minute=tokens_per_minute,
         monthly_token_budget=monthly_token_budget,
+        monthly_spend_limit=monthly_spend_limit,
     )
     return IssuedKey(api_key=key, secret=full)
 

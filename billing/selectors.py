@@ -12,6 +12,7 @@ from billing.models import (
     CreditTopUp,
     EarningsEntry,
     Entitlement,
+    KeySpend,
     ListingTerms,
     Order,
     PriceOption,
@@ -320,6 +321,13 @@ def credit_ledger_mismatches() -> list:
 
 
 LOW_BALANCE_MICROCENTS = 100 * 1_000_000  # $1.00
+
+
+def key_spend_this_month(*, api_key_ids) -> dict[int, int]:
+    """µ¢ each key spent or holds in credits this UTC calendar month (KeySpend rows)."""
+    month = timezone.now().date().replace(day=1)
+    rows = KeySpend.objects.filter(api_key_id__in=list(api_key_ids), month=month)
+    return dict(rows.values_list("api_key_id", "spent"))
 
 
 def credit_low(*, available: int) -> bool:

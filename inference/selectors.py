@@ -256,16 +256,21 @@ def quota_remaining(*, user: User) -> list[dict]:
 
 
 def key_budgets(*, user: User) -> list[dict]:
-    """The user's active keys that have limits, with this month's tokens counted against them."""
+    """The user's active keys that have limits, with this month's tokens and credit spend
+    (µ¢, held included) counted against them."""
+    from billing.selectors import key_spend_this_month
     from inference.limits import limits_usage
 
     keys = ApiKey.objects.filter(user=user, revoked_at__isnull=True).filter(
         Q(requests_per_minute__isnull=False)
         | Q(tokens_per_minute__isnull=False)
         | Q(monthly_token_budget__isnull=False)
+        | Q(monthly_spend_limit__isnull=False)
     )
+    keys = list(keys.order_by("name"))
+    spent = key_spend_this_month(api_key_ids=[key.pk for key in keys])
     rows = []
-    for key in keys.order_by("name"):
+    for key in keys:
         used = limits_usage(api_key=key)["tokens_this_month"]
         budget = key.monthly_token_budget
         rows.append(
@@ -277,6 +282,8 @@ def key_budgets(*, user: User) -> list[dict]:
                 "monthly_token_budget": budget,
                 "tokens_this_month": used,
                 "budget_left": max(0, budget - used) if budget else None,
+                "monthly_spend_limit": key.monthly_spend_limit,
+                "spent_this_month": spent.get(key.pk, 0),
             }
         )
     return rows

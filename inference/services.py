@@ -209,7 +209,12 @@ def completion_start(
                 prompt_tokens=len(prompt_ids), completion_tokens=params.n * max_tokens, price=price
             )
             credits_hold(
-                user=user, listing=listing, price=price, amount=most, request_id=request_id
+                user=user,
+                listing=listing,
+                price=price,
+                amount=most,
+                request_id=request_id,
+                api_key=api_key,
             )
             held = True
         started = StartedCompletion(

@@ -3,6 +3,7 @@ from billing.models.credits import (
     CreditAccount,
     CreditHold,
     CreditLedgerEntry,
+    KeySpend,
     TokenPrice,
     UsageEarningsEntry,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "TokenPrice",
     "UsageEarningsEntry",
     "EarningsEntry",
+    "KeySpend",
     "Entitlement",
     "ListingTerms",
     "Order",

@@ -86,6 +86,11 @@ class CreditHold(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The API key that made the request and the month its spend counts in (KeySpend).
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    key_month = models.DateField(null=True, blank=True)
     # Set when the hold's spend is counted in its publisher's usage earnings.
     earnings = models.ForeignKey(
         "billing.UsageEarningsEntry",
@@ -107,6 +112,25 @@ class CreditHold(models.Model):
 
     def __str__(self):
         return f"credit hold {self.request_id}: {self.amount} µ¢ ({self.status})"
+
+
+class KeySpend(models.Model):
+    """What one API key spent (and holds) in credits in one UTC calendar month, µ¢: counted
+    in the same transaction as each credit hold and corrected when the hold finishes, so a
+    key's monthly spending limit is enforced at admission, never after the fact."""
+
+    api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    spent = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "month"], name="one_key_spend_per_month"),
+            models.CheckConstraint(condition=Q(spent__gte=0), name="key_spend_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"key {self.api_key_id} in {self.month:%Y-%m}: {self.spent} µ¢"
 
 
 class CreditLedgerEntry(AppendOnly):

@@ -98,30 +98,56 @@ def credits_grant(*, user, cents: int, actor, reason: str) -> CreditLedgerEntry:
     )
 
 
-def credits_hold(*, user, listing, price: TokenPrice, amount: int, request_id: str) -> CreditHold:
+class KeyBudgetExceeded(ApplicationError):
+    """The key's monthly spending limit cannot cover the request; ``retry_after`` seconds
+    until the month turns (UTC)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, code="budget_exceeded", status=429)
+        now = timezone.now()
+        first = (now.replace(day=1) + timedelta(days=32)).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+        self.retry_after = max(1, int((first - now).total_seconds()))
+
+
+def credits_hold(
+    *, user, listing, price: TokenPrice, amount: int, request_id: str, api_key=None
+) -> CreditHold:
     """Reserves ``amount`` µ¢ (the request's maximum cost at ``price``) in one round trip
-    (billing_credit_hold, migration 0006). 402 insufficient_quota when the balance cannot
-    cover it; nothing is written then."""
+    (billing_credit_hold, migration 0009), counting it against ``api_key``'s monthly spending
+    limit in the same transaction. 402 insufficient_quota when the balance cannot cover it,
+    429 budget_exceeded when the key's limit cannot; nothing is written then."""
     if amount < 0 or not request_id:
         raise ApplicationError("A credit hold needs an amount and a request id.", field="amount")
+    key_id = api_key.pk if api_key is not None else None
+    limit = getattr(api_key, "monthly_spend_limit", None)
+    limit = limit * MICROCENTS_PER_CENT if limit else None
     try:
-        hold_id, available = ledger_call(
-            "SELECT o_hold_id, o_available FROM billing_credit_hold(%s, %s, %s, %s, %s, %s, %s)",
+        hold_id, available, refused, key_spent = ledger_call(
+            "SELECT o_hold_id, o_available, o_refused, o_key_spent"
+            " FROM billing_credit_hold(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 user.pk, listing.pk, amount, request_id, price.input_per_mtok,
-                price.output_per_mtok, settings.LEDGER_SYNCHRONOUS_COMMIT,
+                price.output_per_mtok, settings.LEDGER_SYNCHRONOUS_COMMIT, key_id, limit,
             ],
         )  # fmt: skip
     except IntegrityError as exc:
         raise ApplicationError(
             "A hold already exists for this request id.", code="duplicate_request", status=409
         ) from exc
-    if hold_id is None:
+    if refused == "credits":
         raise ApplicationError(
             f"This request may cost up to {format_microcents(amount)} but your credit balance "
             f"is {format_microcents(available)}. Top up your credits on your account page.",
             code="insufficient_quota",
             status=402,
+        )
+    if refused == "key_budget":
+        raise KeyBudgetExceeded(
+            f"This key's monthly spending limit of {format_microcents(limit)} cannot cover this "
+            f"request: it may cost up to {format_microcents(amount)} and "
+            f"{format_microcents(key_spent)} is already spent or held this month."
         )
     return CreditHold(
         pk=hold_id,

@@ -153,3 +153,31 @@ def test_two_hundred_concurrent_calls_on_credit_for_a_fifth_never_overdraw(
     assert available(user) == 320 * CENT - spent >= 0
     assert not CreditHold.objects.filter(status="held").exists()
     assert credit_ledger_mismatches() == []
+
+
+def test_a_key_over_its_monthly_spending_limit_gets_429_with_nothing_held(
+    asgi_server, celery_worker, api_key_for, user, metered, staff_user
+):
+    # A cent a completion token: a call of eight may cost 8 cents, what the key may spend in a
+    # month. The first call spends some of it, so the second's most no longer fits.
+    token_price_set(
+        listing=metered, actor=metered.publisher.user, input_per_mtok=0, output_per_mtok=1_000_000
+    )
+    credits_grant(user=user, cents=100, actor=staff_user, reason="test")
+    _, secret = api_key_for(user, monthly_spend_limit=8)
+    client = openai.OpenAI(base_url=f"{asgi_server}/v1", api_key=secret, max_retries=0)
+
+    first = client.chat.completions.create(
+        model=metered.model_id, messages=HELLO, max_tokens=8, temperature=0
+    )
+    with pytest.raises(openai.RateLimitError) as refused:
+        client.chat.completions.create(model=metered.model_id, messages=HELLO, max_tokens=8)
+
+    assert refused.value.code == "budget_exceeded"
+    assert first.usage.completion_tokens >= 1
+    assert "monthly spending limit of $0.08" in refused.value.message
+    assert int(refused.value.response.headers["Retry-After"]) > 0
+    spent = first.usage.completion_tokens * CENT
+    assert available(user) == 100 * CENT - spent
+    assert UsageRecord.objects.filter(user=user).count() == 1
+    assert not CreditHold.objects.filter(status="held").exists()

@@ -16,8 +16,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--monthly-tokens", type=int, default=None, help="Monthly token budget."
         )
+        parser.add_argument(
+            "--monthly-spend-cents",
+            type=int,
+            default=None,
+            help="Monthly spending limit in cents of credits.",
+        )
 
-    def handle(self, *args, email, name, rpm, tpm, monthly_tokens, **options):
+    def handle(self, *args, email, name, rpm, tpm, monthly_tokens, monthly_spend_cents, **options):
         user = user_by_email(email=email)
         if user is None:
             raise CommandError(f"No user has the email {email!r}.")
@@ -28,6 +34,7 @@ class Command(BaseCommand):
                 requests_per_minute=rpm,
                 tokens_per_minute=tpm,
                 monthly_token_budget=monthly_tokens,
+                monthly_spend_limit=monthly_spend_cents,
             )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
