@@ -254,6 +254,9 @@ TOPUP_PRESETS_CENTS = [
     int(c) for c in env_list("TOPUP_PRESETS_CENTS", ["500", "1000", "2500", "5000"])
 ]
 TOPUP_MIN_CENTS = env_int("TOPUP_MIN_CENTS", 500)
+# Free models (a price per token of zero) per account: 0 turns a limit off.
+FREE_MODEL_REQUESTS_PER_MINUTE = env_int("FREE_MODEL_REQUESTS_PER_MINUTE", 20)
+FREE_MODEL_TOKENS_PER_DAY = env_int("FREE_MODEL_TOKENS_PER_DAY", 200_000)
 TOPUP_MAX_CENTS = env_int("TOPUP_MAX_CENTS", 50_000)
 PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20)
 # Durability of each quota hold and settlement's commit (docs/BILLING.md, "Speed and

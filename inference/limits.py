@@ -1,4 +1,5 @@
-"""API key limits counted in Redis, so they hold across web processes.
+"""API key limits, and the per-account limits of free models, counted in Redis, so they hold
+across web processes.
 
 Fixed windows: requests and tokens per UTC minute, tokens per UTC calendar month. One Lua
 script checks every limit and, only if all pass, counts the request: two processes can never
@@ -35,7 +36,23 @@ redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
 return 0
 """
 
+_FREE_ADMIT = """
+local rpm_limit = tonumber(ARGV[1])
+local tpd_limit = tonumber(ARGV[2])
+local tokens = tonumber(ARGV[3])
+local rpm = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tpd = tonumber(redis.call('GET', KEYS[2]) or '0')
+if rpm_limit > 0 and rpm + 1 > rpm_limit then return 1 end
+if tpd_limit > 0 and tpd + tokens > tpd_limit then return 2 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+redis.call('INCRBY', KEYS[2], tokens)
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
+return 0
+"""
+
 MINUTE_TTL = 120
+DAY_TTL = 2 * 24 * 3600
 MONTH_TTL = 40 * 24 * 3600
 
 
@@ -120,19 +137,51 @@ def limits_admit(*, api_key, tokens: int, now: float | None = None) -> LimitTick
     return LimitTicket(tokens_key=tpm_key, month_key=month_key, tokens=tokens)
 
 
+def free_limits_admit(*, user_id: int, tokens: int, now: float | None = None) -> LimitTicket | None:
+    """Counts one request to a free model against the account's free limits (requests per
+    UTC minute, tokens per UTC day; FREE_MODEL_* settings), or raises RateLimited. Free
+    models cost nothing, so this is what keeps one account from filling the workers."""
+    from django.conf import settings
+
+    rpm_limit = settings.FREE_MODEL_REQUESTS_PER_MINUTE
+    tpd_limit = settings.FREE_MODEL_TOKENS_PER_DAY
+    if not (rpm_limit or tpd_limit):
+        return None
+    now = time.time() if now is None else now
+    base = f"gptstore:free:{user_id}"
+    rpm_key = f"{base}:rpm:{int(now // 60)}"
+    tpd_key = f"{base}:tpd:{int(now // 86400)}"
+    verdict = _client().eval(
+        _FREE_ADMIT, 2, rpm_key, tpd_key, rpm_limit, tpd_limit, tokens, MINUTE_TTL, DAY_TTL
+    )
+    if verdict == 1:
+        raise RateLimited(
+            f"Free models allow {rpm_limit} requests per minute per account; wait a moment.",
+            retry_after=max(1, math.ceil(60 - now % 60)),
+        )
+    if verdict == 2:
+        raise RateLimited(
+            f"Free models allow {tpd_limit:,} tokens per day per account (this request may use "
+            f"up to {tokens:,}). Models sold per token or a pack have no such limit.",
+            retry_after=max(1, math.ceil(86400 - now % 86400)),
+        )
+    return LimitTicket(tokens_key=tpd_key, month_key="", tokens=tokens)
+
+
 def limits_correct(*, tokens_key: str, month_key: str, counted: int, used: int) -> None:
     """Gives back what admission counted beyond the real use (never below zero use)."""
     surplus = counted - used
-    if surplus <= 0:
+    keys = [key for key in (tokens_key, month_key) if key]
+    if surplus <= 0 or not keys:
         return
     client = _client()
     pipe = client.pipeline()
     # The minute may have turned: only correct a window that still exists.
-    for key in (tokens_key, month_key):
+    for key in keys:
         pipe.exists(key)
     exists = pipe.execute()
     pipe = client.pipeline()
-    for key, present in zip((tokens_key, month_key), exists, strict=True):
+    for key, present in zip(keys, exists, strict=True):
         if present:
             pipe.decrby(key, surplus)
     pipe.execute()

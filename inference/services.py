@@ -28,7 +28,7 @@ from accounts.models import ApiKey, User
 from config.api_errors import ApplicationError
 from inference import tokenization
 from inference.connections import redis_client
-from inference.limits import limits_admit, limits_correct
+from inference.limits import free_limits_admit, limits_admit, limits_correct
 from inference.models import UsageRecord
 from inference.pools.placement import placement_queue
 from inference.protocol import (
@@ -199,7 +199,10 @@ def completion_start(
     ticket = limits_admit(api_key=api_key, tokens=reserve) if api_key is not None else None
     request_id = uuid.uuid4().hex
     held = False
+    free_ticket = None
     try:
+        if payer == "credits" and price.free:
+            free_ticket = free_limits_admit(user_id=user.pk, tokens=reserve)
         queue = placement_queue(listing=listing)
         if payer == "rental":
             quota_hold(user=user, listing=listing, tokens=reserve, request_id=request_id)
@@ -240,6 +243,8 @@ def completion_start(
             "limit_tokens_key": ticket.tokens_key if ticket else None,
             "limit_month_key": ticket.month_key if ticket else None,
             "limit_counted": ticket.tokens if ticket else 0,
+            "free_tokens_key": free_ticket.tokens_key if free_ticket else None,
+            "free_counted": free_ticket.tokens if free_ticket else 0,
         }
         _redis().set(_context_key(request_id), json.dumps(context_record), ex=STREAM_TTL_SECONDS)
         job = GenerationJob(
@@ -272,13 +277,14 @@ def completion_start(
     except Exception:
         if held:
             (credits_release if payer == "credits" else quota_release)(request_id=request_id)
-        if ticket is not None:
-            limits_correct(
-                tokens_key=ticket.tokens_key,
-                month_key=ticket.month_key,
-                counted=ticket.tokens,
-                used=0,
-            )
+        for counted in (ticket, free_ticket):
+            if counted is not None:
+                limits_correct(
+                    tokens_key=counted.tokens_key,
+                    month_key=counted.month_key,
+                    counted=counted.tokens,
+                    used=0,
+                )
         _redis().delete(_context_key(request_id))
         raise
 
@@ -345,6 +351,13 @@ def completion_settle(
                 tokens_key=context["limit_tokens_key"],
                 month_key=context["limit_month_key"],
                 counted=context["limit_counted"],
+                used=used,
+            )
+        if context.get("free_tokens_key"):
+            limits_correct(
+                tokens_key=context["free_tokens_key"],
+                month_key="",
+                counted=context["free_counted"],
                 used=used,
             )
         client.delete(_context_key(request_id))
