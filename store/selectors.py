@@ -54,6 +54,7 @@ SORTS: dict[str, str] = {
     "most_used": "Most used this week",
     "rating": "Best rated",
     "price": "Lowest price",
+    "token_price": "Cheapest per token",
 }
 
 
@@ -160,6 +161,11 @@ def catalog_listings(
         )
     if sort == "price":
         return queryset.order_by(F("lowest_price").asc(nulls_last=True), *newest)
+    if sort == "token_price":
+        # Input and output prices per 1M tokens together (a typical chat uses both); listings
+        # not sold per token last.
+        per_token = F("token_input") + F("token_output")
+        return queryset.order_by(per_token.asc(nulls_last=True), "token_output", *newest)
     if q:
         return queryset.order_by("-rank", *newest)
     return queryset.order_by("-featured", *newest)

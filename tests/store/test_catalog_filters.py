@@ -246,3 +246,32 @@ def test_the_page_size_menu_shows_the_size_in_use(client):
         '<option value="48" selected>'
         in client.get("/catalog/", {"per_page": "48"}).content.decode()
     )
+
+
+def test_the_per_token_sort_puts_the_cheapest_first_and_unpriced_last(client):
+    from billing.services import token_price_set
+
+    def priced(name, input_per_mtok, output_per_mtok):
+        listing = published_listing(name=name)
+        token_price_set(
+            listing=listing,
+            actor=listing.publisher.user,
+            input_per_mtok=input_per_mtok,
+            output_per_mtok=output_per_mtok,
+        )
+        return listing
+
+    published_listing(name="Bought only")
+    priced("Dear", 300, 900)
+    priced("Free", 0, 0)
+    cheap = priced("Cheap", 20, 40)
+    priced("Middle", 10, 40)
+    # Only the newest price counts: "Cheap" was dearer than "Middle" before this one.
+    token_price_set(listing=cheap, actor=cheap.publisher.user, input_per_mtok=5, output_per_mtok=5)
+
+    assert names(catalog_listings(sort="token_price")) == [
+        "Free", "Cheap", "Middle", "Dear", "Bought only",
+    ]  # fmt: skip
+    page = client.get("/catalog/", {"sort": "token_price"}).content.decode()
+    assert "Cheapest per token" in page
+    assert page.index("Free") < page.index("Dear") < page.index("Bought only")
