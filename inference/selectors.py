@@ -170,6 +170,7 @@ def _daily(records, group_field: str, label_field: str) -> list[dict]:
             requests=Count("id"),
             tokens=Sum("prompt_tokens") + Sum("completion_tokens"),
             charged=Sum("charged_tokens"),
+            cost=Sum("cost"),
         )
         .order_by("day", label_field)
     )
@@ -180,6 +181,7 @@ def _daily(records, group_field: str, label_field: str) -> list[dict]:
             "requests": row["requests"],
             "tokens": row["tokens"] or 0,
             "charged": row["charged"] or 0,
+            "cost": row["cost"] or 0,  # µ¢ paid from credits
         }
         for row in rows
     ]
@@ -204,6 +206,7 @@ def usage_for_user(*, user: User, days: int = 30) -> dict:
         prompt=Sum("prompt_tokens"),
         completion=Sum("completion_tokens"),
         charged=Sum("charged_tokens"),
+        cost=Sum("cost"),
     )
     return {
         "days": days,
@@ -211,6 +214,23 @@ def usage_for_user(*, user: User, days: int = 30) -> dict:
         "by_key": _daily(records, "api_key_id", "api_key__name"),
         "totals": {key: value or 0 for key, value in totals.items()},
     }
+
+
+def usage_export_rows(*, user: User, days: int = 30):
+    """The usage CSV: one row per day, model and key (oldest first), tokens and spend (µ¢)."""
+    records = _with_model_label(UsageRecord.objects.filter(user=user, created_at__gte=_since(days)))
+    return (
+        records.annotate(day=TruncDate("created_at"))
+        .values("day", "model", "api_key__name", "access")
+        .annotate(
+            requests=Count("id"),
+            prompt_tokens=Sum("prompt_tokens"),
+            completion_tokens=Sum("completion_tokens"),
+            charged_tokens=Sum("charged_tokens"),
+            cost=Sum("cost"),
+        )
+        .order_by("day", "model", "api_key__name", "access")
+    )
 
 
 def usage_for_publisher(*, publisher, days: int = 30) -> dict:
@@ -223,6 +243,7 @@ def usage_for_publisher(*, publisher, days: int = 30) -> dict:
         prompt=Sum("prompt_tokens"),
         completion=Sum("completion_tokens"),
         charged=Sum("charged_tokens"),
+        cost=Sum("cost"),
     )
     customers = records.values("user_id").distinct().count()
     return {

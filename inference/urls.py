@@ -10,6 +10,7 @@ urlpatterns = [
     path("playground/chat", views.playground_chat, name="playground-chat"),
     path("usage/", views.usage, name="usage"),
     path("usage/data.json", views.usage_json, name="usage-json"),
+    path("usage/export.csv", views.usage_csv, name="usage-csv"),
     path("usage/publisher/", views.publisher_usage, name="publisher-usage"),
     path(
         "publish/<int:listing_id>/monitoring/",

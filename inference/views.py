@@ -1,8 +1,11 @@
 """Browser pages of inference: the playground and the usage dashboards."""
 
+import csv
+
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
@@ -13,6 +16,7 @@ from inference.selectors import (
     key_budgets,
     playground_models,
     quota_remaining,
+    usage_export_rows,
     usage_for_publisher,
     usage_for_user,
 )
@@ -76,6 +80,33 @@ def publisher_usage(request):
         "inference/usage.html",
         {"usage": data, "publisher_view": True, "publisher": publisher},
     )
+
+
+@login_required
+def usage_csv(request):
+    """Spend and tokens per day, model, key and way of paying, for accounting."""
+    from billing.money import exact_major_units
+
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="usage.csv"'
+    writer = csv.writer(response)
+    currency = settings.STORE_CURRENCY.upper()
+    writer.writerow(
+        [
+            "day", "model", "key", "paid_with", "requests", "prompt_tokens",
+            "completion_tokens", "pack_tokens_charged", f"cost_{currency}",
+        ]
+    )  # fmt: skip
+    for row in usage_export_rows(user=request.user, days=USAGE_DAYS):
+        writer.writerow(
+            [
+                row["day"].isoformat(), row["model"], row["api_key__name"] or "(playground)",
+                row["access"], row["requests"], row["prompt_tokens"] or 0,
+                row["completion_tokens"] or 0, row["charged_tokens"] or 0,
+                exact_major_units(row["cost"] or 0),
+            ]
+        )  # fmt: skip
+    return response
 
 
 async def usage_json(request):

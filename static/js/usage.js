@@ -19,19 +19,25 @@
     return {labels: days, datasets: datasets};
   }
 
-  function chart(id, rows, field, type) {
+  function chart(id, rows, field, type, money) {
     const canvas = document.getElementById(id);
     if (!canvas || !rows || !rows.length) return;
+    const data = series(rows, field);
+    // Spend arrives as integer microcents; the axis shows dollars (display only).
+    if (money) data.datasets.forEach((set) => { set.data = set.data.map((v) => v / 1e8); });
+    const ticks = money ? {callback: (v) => "$" + Number(v).toFixed(4).replace(/0+$/, "").replace(/\.$/, "")} : {precision: 0};
     new Chart(canvas, {
       type: type,
-      data: series(rows, field),
+      data: data,
       options: {
         responsive: true, maintainAspectRatio: false,
-        scales: {x: {stacked: type === "bar"}, y: {stacked: type === "bar", beginAtZero: true, ticks: {precision: 0}}},
+        scales: {x: {stacked: type === "bar"}, y: {stacked: type === "bar", beginAtZero: true, ticks: ticks}},
       },
     });
   }
 
+  chart("usage-cost-model", usage.by_model, "cost", "bar", true);
+  chart("usage-cost-key", usage.by_key, "cost", "bar", true);
   chart("usage-tokens-model", usage.by_model, "tokens", "bar");
   chart("usage-requests-model", usage.by_model, "requests", "line");
   chart("usage-tokens-key", usage.by_key, "tokens", "bar");

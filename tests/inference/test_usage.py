@@ -126,3 +126,55 @@ def test_the_usage_page_shows_each_keys_monthly_budget_left(client, user, other_
     assert "ci-runner" in budgets and "<td>300</td><td>700</td>" in budgets
     assert "unlimited" not in budgets
     assert "someone-elses" not in page
+
+
+def spent(user, listing, *, key=None, cost: int):
+    """A request paid from credits: ``cost`` in µ¢."""
+    made = record(user, listing, key=key, charged=0)
+    UsageRecord.objects.filter(pk=made.pk).update(access="credits", cost=cost)
+    return made
+
+
+def test_spend_is_summed_per_day_model_and_key_exactly(user, listing, api_key_for, tiny_model_dirs):
+    key, _ = api_key_for(user, name="laptop")
+    second = servable_listing(tiny_model_dirs[True], slug="second")
+    spent(user, listing, key=key, cost=1_234)
+    spent(user, listing, key=key, cost=5_000_000)
+    spent(user, second, cost=7)
+
+    usage = usage_for_user(user=user)
+
+    by_model = {row["label"]: row["cost"] for row in usage["by_model"]}
+    assert by_model == {listing.model_id: 5_001_234, second.model_id: 7}
+    assert {row["label"]: row["cost"] for row in usage["by_key"]} == {
+        "laptop": 5_001_234, "(playground)": 7,
+    }  # fmt: skip
+    assert usage["totals"]["cost"] == 5_001_241
+
+
+def test_the_usage_page_shows_the_spend_and_exports_it_as_csv(client, user, listing, api_key_for):
+    import csv
+    import io
+
+    key, _ = api_key_for(user, name="laptop")
+    spent(user, listing, key=key, cost=12_500_000)  # $0.125
+    spent(user, listing, key=key, cost=1)
+    client.force_login(user)
+
+    page = client.get("/usage/").content.decode()
+    export = client.get("/usage/export.csv")
+
+    assert "$0.12500001" in page  # every digit that matters, never rounded away
+    assert 'id="usage-cost-model"' in page and 'id="usage-cost-key"' in page
+    assert export["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.content.decode())))
+    assert [(r["model"], r["key"], r["paid_with"], r["requests"], r["cost_USD"]) for r in rows] == [
+        (listing.model_id, "laptop", "credits", "2", "0.12500001")
+    ]
+
+
+def test_the_csv_holds_only_the_callers_usage(client, user, other_user, listing):
+    spent(other_user, listing, cost=99)
+    client.force_login(user)
+    rows = client.get("/usage/export.csv").content.decode().strip().splitlines()
+    assert len(rows) == 1  # the header alone

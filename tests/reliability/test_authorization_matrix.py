@@ -160,6 +160,7 @@ MATRIX = {
     "playground/chat": ("POST", "/playground/chat", row(401, *[400] * 6)),
     "usage/": ("GET", "/usage/", login_only()),
     "usage/data.json": ("GET", "/usage/data.json", row(401, *[200] * 6)),
+    "usage/export.csv": ("GET", "/usage/export.csv", login_only()),
     "usage/publisher/": ("GET", "/usage/publisher/", row(302, 403, 403, 200, 200, 403, 403)),
     "": ("GET", "/", same(200)),
     "publish/": ("GET", "/publish/", row(302, 302, 302, 200, 200, 200, 200)),
