@@ -134,8 +134,9 @@
         const seconds = (performance.now() - (firstAt || started)) / 1000;
         const rate = seconds > 0 ? usage.completion_tokens / seconds : 0;
         stats.textContent = usage.completion_tokens + " tokens · " + rate.toFixed(1) + " tokens/s · " +
-          "first token after " + Math.round((firstAt || performance.now()) - started) + " ms · charged " +
-          (usage.charged_tokens || 0) + " tokens";
+          "first token after " + Math.round((firstAt || performance.now()) - started) + " ms · " +
+          // Paid from credits: the exact cost (a decimal string in dollars); else pack tokens.
+          (usage.cost !== undefined ? "cost $" + usage.cost : "charged " + (usage.charged_tokens || 0) + " tokens");
       }
       answer.appendChild(stats);
     } catch (error) {
