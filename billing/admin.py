@@ -11,7 +11,7 @@ from django.urls import path, reverse
 
 from accounts.selectors import user_by_email
 from billing import policies, selectors, services
-from billing.forms import GrantForm
+from billing.forms import CreditGrantForm, GrantForm
 from billing.models import (
     MICROCENTS_PER_CENT,
     CreditAccount,
@@ -285,3 +285,45 @@ class CreditAccountAdmin(ReadOnlyAdmin):
     list_display = ["user", "available", "held", "created_at"]
     search_fields = ["user__email"]
     inlines = [CreditLedgerInline]
+    change_list_template = "admin/billing/creditaccount/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "may_grant": policies.may_grant_access(request.user),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        grant = self.admin_site.admin_view(self.grant_view)
+        return [path("grant/", grant, name="billing_creditaccount_grant"), *super().get_urls()]
+
+    def grant_view(self, request):
+        """Grant credits with a reason (billing.services.credits_grant keeps the rules)."""
+        if not policies.may_grant_access(request.user):
+            raise PermissionDenied("Granting credits needs the permission to add orders.")
+        form = CreditGrantForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            user = user_by_email(email=data["email"])
+            if user is None:
+                form.add_error("email", "No customer has this email.")
+            else:
+                try:
+                    services.credits_grant(
+                        user=user, cents=data["amount"], actor=request.user, reason=data["reason"]
+                    )
+                except ApplicationError as exc:
+                    form.add_error(exc.field if exc.field == "reason" else None, exc.message)
+                else:
+                    self.message_user(
+                        request, f"Granted credits to {user.email}.", messages.SUCCESS
+                    )
+                    return redirect(reverse("admin:billing_creditaccount_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Grant credits",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/billing/creditaccount/grant.html", context)

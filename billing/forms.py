@@ -93,3 +93,17 @@ class TopUpForm(forms.Form):
                 "Enter an amount in dollars and cents, such as 10 or 12.50."
             ) from exc
         return data
+
+
+class CreditGrantForm(forms.Form):
+    email = forms.EmailField(label="Customer email")
+    amount = forms.CharField(label="Amount", max_length=12, help_text="In dollars: 5 or 12.50.")
+    reason = forms.CharField(max_length=200, help_text="Shown in the customer's credit history.")
+
+    def clean_amount(self):
+        from billing.money import cents_from_major
+
+        try:
+            return cents_from_major(self.cleaned_data["amount"])
+        except ValueError as exc:
+            raise forms.ValidationError("Enter an amount such as 5 or 12.50.") from exc

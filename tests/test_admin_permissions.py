@@ -171,3 +171,42 @@ def test_staff_with_change_publisherprofile_can_approve(client):
     profile.refresh_from_db()
     assert profile.status == PublisherProfile.Status.APPROVED
     assert profile.verified
+
+
+def test_staff_grant_credits_in_the_admin_only_with_the_grant_permission(client, user):
+    from billing.models import CreditLedgerEntry
+    from billing.selectors import credit_balance
+
+    grant = {"email": user.email, "amount": "12.50", "reason": "Sorry for the outage"}
+    client.force_login(staff_with("billing.view_creditaccount"))
+    assert client.post("/admin/billing/creditaccount/grant/", grant).status_code == 403
+    assert credit_balance(user=user) == 0
+
+    granter = staff_with("billing.view_creditaccount", "billing.add_order")
+    client.force_login(granter)
+    assert "Grant credits" in client.get("/admin/billing/creditaccount/").content.decode()
+    response = client.post("/admin/billing/creditaccount/grant/", grant)
+
+    assert response.status_code == 302
+    assert credit_balance(user=user) == 1250 * 1_000_000
+    entry = CreditLedgerEntry.objects.get(kind="grant")
+    assert (entry.reason, entry.created_by) == ("Sorry for the outage", granter)
+    no_reason = client.post("/admin/billing/creditaccount/grant/", {**grant, "reason": " "})
+    assert "This field is required" in no_reason.content.decode()
+
+
+def test_staff_refund_topups_only_with_the_topup_permission(client, user, localstripe):
+    from billing.models import CreditTopUp
+    from billing.services import topup_pay_with_token, topup_start
+    from tests.billing.test_stripe_payments import card_token
+
+    topup = topup_start(user=user, cents=1000)
+    topup_pay_with_token(topup=topup, token_id=card_token("4242424242424242"))
+
+    client.force_login(staff_with("billing.view_credittopup"))
+    act(client, "/admin/billing/credittopup/", "refund_topups", [topup])
+    assert CreditTopUp.objects.get().status == "paid"
+
+    client.force_login(staff_with("billing.view_credittopup", "billing.change_credittopup"))
+    act(client, "/admin/billing/credittopup/", "refund_topups", [topup])
+    assert CreditTopUp.objects.get().status == "refunded"

@@ -247,6 +247,11 @@ ADMIN_EXTRA = {
         "/admin/billing/order/",
         row(302, 302, 302, 302, 302, 403, 200),
     ),
+    "admin/billing/creditaccount/grant/": (
+        "GET",
+        "/admin/billing/creditaccount/grant/",
+        row(302, 302, 302, 302, 302, 403, 200),
+    ),
     "admin/billing/credittopup/": (
         "GET",
         "/admin/billing/credittopup/",
