@@ -1,5 +1,8 @@
 """Request bodies of /v1/chat/completions and /v1/completions, checked the way OpenAI does:
-every problem is a 400 naming its ``param``; unknown fields are ignored."""
+every problem is a 400 naming its ``param``, and so is a field OpenAI does not know (a client
+that misspells one, or sends Hugging Face ``generate`` names, would otherwise get another
+answer than it asked for). ``num_return_sequences`` and ``max_new_tokens`` are understood
+as ``n`` and ``max_tokens``."""
 
 import json
 import math
@@ -212,8 +215,61 @@ def _logprobs(data: dict, *, kind: str) -> int | None:
     return (top or 0) if asked else None
 
 
+# Every field of OpenAI's request bodies; the ones this store does not serve are either neutral
+# here (user, metadata, store, ...) or refused by name below (UNSUPPORTED).
+COMMON_FIELDS = {
+    "model", "frequency_penalty", "logit_bias", "logprobs", "max_tokens", "n",
+    "presence_penalty", "seed", "stop", "stream", "stream_options", "temperature", "top_p",
+    "user",
+    # Legacy completion fields: refused by name on both endpoints (UNSUPPORTED).
+    "best_of", "echo", "suffix",
+}  # fmt: skip
+KNOWN_FIELDS = {
+    "chat": COMMON_FIELDS | {
+        "messages", "audio", "function_call", "functions", "max_completion_tokens", "metadata",
+        "modalities", "parallel_tool_calls", "prediction", "prompt_cache_key", "reasoning_effort",
+        "response_format", "safety_identifier", "service_tier", "store", "tool_choice", "tools",
+        "top_logprobs", "verbosity", "web_search_options",
+    },
+    "text": COMMON_FIELDS | {"prompt"},
+}  # fmt: skip
+# Hugging Face ``generate`` names that mean the same as OpenAI's.
+ALIASES = {"num_return_sequences": "n", "max_new_tokens": "max_tokens"}
+HINTS = {
+    "max_length": "'max_length' (prompt and answer together) is not an OpenAI parameter: "
+    "send 'max_tokens', the most tokens to generate.",
+    "do_sample": "'do_sample' is not an OpenAI parameter: send 'temperature' 0 for greedy answers.",
+    "top_k": "'top_k' is not supported: use 'top_p'.",
+    "repetition_penalty": "'repetition_penalty' is not an OpenAI parameter: use "
+    "'frequency_penalty' or 'presence_penalty'.",
+}
+
+
+def _known_fields(data: dict, *, kind: str) -> dict:
+    """The body with Hugging Face aliases renamed; 400 ``unknown_parameter`` for any other
+    field OpenAI does not know, naming it."""
+    data = dict(data)
+    for alias, name in ALIASES.items():
+        if alias not in data:
+            continue
+        value = data.pop(alias)
+        if name in data and data[name] != value:
+            raise _bad(
+                f"'{alias}' and '{name}' mean the same and disagree; send only '{name}'.",
+                alias,
+                "invalid_value",
+            )
+        data[name] = value
+    for name in data:
+        if name not in KNOWN_FIELDS[kind]:
+            message = HINTS.get(name, f"Unrecognized request argument supplied: {name}")
+            raise _bad(message, name, "unknown_parameter")
+    return data
+
+
 def completion_params(data: dict, *, kind: str) -> CompletionParams:
     """Validates a body for kind "chat" (messages) or "text" (prompt)."""
+    data = _known_fields(data, kind=kind)
     model = data.get("model")
     if not isinstance(model, str) or not model.strip():
         raise _bad("You must provide a model parameter.", "model", "invalid_value")

@@ -309,3 +309,41 @@ def test_redis_down_answers_503_and_holds_nothing(client, user, listing, api_key
     assert error_of(response)["code"] == "service_unavailable"
     assert available_tokens(user, listing) == 1000
     assert not UsageRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"temprature": 0.5}, "Unrecognized request argument supplied: temprature"),
+        ({"max_length": 50}, "send 'max_tokens', the most tokens to generate"),
+        ({"do_sample": False}, "send 'temperature' 0 for greedy answers"),
+        ({"prompt": "hi"}, "Unrecognized request argument supplied: prompt"),
+    ],
+)
+def test_a_field_openai_does_not_know_is_refused_by_name(
+    client, owner_secret, listing, extra, message
+):
+    response = post(client, owner_secret, chat(listing, **extra))
+
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["param"], error["code"]) == (next(iter(extra)), "unknown_parameter")
+    assert message in error["message"]
+
+
+def test_hugging_face_names_are_understood_as_openai_ones():
+    from inference.api.validation import completion_params
+
+    params = completion_params(
+        {"model": "a/b", "prompt": "hi", "num_return_sequences": 3, "max_new_tokens": 7},
+        kind="text",
+    )
+
+    assert (params.n, params.max_tokens) == (3, 7)
+
+
+def test_an_alias_that_disagrees_with_the_openai_name_is_refused(client, owner_secret, listing):
+    response = post(client, owner_secret, chat(listing, n=2, num_return_sequences=3))
+
+    assert response.status_code == 400
+    assert error_of(response)["param"] == "num_return_sequences"
