@@ -10,12 +10,19 @@ from django.db import transaction
 from billing.models import CreditHold, EarningsEntry, Order, UsageEarningsEntry
 
 
+def platform_fee(gross: int, percent: int | None = None) -> int:
+    """The store's part of ``gross`` (cents or µ¢): PLATFORM_FEE_PERCENT rounded down, so a
+    remainder goes to the publisher. The one place the fee is computed."""
+    percent = settings.PLATFORM_FEE_PERCENT if percent is None else percent
+    return gross * percent // 100
+
+
 def earnings_record_sale(*, order: Order) -> EarningsEntry | None:
     """Called inside the fulfilment transaction; grants (amount 0) earn nothing."""
     if order.amount <= 0:
         return None
     percent = settings.PLATFORM_FEE_PERCENT
-    fee = order.amount * percent // 100
+    fee = platform_fee(order.amount, percent)
     entry, _ = EarningsEntry.objects.get_or_create(
         order=order,
         kind=EarningsEntry.Kind.SALE,
@@ -77,7 +84,7 @@ def usage_earnings_roll_up(*, batch: int = 10_000) -> int:
         )
         for listing_id, rows in per_listing.items():
             gross = sum(used for _, used in rows)
-            fee = gross * percent // 100
+            fee = platform_fee(gross, percent)
             entry = UsageEarningsEntry.objects.create(
                 publisher_id=publishers[listing_id],
                 listing_id=listing_id,

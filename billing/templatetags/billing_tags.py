@@ -54,7 +54,6 @@ def credit_card(context):
 @register.filter
 def publisher_net(option):
     """What the publisher keeps of a price after the platform fee (rounded like sales)."""
-    from django.conf import settings
+    from billing.services.earnings import platform_fee
 
-    fee = option.amount * settings.PLATFORM_FEE_PERCENT // 100
-    return format_amount(option.amount - fee, option.currency)
+    return format_amount(option.amount - platform_fee(option.amount), option.currency)

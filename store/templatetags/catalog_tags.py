@@ -5,18 +5,15 @@ from django.conf import settings
 
 register = template.Library()
 
-SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
-
 
 @register.filter
 def money(cents, currency: str = "") -> str:
-    """12345 → "$123.45" (amounts are integers in the smallest currency unit)."""
+    """12345 → "$123.45": billing.money's one formatter (integers, the currency's exponent)."""
+    from billing.money import format_amount
+
     if cents in (None, ""):
         return ""
-    currency = (currency or settings.STORE_CURRENCY).lower()
-    amount = f"{int(cents) / 100:,.2f}"
-    symbol = SYMBOLS.get(currency)
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
+    return format_amount(int(cents), currency or settings.STORE_CURRENCY)
 
 
 @register.filter

@@ -90,3 +90,27 @@ def test_catalog_cards_show_prices_per_token_and_free_models_can_be_filtered(cli
     only_free = client.get("/catalog/", {"free": "on"}).content.decode()
     assert "Free model" in only_free
     assert "Metered model" not in only_free and "Bought model" not in only_free
+
+
+def test_every_page_formats_money_with_the_one_formatter_and_its_currency():
+    from billing.money import format_amount
+    from billing.templatetags.billing_tags import money as billing_money
+    from store.templatetags.catalog_tags import money as catalog_money
+
+    for cents, currency in [(12345, "usd"), (1_000_001, "eur"), (500, "jpy"), (7, "chf")]:
+        assert catalog_money(cents, currency) == billing_money(cents, currency)
+        assert catalog_money(cents, currency) == format_amount(cents, currency)
+    assert catalog_money(500, "jpy") == "500 JPY"  # no cents in yen
+    assert catalog_money(99_999_999_999_999_999, "usd") == "$999,999,999,999,999.99"  # no float
+
+
+def test_the_publisher_keeps_the_same_share_on_the_pricing_page_as_in_the_ledger(settings):
+    from types import SimpleNamespace
+
+    from billing.services.earnings import platform_fee
+    from billing.templatetags.billing_tags import publisher_net
+
+    settings.PLATFORM_FEE_PERCENT = 15
+    option = SimpleNamespace(amount=999, currency="usd")
+    assert platform_fee(999) == 149  # rounded down: the remainder is the publisher's
+    assert publisher_net(option) == "$8.50"
