@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -148,6 +149,26 @@ def packs_for(*, user) -> QuerySet[QuotaPack]:
     )
 
 
+def quota_overview(*, user, days: int = 30) -> dict:
+    """The quota page: each pack with ``used`` and ``live`` (open and not expired), tokens
+    debited per day (a chart and the days with use) and their total."""
+    now = timezone.now()
+    packs = list(packs_for(user=user))
+    for pack in packs:
+        pack.used = -(pack.debited or 0)
+        pack.live = pack.closed_at is None and pack.expires_at > now
+    usage = usage_per_day(user=user, days=days)
+    return {
+        "packs": packs,
+        "usage": [row for row in usage if row[1]],
+        "usage_total": sum(tokens for _, tokens in usage),
+        "chart": {
+            "labels": [day.isoformat() for day, _ in usage],
+            "data": [tokens for _, tokens in usage],
+        },
+    }
+
+
 def usage_per_day(*, user, days: int = 30, listing=None) -> list[tuple[date, int]]:
     """Tokens debited per day (from the quota ledger) over the last ``days`` days, zeros included."""
     today = timezone.localdate()
@@ -186,6 +207,7 @@ def earnings_totals(*, publisher) -> dict:
 
 
 def earnings_per_listing(*, publisher) -> list[dict]:
+    """Sales and refunds per listing, net first, each with its downloads."""
     rows = (
         EarningsEntry.objects.filter(publisher=publisher)
         .values("listing_id", "listing__name", "listing__slug")
@@ -197,7 +219,8 @@ def earnings_per_listing(*, publisher) -> list[dict]:
         )
         .order_by("-net", "listing__name")
     )
-    return list(rows)
+    downloads = downloads_per_listing(publisher=publisher)
+    return [{**row, "downloads": downloads.get(row["listing_id"], 0)} for row in rows]
 
 
 def earnings_per_day(*, publisher, days: int = 30) -> dict:
@@ -376,3 +399,43 @@ def usage_earnings_rows(*, publisher, start: date | None = None, end: date | Non
     if end:
         rows = rows.filter(created_at__date__lte=end)
     return rows.order_by("created_at", "id")
+
+
+def payout_report(*, publisher, start: date | None = None, end: date | None = None) -> list[list]:
+    """The payout CSV's rows: a header, each sale or refund row in the range and a total per
+    currency (whole cents), then the per-token usage rows and their total (exact µ¢)."""
+    from billing.money import exact_major_units, major_units
+
+    store_currency = settings.STORE_CURRENCY.upper()
+    rows: list[list] = [
+        ["date", "order", "model", "kind", "gross", "fee", "net", "currency", "fee_percent"]
+    ]
+    totals: dict[str, int] = {}
+    for entry in payout_rows(publisher=publisher, start=start, end=end):
+        rows.append(
+            [
+                entry.created_at.date().isoformat(), entry.order.short_number,
+                entry.listing.model_id, entry.kind, major_units(entry.gross, entry.currency),
+                major_units(entry.fee, entry.currency), major_units(entry.net, entry.currency),
+                entry.currency.upper(), entry.fee_percent,
+            ]
+        )  # fmt: skip
+        totals[entry.currency] = totals.get(entry.currency, 0) + entry.net
+    for currency, net in sorted(totals.items()):
+        rows.append(["total", "", "", "", "", "", major_units(net, currency), currency.upper(), ""])
+    usage_net = 0
+    for entry in usage_earnings_rows(publisher=publisher, start=start, end=end):
+        rows.append(
+            [
+                entry.created_at.date().isoformat(), f"{entry.requests} requests",
+                entry.listing.model_id, "usage", exact_major_units(entry.gross),
+                exact_major_units(entry.fee), exact_major_units(entry.net), store_currency,
+                entry.fee_percent,
+            ]
+        )  # fmt: skip
+        usage_net += entry.net
+    if usage_net:
+        rows.append(
+            ["usage total", "", "", "", "", "", exact_major_units(usage_net), store_currency, ""]
+        )
+    return rows

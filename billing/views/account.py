@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.utils import timezone
 
 from billing import gateway, selectors, services
 from billing.downloads import LINK_MAX_AGE, download_token_make
@@ -53,26 +52,7 @@ def library(request):
 @login_required
 def quota(request):
     """Rental balances with their expiry, and tokens used per day."""
-    now = timezone.now()
-    packs = list(selectors.packs_for(user=request.user))
-    for pack in packs:
-        pack.used = -(pack.debited or 0)
-        pack.live = pack.closed_at is None and pack.expires_at > now
-    usage = selectors.usage_per_day(user=request.user, days=30)
-    chart = {
-        "labels": [day.isoformat() for day, _ in usage],
-        "data": [tokens for _, tokens in usage],
-    }
-    return render(
-        request,
-        "billing/quota.html",
-        {
-            "packs": packs,
-            "usage": [row for row in usage if row[1]],
-            "usage_total": sum(tokens for _, tokens in usage),
-            "chart": chart,
-        },
-    )
+    return render(request, "billing/quota.html", selectors.quota_overview(user=request.user))
 
 
 @login_required
