@@ -1,12 +1,14 @@
-"""Demo data for the embedded store (`make run`): prices on the demo catalog, and a grant of
-SmolLM2 tokens for the demo customer so the playground works out of the box."""
+"""Demo data for the embedded store (`make run`): prices on the demo catalog (a purchase,
+packs and a price per token), and a grant of SmolLM2 tokens and of credits for the demo
+customer so the playground works out of the box. Every write goes through the billing
+services, with the demo publisher as the actor, so the demo obeys the store's own rules."""
 
 from django.conf import settings
 
 from accounts.models import User
-from billing.models import Order, PriceOption
-from billing.selectors import listing_by_model_id, live_packs
-from billing.services import grant_create
+from billing.models import CreditLedgerEntry, Order
+from billing.selectors import listing_by_model_id, live_packs, token_price_for
+from billing.services import credits_grant, grant_create, price_option_add, token_price_set
 
 DEMO_CUSTOMER = "customer@example.com"
 DEMO_PUBLISHER = "gptstore-labs"
@@ -19,6 +21,9 @@ DEMO_PRICES = (
     ("rental", 200, 100_000, 30),
     ("rental", 500, 500_000, 90),
 )
+# Cents per 1M tokens, input and output: pay per token from credits.
+DEMO_TOKEN_PRICE = (10, 20)
+DEMO_CREDITS_CENTS = 500
 
 
 def demo_prices_ensure() -> int:
@@ -28,16 +33,19 @@ def demo_prices_ensure() -> int:
     priced = 0
     unpriced = Listing.objects.filter(
         publisher__slug=DEMO_PUBLISHER, status=Listing.Status.APPROVED, price_options__isnull=True
-    )
+    ).select_related("publisher__user")
     for listing in unpriced:
+        actor = listing.publisher.user
         for kind, amount, tokens, days in DEMO_PRICES:
-            PriceOption.objects.create(
+            price_option_add(
+                listing=listing, actor=actor, kind=kind, amount=amount, tokens=tokens, days=days
+            )
+        if token_price_for(listing=listing) is None:
+            token_price_set(
                 listing=listing,
-                kind=kind,
-                amount=amount,
-                currency=settings.STORE_CURRENCY,
-                tokens=tokens,
-                days=days,
+                actor=actor,
+                input_per_mtok=DEMO_TOKEN_PRICE[0],
+                output_per_mtok=DEMO_TOKEN_PRICE[1],
             )
         priced += 1
     return priced
@@ -53,6 +61,8 @@ def demo_grants_ensure() -> Order | None:
     listing = listing_by_model_id(model_id=DEMO_MODEL_ID)
     if user is None or listing is None:
         return None
+    if not CreditLedgerEntry.objects.filter(account__user=user, kind="grant").exists():
+        credits_grant(user=user, cents=DEMO_CREDITS_CENTS, actor=None, reason="Demo credits")
     live = live_packs(user=user, listing=listing).filter(order__reason=Order.Reason.GRANT).first()
     if live is not None:
         return live.order

@@ -211,6 +211,7 @@ def test_the_demo_grant_waits_for_the_demo_listing_and_is_made_once(staff_user):
     from accounts.demo import demo_accounts_ensure
     from accounts.models import PublisherProfile
     from billing.demo import demo_grants_ensure
+    from billing.selectors import credit_balance, token_price_for
 
     demo_accounts_ensure()
     assert demo_grants_ensure() is None
@@ -221,6 +222,12 @@ def test_the_demo_grant_waits_for_the_demo_listing_and_is_made_once(staff_user):
     assert demo_grants_ensure().pk == first.pk
     assert first.quota_pack.available == 200_000
     assert smol.price_options.filter(active=True).count() == 3
+    price = token_price_for(listing=smol)
+    assert (price.input_per_mtok, price.output_per_mtok, price.created_by) == (10, 20, labs.user)
+    customer = first.user
+    assert credit_balance(user=customer) == 500 * 1_000_000
+    demo_grants_ensure()
+    assert credit_balance(user=customer) == 500 * 1_000_000  # granted once
 
     # Once the grant is refunded (or expired), the next seed grants again.
     order_refund(order_id=first.pk, actor=staff_user)
