@@ -263,6 +263,9 @@ PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20)
 # durability"): "on" waits for the disk; "off" commits about ten times faster and may lose the
 # last fraction of a second of holds and settlements if PostgreSQL itself crashes.
 LEDGER_SYNCHRONOUS_COMMIT = env_str("LEDGER_SYNCHRONOUS_COMMIT", "on")
+# Concurrent holds and settlements of one process share a statement and a commit
+# (billing/services/ledger_sql.py); off: one transaction per call.
+LEDGER_COMBINE = env_bool("LEDGER_COMBINE", True)
 if LEDGER_SYNCHRONOUS_COMMIT not in {"on", "off", "local", "remote_write", "remote_apply"}:
     from django.core.exceptions import ImproperlyConfigured
 

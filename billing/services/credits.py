@@ -22,7 +22,7 @@ from billing.models import (
     TokenPrice,
 )
 from billing.money import format_microcents
-from billing.services.ledger_sql import ledger_call
+from billing.services.ledger_sql import Combiner, ledger_call
 from config.api_errors import ApplicationError
 
 # Cents per 1M tokens: $10,000 per million is a typo, not a price.
@@ -98,6 +98,36 @@ def credits_grant(*, user, cents: int, actor, reason: str) -> CreditLedgerEntry:
     )
 
 
+def _hold_one(args: list) -> tuple:
+    user, listing, amount, request, input_price, output_price, key, limit = args
+    return ledger_call(
+        "SELECT o_hold_id, o_available, o_refused, o_key_spent"
+        " FROM billing_credit_hold(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            user, listing, amount, request, input_price, output_price,
+            settings.LEDGER_SYNCHRONOUS_COMMIT, key, limit,
+        ],
+    )  # fmt: skip
+
+
+def _finish_one(args: list) -> tuple:
+    return ledger_call(
+        "SELECT billing_credit_finish(%s, %s, %s, %s)",
+        [*args, settings.LEDGER_SYNCHRONOUS_COMMIT],
+    )
+
+
+# Concurrent holds (and finishes) of this process share one statement and one commit.
+_HOLDS = Combiner(
+    single=_hold_one,
+    many_sql="billing_credit_hold_many",
+    types=["bigint", "bigint", "bigint", "text", "bigint", "bigint", "bigint", "bigint"],
+)
+_FINISHES = Combiner(
+    single=_finish_one, many_sql="billing_credit_finish_many", types=["text", "bigint", "text"]
+)
+
+
 class KeyBudgetExceeded(ApplicationError):
     """The key's monthly spending limit cannot cover the request; ``retry_after`` seconds
     until the month turns (UTC)."""
@@ -124,13 +154,11 @@ def credits_hold(
     limit = getattr(api_key, "monthly_spend_limit", None)
     limit = limit * MICROCENTS_PER_CENT if limit else None
     try:
-        hold_id, available, refused, key_spent = ledger_call(
-            "SELECT o_hold_id, o_available, o_refused, o_key_spent"
-            " FROM billing_credit_hold(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        hold_id, available, refused, key_spent = _HOLDS.call(
             [
                 user.pk, listing.pk, amount, request_id, price.input_per_mtok,
-                price.output_per_mtok, settings.LEDGER_SYNCHRONOUS_COMMIT, key_id, limit,
-            ],
+                price.output_per_mtok, key_id, limit,
+            ]
         )  # fmt: skip
     except IntegrityError as exc:
         raise ApplicationError(
@@ -161,10 +189,7 @@ def credits_hold(
 
 
 def _finish(*, request_id: str, used: int, status: str) -> bool:
-    (outcome,) = ledger_call(
-        "SELECT billing_credit_finish(%s, %s, %s, %s)",
-        [request_id, used, status, settings.LEDGER_SYNCHRONOUS_COMMIT],
-    )
+    (outcome,) = _FINISHES.call([request_id, used, status])
     if outcome == -1:
         raise ApplicationError(
             "No hold exists for this request id.", code="hold_not_found", status=404

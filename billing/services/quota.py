@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.models import Order, QuotaHold, QuotaLedgerEntry, QuotaPack
-from billing.services.ledger_sql import ledger_call
+from billing.services.ledger_sql import Combiner, ledger_call
 from config.api_errors import ApplicationError
 
 Kind = QuotaLedgerEntry.Kind
@@ -102,12 +102,37 @@ def quota_pack_restore(*, order: Order, reason: str) -> None:
     QuotaPack.objects.filter(pk=pack.pk).update(closed_at=None)
 
 
+def _hold_one(args: list) -> tuple:
+    return ledger_call(
+        "SELECT o_hold_id, o_available FROM billing_quota_hold(%s, %s, %s, %s, %s)",
+        [*args, settings.LEDGER_SYNCHRONOUS_COMMIT],
+    )
+
+
+def _finish_one(args: list) -> tuple:
+    return ledger_call(
+        "SELECT billing_quota_finish(%s, %s, %s, %s)", [*args, settings.LEDGER_SYNCHRONOUS_COMMIT]
+    )
+
+
+# Concurrent holds (and finishes) of this process share one statement and one commit.
+_HOLDS = Combiner(
+    single=_hold_one,
+    many_sql="billing_quota_hold_many",
+    types=["bigint", "bigint", "bigint", "text"],
+)
+_FINISHES = Combiner(
+    single=_finish_one, many_sql="billing_quota_finish_many", types=["text", "bigint", "text"]
+)
+
+
 def quota_hold(*, user, listing, tokens: int, request_id: str) -> QuotaHold:
     """Reserves ``tokens`` for one request, drawing from the packs that expire first.
 
-    One round trip (the database function billing_quota_hold, migration 0004): the live
-    packs are locked (FOR UPDATE) before their balance is read, so concurrent holds never
-    reserve more than the balance, and nothing else runs while they are locked. Refused with
+    One round trip (the database function billing_quota_hold, migration 0004, or one call
+    of billing_quota_hold_many shared with this process's concurrent holds): the live packs
+    are locked (FOR UPDATE) before their balance is read, so concurrent holds never reserve
+    more than the balance, and nothing else runs while they are locked. Refused with
     402 insufficient_quota when the unexpired balance cannot cover the request (nothing
     written then).
     """
@@ -116,10 +141,7 @@ def quota_hold(*, user, listing, tokens: int, request_id: str) -> QuotaHold:
     if not request_id:
         raise ApplicationError("A hold needs a request id.", field="request_id")
     try:
-        hold_id, available = ledger_call(
-            "SELECT o_hold_id, o_available FROM billing_quota_hold(%s, %s, %s, %s, %s)",
-            [user.pk, listing.pk, tokens, request_id, settings.LEDGER_SYNCHRONOUS_COMMIT],
-        )
+        hold_id, available = _HOLDS.call([user.pk, listing.pk, tokens, request_id])
     except IntegrityError as exc:
         if QuotaHold.objects.filter(request_id=request_id).exists():
             raise ApplicationError(
@@ -147,10 +169,7 @@ def _finish(*, request_id: str, used_tokens: int, status: str) -> bool:
     """Ends a hold in one round trip (billing_quota_finish, migration 0004): debits
     min(used, held) for a settlement, releases the rest, and writes off what is released into
     a pack that has closed or expired. False when it had ended before (nothing changes)."""
-    (outcome,) = ledger_call(
-        "SELECT billing_quota_finish(%s, %s, %s, %s)",
-        [request_id, used_tokens, status, settings.LEDGER_SYNCHRONOUS_COMMIT],
-    )
+    (outcome,) = _FINISHES.call([request_id, used_tokens, status])
     if outcome == -1:
         raise ApplicationError(
             "No hold exists for this request id.", code="hold_not_found", status=404

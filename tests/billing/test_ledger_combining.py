@@ -1,0 +1,78 @@
+"""Concurrent holds and settlements of one process share a statement and a commit
+(billing/services/ledger_sql.Combiner), and each caller still gets its own answer."""
+
+import pytest
+from django.test import override_settings
+
+from billing.models import QuotaHold
+from billing.selectors import quota_ledger_mismatches
+from billing.services import quota_hold, quota_settle
+from billing.services.quota import _HOLDS
+from tests.billing.ledger import outcomes_at_once
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def statements() -> int:
+    """Statements the quota-hold combiner of this process sent (one per batch or call)."""
+    return _HOLDS.statements
+
+
+def holds_at_once(user, listing, count: int, *, request_ids=None) -> list[str]:
+    request_ids = request_ids or [f"r{n}" for n in range(count)]
+    return outcomes_at_once(
+        count,
+        lambda n: quota_hold(user=user, listing=listing, tokens=10, request_id=request_ids[n]),
+    )
+
+
+def test_forty_concurrent_holds_commit_in_fewer_transactions(listing, rent):
+    user = UserFactory()
+    rent(user, listing, tokens=100_000)
+    before = statements()
+
+    outcomes = holds_at_once(user, listing, 40)
+
+    assert outcomes == ["ok"] * 40
+    assert statements() - before < 40
+    assert QuotaHold.objects.filter(status="held").count() == 40
+    assert quota_ledger_mismatches() == []
+
+
+@override_settings(LEDGER_COMBINE=False)
+def test_without_combining_each_hold_is_its_own_commit(listing, rent):
+    user = UserFactory()
+    rent(user, listing, tokens=100_000)
+    before = statements()
+
+    assert holds_at_once(user, listing, 40) == ["ok"] * 40
+
+    assert statements() - before == 40
+
+
+def test_a_duplicate_in_a_shared_batch_is_refused_alone(listing, rent):
+    user = UserFactory()
+    rent(user, listing, tokens=100_000)
+    request_ids = [f"r{n}" for n in range(19)] + ["r0"]
+
+    outcomes = holds_at_once(user, listing, 20, request_ids=request_ids)
+
+    assert sorted(outcomes) == ["duplicate_request"] + ["ok"] * 19
+    assert QuotaHold.objects.count() == 19
+    assert quota_ledger_mismatches() == []
+
+
+def test_a_shared_batch_refuses_exactly_what_the_balance_cannot_cover(listing, rent):
+    user = UserFactory()
+    rent(user, listing, tokens=100)  # ten holds of 10 tokens
+
+    outcomes = holds_at_once(user, listing, 30)
+
+    assert sorted(set(outcomes)) == ["insufficient_quota", "ok"]
+    assert outcomes.count("ok") == 10
+    held = list(QuotaHold.objects.order_by("id").values_list("request_id", flat=True))
+    settled = outcomes_at_once(10, lambda n: quota_settle(request_id=held[n], used_tokens=4))
+    assert settled == ["ok"] * 10
+    assert set(QuotaHold.objects.values_list("status", "used_tokens")) == {("settled", 4)}
+    assert quota_ledger_mismatches() == []
