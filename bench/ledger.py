@@ -1,7 +1,9 @@
 """The money path at scale: quota hold → settle (and hold → release) through the public
-services, with 1, 8 and 64 concurrent callers, on one hot account and across many accounts.
+services, with 1, 8 and 64 concurrent callers, on one hot account and across many accounts;
+the same for credits (credits_hold → credits_settle); with ledger combining on and off.
 
-    .venv/bin/python bench/ledger.py [--seconds 5] [--callers 1 8 64] [--targets embedded machine] [--no-write]
+    .venv/bin/python bench/ledger.py [--seconds 5] [--callers 1 8 64] [--targets embedded machine]
+        [--ledgers packs credits] [--combine on off] [--sync on off] [--no-write]
 
 Targets: ``embedded`` is a durable embedded PostgreSQL 18 cluster started for the run in
 var/bench/ledger-pg (what `make run` uses, same settings); ``machine`` is BENCH_DATABASE_URL
@@ -77,7 +79,7 @@ def prepare(accounts: int) -> dict:
     from django.utils import timezone
 
     from accounts.models import PublisherProfile, User
-    from billing.services import grant_create
+    from billing.services import credits_grant, grant_create, token_price_set
     from store.models import Listing
 
     publisher_user = User.objects.create_user(email="pub@bench.test", password="x" * 12)
@@ -91,10 +93,12 @@ def prepare(accounts: int) -> dict:
         status=Listing.Status.APPROVED,
         approved_at=timezone.now(),
     )
+    token_price_set(listing=listing, actor=publisher_user, input_per_mtok=20, output_per_mtok=40)
     users = []
     for n in range(accounts):
         user = User.objects.create_user(email=f"c{n}@bench.test", password="x" * 12)
         grant_create(user=user, listing=listing, actor=None, tokens=10**12, days=30)
+        credits_grant(user=user, cents=1_000_000, actor=None, reason="bench")
         users.append(user.pk)
     return {"listing": listing.pk, "users": users}
 
@@ -103,17 +107,48 @@ def caller_process(args: tuple, ready, results) -> None:
     """One process of callers: a thread per account in ``accounts["callers"]``, for
     ``seconds`` after every process is ready (``ready``: a barrier); the counts go to
     ``results``."""
-    database_url, accounts, seconds, mode, sync = args
+    database_url, accounts, seconds, mode, sync, combine, ledger = args
     if sync != "on":
         os.environ["LEDGER_SYNCHRONOUS_COMMIT"] = sync
+    os.environ["LEDGER_COMBINE"] = "true" if combine == "on" else "false"
     setup_django(database_url)
     from django.db import connection
 
     from accounts.models import User
-    from billing.services import quota_hold, quota_release, quota_settle
+    from billing.selectors import token_price_for
+    from billing.services import (
+        credits_hold,
+        credits_release,
+        credits_settle,
+        quota_hold,
+        quota_release,
+        quota_settle,
+    )
     from store.models import Listing
 
     listing = Listing.objects.get(pk=accounts["listing"])
+    price = token_price_for(listing=listing)
+
+    def hold(user, request_id: str) -> None:
+        if ledger == "credits":
+            # HOLD_TOKENS prompt tokens' worth of credit, settled for USED_TOKENS of them.
+            amount = HOLD_TOKENS * price.input_per_mtok
+            credits_hold(
+                user=user, listing=listing, price=price, amount=amount, request_id=request_id
+            )
+        else:
+            quota_hold(user=user, listing=listing, tokens=HOLD_TOKENS, request_id=request_id)
+
+    def finish(request_id: str) -> None:
+        if ledger == "credits" and mode == "release":
+            credits_release(request_id=request_id)
+        elif ledger == "credits":
+            credits_settle(request_id=request_id, prompt_tokens=USED_TOKENS, completion_tokens=0)
+        elif mode == "release":
+            quota_release(request_id=request_id)
+        else:
+            quota_settle(request_id=request_id, used_tokens=USED_TOKENS)
+
     users = {pk: User.objects.get(pk=pk) for pk in set(accounts["users"])}
     connection.close()
     latencies: list[float] = []
@@ -131,12 +166,9 @@ def caller_process(args: tuple, ready, results) -> None:
         while time.time() < deadline:
             request_id = f"{prefix}{done}"
             began = time.perf_counter()
-            quota_hold(user=user, listing=listing, tokens=HOLD_TOKENS, request_id=request_id)
+            hold(user, request_id)
             mine.append(time.perf_counter() - began)
-            if mode == "release":
-                quota_release(request_id=request_id)
-            else:
-                quota_settle(request_id=request_id, used_tokens=USED_TOKENS)
+            finish(request_id)
             done += 1
         connection.close()
         with lock:
@@ -163,10 +195,13 @@ def measure(database_url: str, setup: dict, *, callers: int, hot: bool, mode: st
         per_process[n % PROCESSES].append(user)
     seconds = options["seconds"]
     jobs = [
-        (database_url, {**setup, "callers": users}, seconds, mode, options["sync"])
+        (
+            database_url, {**setup, "callers": users}, seconds, mode, options["sync"],
+            options["combine"], options["ledger"],
+        )
         for users in per_process
         if users
-    ]
+    ]  # fmt: skip
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(len(jobs))
     queue = context.Queue()
@@ -186,15 +221,19 @@ def measure(database_url: str, setup: dict, *, callers: int, hot: bool, mode: st
 
 
 def check_invariants() -> str:
-    from billing.models import QuotaHold, QuotaPack
-    from billing.selectors import quota_ledger_mismatches
+    from billing.models import CreditAccount, CreditHold, QuotaHold, QuotaPack
+    from billing.selectors import credit_ledger_mismatches, quota_ledger_mismatches
 
-    mismatches = len(quota_ledger_mismatches())
+    mismatches = len(quota_ledger_mismatches()) + len(credit_ledger_mismatches())
     negative = (
         QuotaPack.objects.filter(available__lt=0).count()
         + QuotaPack.objects.filter(held__lt=0).count()
+        + CreditAccount.objects.filter(available__lt=0).count()
     )
-    open_holds = QuotaHold.objects.filter(status=QuotaHold.Status.HELD).count()
+    open_holds = (
+        QuotaHold.objects.filter(status=QuotaHold.Status.HELD).count()
+        + CreditHold.objects.filter(status=CreditHold.Status.HELD).count()
+    )
     if mismatches or negative or open_holds:
         return f"BROKEN: {mismatches} mismatches, {negative} negative, {open_holds} open holds"
     return "intact"
@@ -209,32 +248,39 @@ def run_target(database_url: str, args) -> dict:
 
     connection.close()
     rows = []
-    for sync in args.sync:
-        for mode in ("settle", "release"):
-            for hot in (True, False):
-                for callers in args.callers:
-                    if mode == "release" and callers != max(args.callers):
-                        continue
-                    result = measure(
-                        database_url, setup, callers=callers, hot=hot, mode=mode,
-                        seconds=args.seconds, sync=sync,
-                    )  # fmt: skip
-                    result.update(
-                        callers=callers,
-                        hot=hot,
-                        mode=mode,
-                        sync=sync,
-                        invariants=check_invariants(),
-                    )
-                    rows.append(result)
-                    connection.close()
-                    print(
-                        f"  sync {sync:<3} {mode:<7} {'hot' if hot else 'spread':<6} "
-                        f"{callers:>3} callers: {result['pairs_per_second']:7.0f} pairs/s, "
-                        f"hold p50 {result['hold_p50_ms']:.1f} ms p99 {result['hold_p99_ms']:.1f} ms, "
-                        f"{result['invariants']}",
-                        flush=True,
-                    )
+    cases = [
+        (ledger, sync, combine, mode, hot, callers)
+        for ledger in args.ledgers
+        for sync in args.sync
+        for combine in args.combine
+        for mode in ("settle", "release")
+        for hot in (True, False)
+        for callers in args.callers
+        if mode == "settle" or callers == max(args.callers)
+    ]
+    for ledger, sync, combine, mode, hot, callers in cases:
+        result = measure(
+            database_url, setup, callers=callers, hot=hot, mode=mode, seconds=args.seconds,
+            sync=sync, combine=combine, ledger=ledger,
+        )  # fmt: skip
+        result.update(
+            ledger=ledger,
+            callers=callers,
+            hot=hot,
+            mode=mode,
+            sync=sync,
+            combine=combine,
+            invariants=check_invariants(),
+        )
+        rows.append(result)
+        connection.close()
+        print(
+            f"  {ledger:<7} sync {sync:<3} combine {combine:<3} {mode:<7} "
+            f"{'hot' if hot else 'spread':<6} {callers:>3} callers: "
+            f"{result['pairs_per_second']:7.0f} pairs/s, hold p50 {result['hold_p50_ms']:.1f} ms "
+            f"p99 {result['hold_p99_ms']:.1f} ms, {result['invariants']}",
+            flush=True,
+        )
     return {"rows": rows}
 
 
@@ -252,19 +298,23 @@ def report(results: dict, args) -> str:
         HEADING,
         "",
         f"Measured {results['date']} UTC by `bench/ledger.py` on {machine()}; load average "
-        f"{results['load']} before. Each pair is `quota_hold` ({HOLD_TOKENS} tokens) then "
-        f"`quota_settle` ({USED_TOKENS} used) or `quota_release`, through the services, "
-        f"{args.seconds:.0f} s per row, callers as threads over {PROCESSES} processes. "
+        f"{results['load']} before. Each pair is a hold then a settlement or a release through "
+        f"the services: packs `quota_hold` ({HOLD_TOKENS} tokens) → `quota_settle` "
+        f"({USED_TOKENS} used) / `quota_release`; credits `credits_hold` ({HOLD_TOKENS} tokens' "
+        f"worth) → `credits_settle` ({USED_TOKENS}) / `credits_release`. {args.seconds:.0f} s "
+        f'per row, callers as threads over {PROCESSES} processes; "combining" is '
+        "LEDGER_COMBINE (a process's concurrent calls share one statement and commit). "
         "Invariants checked after every row (balances equal their ledger sums, none negative, "
         "no hold left open).",
         "",
-        "| database | commit | path | accounts | callers | pairs/s | hold p50 | hold p99 | invariants |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| database | ledger | commit | combining | path | accounts | callers | pairs/s | hold p50 | hold p99 | invariants |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for target, data in results["targets"].items():
         for row in data["rows"]:
             lines.append(
-                f"| {target} | synchronous_commit {row['sync']} | hold → {row['mode']} | {'one hot' if row['hot'] else 'one each'} "
+                f"| {target} | {row['ledger']} | synchronous_commit {row['sync']} | {row['combine']} "
+                f"| hold → {row['mode']} | {'one hot' if row['hot'] else 'one each'} "
                 f"| {row['callers']} | {row['pairs_per_second']:.0f} | {row['hold_p50_ms']:.1f} ms "
                 f"| {row['hold_p99_ms']:.1f} ms | {row['invariants']} |"
             )
@@ -291,7 +341,8 @@ def _by_target_and_sync(results: dict) -> dict:
     grouped: dict = {}
     for target, data in results["targets"].items():
         for row in data["rows"]:
-            grouped.setdefault((target, row["sync"]), []).append(row)
+            key = (f"{target}, {row['ledger']}, combining {row['combine']}", row["sync"])
+            grouped.setdefault(key, []).append(row)
     return grouped
 
 
@@ -303,6 +354,8 @@ def main() -> None:
     parser.add_argument(
         "--sync", nargs="+", default=["on", "off"], help="LEDGER_SYNCHRONOUS_COMMIT values"
     )
+    parser.add_argument("--ledgers", nargs="+", default=["packs", "credits"])
+    parser.add_argument("--combine", nargs="+", default=["on", "off"], help="LEDGER_COMBINE")
     parser.add_argument("--target-url", help=argparse.SUPPRESS)  # one target, in a subprocess
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -338,6 +391,7 @@ def main() -> None:
                 str(args.seconds),
             ]
             command += ["--callers", *map(str, args.callers), "--sync", *args.sync]
+            command += ["--ledgers", *args.ledgers, "--combine", *args.combine]
             finished = subprocess.run(command, capture_output=True, text=True)
             print("\n".join(finished.stdout.splitlines()[:-1]), flush=True)
             if finished.returncode != 0:
