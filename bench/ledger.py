@@ -166,9 +166,9 @@ def caller_process(args: tuple, ready, results) -> None:
         while time.time() < deadline:
             request_id = f"{prefix}{done}"
             began = time.perf_counter()
-            hold(user, request_id)
+            held = hold(user, request_id)
             mine.append(time.perf_counter() - began)
-            finish(request_id)
+            finish(request_id, held)
             done += 1
         connection.close()
         with lock:

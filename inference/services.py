@@ -199,6 +199,7 @@ def completion_start(
     ticket = limits_admit(api_key=api_key, tokens=reserve) if api_key is not None else None
     request_id = uuid.uuid4().hex
     held = False
+    credit_hold = None
     free_ticket = None
     try:
         if payer == "credits" and price.free:
@@ -211,7 +212,7 @@ def completion_start(
             most = token_cost(
                 prompt_tokens=len(prompt_ids), completion_tokens=params.n * max_tokens, price=price
             )
-            credits_hold(
+            credit_hold = credits_hold(
                 user=user,
                 listing=listing,
                 price=price,
@@ -243,6 +244,14 @@ def completion_start(
             "limit_tokens_key": ticket.tokens_key if ticket else None,
             "limit_month_key": ticket.month_key if ticket else None,
             "limit_counted": ticket.tokens if ticket else 0,
+            # What the credit hold reserved, at which prices: settling needs no read of it.
+            "credit_terms": [
+                credit_hold.amount,
+                credit_hold.input_per_mtok,
+                credit_hold.output_per_mtok,
+            ]
+            if credit_hold
+            else None,
             "free_tokens_key": free_ticket.tokens_key if free_ticket else None,
             "free_counted": free_ticket.tokens if free_ticket else 0,
         }
@@ -302,6 +311,7 @@ def completion_settle(
 
     Idempotent: the first call writes the UsageRecord; any later call returns it unchanged.
     """
+    from billing.models import CreditHold
     from billing.services import credits_release, credits_settle, quota_release, quota_settle
 
     client = _redis()
@@ -316,8 +326,19 @@ def completion_settle(
     cost = 0
     if credits and status != "error":
         # Debited first (its own short transaction): the record then says what was charged.
+        terms = context.get("credit_terms")
         cost = credits_settle(
-            request_id=request_id, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            request_id=request_id,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            hold=CreditHold(
+                request_id=request_id,
+                amount=terms[0],
+                input_per_mtok=terms[1],
+                output_per_mtok=terms[2],
+            )
+            if terms
+            else None,
         )
     elif credits:
         credits_release(request_id=request_id)

@@ -3,9 +3,12 @@ or finishes that concurrent requests of one process made at the same moment
 (billing/services/ledger_batch.py).
 
 Each function runs the single-call function of migrations 0004/0009 once per item, so the
-rules are the same by construction. Items are taken in (customer, model) order, whatever
-order they came in: every batch then locks packs and credit accounts in the same order, so
-two batches never wait for each other in a circle.
+rules are the same by construction. Locks are taken in the order every single call takes
+them, so that nothing waits in a circle: a quota batch first locks all the packs it will
+touch in (expires_at, id) order (two items of one customer would otherwise lock that
+customer's packs in item order), a finish batch locks its holds first (as a single finish
+does); items then run in (customer, model) order, which is also the order credit accounts
+and key spend rows are locked in.
 """
 
 from django.db import migrations
@@ -18,6 +21,11 @@ LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
+    PERFORM 1 FROM billing_quotapack p
+    WHERE (p.user_id, p.listing_id) IN (SELECT * FROM unnest(p_users, p_listings))
+      AND p.closed_at IS NULL AND p.expires_at > now()
+    ORDER BY p.expires_at, p.id
+    FOR UPDATE;
     FOR r IN
         SELECT * FROM unnest(p_users, p_listings, p_tokens, p_requests)
             WITH ORDINALITY AS t(u, l, k, q, i)
@@ -38,6 +46,17 @@ LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
+    -- The holds first, then their packs: the order a single finish takes them in.
+    PERFORM 1 FROM billing_quotahold h WHERE h.request_id = ANY(p_requests)
+    ORDER BY h.id FOR UPDATE;
+    PERFORM 1 FROM billing_quotapack p
+    WHERE p.id IN (
+        SELECT e.pack_id FROM billing_quotaledgerentry e
+        JOIN billing_quotahold h ON h.id = e.hold_id
+        WHERE h.request_id = ANY(p_requests)
+    )
+    ORDER BY p.expires_at, p.id
+    FOR UPDATE;
     FOR r IN
         SELECT t.q, t.n, t.s, t.i FROM unnest(p_requests, p_used, p_status)
             WITH ORDINALITY AS t(q, n, s, i)
@@ -82,6 +101,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
+    PERFORM 1 FROM billing_credithold h WHERE h.request_id = ANY(p_requests)
+    ORDER BY h.id FOR UPDATE;
     FOR r IN
         SELECT t.q, t.n, t.s, t.i FROM unnest(p_requests, p_used, p_status)
             WITH ORDINALITY AS t(q, n, s, i)

@@ -197,10 +197,16 @@ def _finish(*, request_id: str, used: int, status: str) -> bool:
     return outcome == 1
 
 
-def credits_settle(*, request_id: str, prompt_tokens: int, completion_tokens: int) -> int:
+def credits_settle(
+    *, request_id: str, prompt_tokens: int, completion_tokens: int, hold: CreditHold | None = None
+) -> int:
     """Debits the request's exact cost at the prices it was admitted at (at most what was
-    held) and releases the rest; returns the cost in µ¢. Idempotent."""
-    hold = CreditHold.objects.filter(request_id=request_id).first()
+    held) and releases the rest; returns the cost in µ¢. Idempotent.
+
+    ``hold``: the terms credits_hold answered at admission (amount and prices), when the
+    caller kept them; the settlement is then one round trip (no read of the hold first)."""
+    if hold is None:
+        hold = CreditHold.objects.filter(request_id=request_id).first()
     if hold is None:
         raise ApplicationError(
             "No hold exists for this request id.", code="hold_not_found", status=404
