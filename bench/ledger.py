@@ -129,21 +129,23 @@ def caller_process(args: tuple, ready, results) -> None:
     listing = Listing.objects.get(pk=accounts["listing"])
     price = token_price_for(listing=listing)
 
-    def hold(user, request_id: str) -> None:
+    def hold(user, request_id: str):
         if ledger == "credits":
             # HOLD_TOKENS prompt tokens' worth of credit, settled for USED_TOKENS of them.
             amount = HOLD_TOKENS * price.input_per_mtok
-            credits_hold(
+            return credits_hold(
                 user=user, listing=listing, price=price, amount=amount, request_id=request_id
             )
-        else:
-            quota_hold(user=user, listing=listing, tokens=HOLD_TOKENS, request_id=request_id)
+        return quota_hold(user=user, listing=listing, tokens=HOLD_TOKENS, request_id=request_id)
 
-    def finish(request_id: str) -> None:
+    def finish(request_id: str, held) -> None:
         if ledger == "credits" and mode == "release":
             credits_release(request_id=request_id)
         elif ledger == "credits":
-            credits_settle(request_id=request_id, prompt_tokens=USED_TOKENS, completion_tokens=0)
+            # As completion_settle does: with the terms the hold answered at admission.
+            credits_settle(
+                request_id=request_id, prompt_tokens=USED_TOKENS, completion_tokens=0, hold=held
+            )
         elif mode == "release":
             quota_release(request_id=request_id)
         else:
@@ -153,6 +155,7 @@ def caller_process(args: tuple, ready, results) -> None:
     connection.close()
     latencies: list[float] = []
     counts = [0]
+    errors: list[str] = []
     lock = threading.Lock()
 
     def run(user_pk: int, worker: int, start_at: float) -> None:
@@ -163,13 +166,17 @@ def caller_process(args: tuple, ready, results) -> None:
         while time.time() < start_at:
             time.sleep(0.001)
         deadline = start_at + seconds
-        while time.time() < deadline:
-            request_id = f"{prefix}{done}"
-            began = time.perf_counter()
-            held = hold(user, request_id)
-            mine.append(time.perf_counter() - began)
-            finish(request_id, held)
-            done += 1
+        try:
+            while time.time() < deadline:
+                request_id = f"{prefix}{done}"
+                began = time.perf_counter()
+                held = hold(user, request_id)
+                mine.append(time.perf_counter() - began)
+                finish(request_id, held)
+                done += 1
+        except Exception as exc:  # noqa: BLE001 - a broken caller fails the whole run
+            with lock:
+                errors.append(repr(exc))
         connection.close()
         with lock:
             latencies.extend(mine)
@@ -185,7 +192,7 @@ def caller_process(args: tuple, ready, results) -> None:
         worker.start()
     for worker in workers:
         worker.join()
-    results.put({"pairs": counts[0], "latencies": latencies})
+    results.put({"pairs": counts[0], "latencies": latencies, "errors": errors})
 
 
 def measure(database_url: str, setup: dict, *, callers: int, hot: bool, mode: str, **options):
@@ -211,6 +218,9 @@ def measure(database_url: str, setup: dict, *, callers: int, hot: bool, mode: st
     results = [queue.get() for _ in processes]
     for process in processes:
         process.join()
+    errors = [error for r in results for error in r["errors"]]
+    if errors:
+        raise SystemExit(f"callers failed: {errors[:3]}")
     latencies = sorted(x for r in results for x in r["latencies"])
     pairs = sum(r["pairs"] for r in results)
     return {
