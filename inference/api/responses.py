@@ -1,47 +1,17 @@
-"""Turning a generation's stream events into OpenAI's answers: one JSON body, or Server-Sent
-Events in the chunk format ending with ``data: [DONE]``.
+"""Formatting a completion's events (inference/completions.follow) as OpenAI's answers: one
+JSON body, or Server-Sent Events in the chunk format ending with ``data: [DONE]``.
 
-Both read Redis asynchronously, so a waiting or streaming request holds no thread. Whoever
-reads the final event settles the request; a reader that stops early (client gone, timeout)
-hands the request to a background reader that cancels it and settles what was produced.
+Nothing here settles or cancels anything: the follower does, on every path. Both read Redis
+asynchronously (through the follower), so a waiting or streaming request holds no thread.
 """
 
 import json
-import logging
-
-import redis.asyncio as aioredis
-from django.conf import settings
-from redis.exceptions import RedisError
 
 from billing.money import exact_major_units
-from config.db import sync_to_async_released
 from inference.api.errors import RETRY_AFTER_SECONDS, OpenAIError, store_unavailable
 from inference.api.logprobs import chat_logprobs, text_logprobs
-from inference.monitoring.observer import timed
-from inference.protocol import DELTA, DONE, ERROR, FINISH
-from inference.services import (
-    StartedCompletion,
-    completion_abandon_in_background,
-    completion_settle_from_events,
-    completion_worker_lost,
-)
-from inference.streams import StreamTimeout, WorkerLost, events_read_async
-
-logger = logging.getLogger(__name__)
-
-
-def _settle_or_log(*, request_id: str, events: list[dict]):
-    # The answer is complete whatever happens here: a failed settlement (billing refused a
-    # conflicting update) must not break the response; its hold is left to the stale-hold sweep.
-    try:
-        return completion_settle_from_events(request_id=request_id, events=events)
-    except Exception:  # noqa: BLE001
-        logger.exception("Settling %s failed; the stale-hold sweep will release it", request_id)
-        return None
-
-
-_settle = sync_to_async_released(_settle_or_log)
-_settle_lost = sync_to_async_released(completion_worker_lost)
+from inference.completions import ChoiceFinished, Done, Failed, Text, follow
+from inference.services import StartedCompletion
 
 
 def _finish_reason(reason: str) -> str:
@@ -118,49 +88,35 @@ def _timeout_error() -> OpenAIError:
     )
 
 
+def _failure(failed: Failed) -> OpenAIError:
+    """The one mapping of a follower's failure to OpenAI's error."""
+    if failed.cause == "generation":
+        return _error_from_event(failed.event)
+    if failed.cause == "worker_lost":
+        return _worker_lost_error()
+    if failed.cause == "timeout":
+        return _timeout_error()
+    return store_unavailable()
+
+
 async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
     """Waits for the whole answer; raises OpenAIError when the generation failed."""
     texts = {index: [] for index in range(started.n)}
     logprobs: dict[int, list] = {index: [] for index in range(started.n)}
     reasons: dict[int, str] = {}
-    events: list[dict] = []
-    client = aioredis.from_url(settings.REDIS_URL)
-    finished = False
-    record = None
-    try:
-        async for event in timed(
-            started,
-            events_read_async(
-                client,
-                started.request_id,
-                timeout=settings.INFERENCE_REQUEST_TIMEOUT,
-                queue=started.queue,
-            ),
-        ):
-            kind_ = event.get("type")
-            if kind_ == DELTA:
-                texts.setdefault(event["index"], []).append(event.get("text", ""))
-                logprobs.setdefault(event["index"], []).extend(event.get("logprobs", []))
-            elif kind_ == FINISH:
-                reasons[event["index"]] = event.get("finish_reason", "stop")
-                events.append(event)
-            elif kind_ in (DONE, ERROR):
-                events.append(event)
-                finished = True
-                record = await _settle(request_id=started.request_id, events=events)
-                if kind_ == ERROR:
-                    raise _error_from_event(event)
-    except WorkerLost as exc:
-        finished = True
-        await _settle_lost(request_id=started.request_id)
-        raise _worker_lost_error() from exc
-    except StreamTimeout as exc:
-        raise _timeout_error() from exc
-    finally:
-        if not finished:
-            completion_abandon_in_background(request_id=started.request_id, queue=started.queue)
-        await client.aclose()
-    final = events[-1]
+    done = None
+    async for event in follow(started):
+        if isinstance(event, Text):
+            texts.setdefault(event.index, []).append(event.text)
+            logprobs.setdefault(event.index, []).extend(event.logprobs)
+        elif isinstance(event, ChoiceFinished):
+            reasons[event.index] = event.reason
+        elif isinstance(event, Failed):
+            raise _failure(event)
+        elif isinstance(event, Done):
+            done = event
+    if done is None:  # the follower always ends with Done or Failed; never answer half
+        raise _timeout_error()
     identifier, object_name = _ids(started, kind)
     shape = chat_logprobs if kind == "chat" else text_logprobs
     choices = []
@@ -188,9 +144,7 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
         "model": started.model_id,
         "system_fingerprint": None,
         "choices": choices,
-        "usage": _usage(
-            final.get("prompt_tokens", 0), final.get("completion_tokens", 0), record=record
-        ),
+        "usage": _usage(done.prompt_tokens, done.completion_tokens, record=done.record),
     }
 
 
@@ -249,67 +203,22 @@ async def completion_events(
             body["usage"] = None
         return body
 
-    client = aioredis.from_url(settings.REDIS_URL)
-    events: list[dict] = []
-    finished = False
-    try:
-        if kind == "chat":
-            for index in range(started.n):
-                yield _sse(chunk(index, role=True))
-        async for event in timed(
-            started,
-            events_read_async(
-                client,
-                started.request_id,
-                timeout=settings.INFERENCE_REQUEST_TIMEOUT,
-                queue=started.queue,
-            ),
-        ):
-            kind_ = event.get("type")
-            if kind_ == DELTA and (event.get("text") or event.get("logprobs")):
-                yield _sse(
-                    chunk(event["index"], content=event["text"], logprobs=event.get("logprobs"))
-                )
-            elif kind_ == FINISH:
-                events.append(event)
-                yield _sse(
-                    chunk(
-                        event["index"], finish_reason=_finish_reason(event.get("finish_reason", ""))
-                    )
-                )
-            elif kind_ in (DONE, ERROR):
-                events.append(event)
-                finished = True
-                record = await _settle(request_id=started.request_id, events=events)
-                if kind_ == ERROR:
-                    yield _sse({"error": _error_from_event(event).body()})
-                elif include_usage:
-                    charged = (
-                        record.charged_tokens if (show_charged and record is not None) else None
-                    )
-                    usage = _usage(
-                        event.get("prompt_tokens", 0),
-                        event.get("completion_tokens", 0),
-                        charged,
-                        record=record,
-                    )
-                    yield _sse({**base, "choices": [], "usage": usage})
-                yield _sse("[DONE]")
-    except WorkerLost:
-        finished = True
-        await _settle_lost(request_id=started.request_id)
-        yield _sse({"error": _worker_lost_error().body()})
-        yield _sse("[DONE]")
-    except StreamTimeout:
-        yield _sse({"error": _timeout_error().body()})
-        yield _sse("[DONE]")
-    except RedisError:
-        logger.exception("Lost Redis while streaming %s", started.request_id)
-        yield _sse({"error": store_unavailable().body()})
-        yield _sse("[DONE]")
-    finally:
-        if not finished:
-            # The client went away (this generator is being cancelled or closed) or the
-            # stream timed out: a thread stops the generation and settles what was produced.
-            completion_abandon_in_background(request_id=started.request_id, queue=started.queue)
-        await client.aclose()
+    if kind == "chat":
+        for index in range(started.n):
+            yield _sse(chunk(index, role=True))
+    async for event in follow(started):
+        if isinstance(event, Text):
+            if event.text or event.logprobs:
+                yield _sse(chunk(event.index, content=event.text, logprobs=event.logprobs))
+        elif isinstance(event, ChoiceFinished):
+            yield _sse(chunk(event.index, finish_reason=_finish_reason(event.reason)))
+        elif isinstance(event, Failed):
+            yield _sse({"error": _failure(event).body()})
+            yield _sse("[DONE]")
+        elif isinstance(event, Done):
+            if include_usage:
+                record = event.record
+                charged = record.charged_tokens if (show_charged and record is not None) else None
+                usage = _usage(event.prompt_tokens, event.completion_tokens, charged, record=record)
+                yield _sse({**base, "choices": [], "usage": usage})
+            yield _sse("[DONE]")

@@ -1,0 +1,135 @@
+"""Following one admitted completion to its end: the completion follower.
+
+``follow`` reads the request's stream of worker events and yields domain events (text,
+a choice finished, done, failed). It owns settlement, exactly once on every path:
+
+- the final event (done or a worker error): settled from it, here, before it is yielded;
+- the worker died (its claim is gone): settled as "worker lost" (what it produced);
+- the reader gives up (timeout, Redis lost) or the caller stops reading (the client went
+  away, so the generator is closed): a background reader cancels the generation and
+  settles what was produced (``completion_abandon_in_background``).
+
+The API formatters (inference/api/responses.py) only turn these events into OpenAI's JSON
+or Server-Sent Events; the playground goes through the same formatters, so through here.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from config.db import sync_to_async_released
+from inference.models import UsageRecord
+from inference.monitoring.observer import timed
+from inference.protocol import DELTA, DONE, ERROR, FINISH
+from inference.services import (
+    StartedCompletion,
+    completion_abandon_in_background,
+    completion_settle_from_events,
+    completion_worker_lost,
+)
+from inference.streams import StreamTimeout, WorkerLost, events_read_async
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Text:
+    """Generated text (or log probabilities) of choice ``index``."""
+
+    index: int
+    text: str
+    logprobs: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChoiceFinished:
+    index: int
+    reason: str  # the worker's: "stop", "length", "cancelled", ...
+
+
+@dataclass(frozen=True)
+class Done:
+    """The answer is complete and settled (``record``: None if the settlement failed)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    record: UsageRecord | None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The answer ends without completing. ``cause``: "generation" (the worker's error event
+    is ``event``), "worker_lost", "timeout" or "store_unavailable"."""
+
+    cause: str
+    event: dict = field(default_factory=dict)
+
+
+Event = Text | ChoiceFinished | Done | Failed
+
+
+def _settle_or_log(*, request_id: str, events: list[dict]) -> UsageRecord | None:
+    # The answer is complete whatever happens here: a failed settlement (billing refused a
+    # conflicting update) must not break the response; its hold is left to the stale-hold sweep.
+    try:
+        return completion_settle_from_events(request_id=request_id, events=events)
+    except Exception:  # noqa: BLE001
+        logger.exception("Settling %s failed; the stale-hold sweep will release it", request_id)
+        return None
+
+
+_settle = sync_to_async_released(_settle_or_log)
+_settle_lost = sync_to_async_released(completion_worker_lost)
+
+
+async def follow(started: StartedCompletion) -> AsyncIterator[Event]:
+    """The request's events until its end; the last one is ``Done`` or ``Failed``."""
+    client = aioredis.from_url(settings.REDIS_URL)
+    finals: list[dict] = []
+    settled = False
+    try:
+        async for event in timed(
+            started,
+            events_read_async(
+                client,
+                started.request_id,
+                timeout=settings.INFERENCE_REQUEST_TIMEOUT,
+                queue=started.queue,
+            ),
+        ):
+            kind = event.get("type")
+            if kind == DELTA:
+                yield Text(event["index"], event.get("text", ""), event.get("logprobs") or [])
+            elif kind == FINISH:
+                finals.append(event)
+                yield ChoiceFinished(event["index"], event.get("finish_reason", "stop"))
+            elif kind in (DONE, ERROR):
+                finals.append(event)
+                settled = True
+                record = await _settle(request_id=started.request_id, events=finals)
+                if kind == ERROR:
+                    yield Failed("generation", event)
+                else:
+                    yield Done(
+                        event.get("prompt_tokens", 0), event.get("completion_tokens", 0), record
+                    )
+                return
+    except WorkerLost:
+        settled = True
+        await _settle_lost(request_id=started.request_id)
+        yield Failed("worker_lost")
+    except StreamTimeout:
+        yield Failed("timeout")
+    except RedisError:
+        logger.exception("Lost Redis while following %s", started.request_id)
+        yield Failed("store_unavailable")
+    finally:
+        if not settled:
+            # The caller stopped reading (the client went away) or the stream gave up: a
+            # thread stops the generation and settles what was produced.
+            completion_abandon_in_background(request_id=started.request_id, queue=started.queue)
+        await client.aclose()
