@@ -23,11 +23,14 @@ def _check_database() -> str | None:
 
 
 def _check_redis() -> str | None:
-    import redis
-    from django.conf import settings
+    from config.redis_clients import redis_dedicated_client
 
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+        client = redis_dedicated_client(socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
     except Exception as exc:  # noqa: BLE001
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -48,10 +48,9 @@ def consumed_queues(sender) -> list[str]:
 
 
 def _redis():
-    import redis
-    from django.conf import settings
+    from config.redis_clients import redis_client
 
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis_client()
 
 
 def live_workers() -> list[dict]:

@@ -17,11 +17,11 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import redis.asyncio as aioredis
 from django.conf import settings
 from redis.exceptions import RedisError
 
 from config.db import sync_to_async_released
+from config.redis_clients import redis_async_client
 from inference.models import UsageRecord
 from inference.monitoring.observer import timed
 from inference.protocol import DELTA, DONE, ERROR, FINISH
@@ -88,7 +88,7 @@ _settle_lost = sync_to_async_released(completion_worker_lost)
 
 async def follow(started: StartedCompletion) -> AsyncIterator[Event]:
     """The request's events until its end; the last one is ``Done`` or ``Failed``."""
-    client = aioredis.from_url(settings.REDIS_URL)
+    client = redis_async_client()
     finals: list[dict] = []
     settled = False
     try:

@@ -74,7 +74,7 @@ class LimitTicket:
 
 
 def _client() -> redis.Redis:
-    from inference.connections import redis_client
+    from config.redis_clients import redis_client
 
     return redis_client()
 

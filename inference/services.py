@@ -26,8 +26,8 @@ from django.db import transaction
 
 from accounts.models import ApiKey, User
 from config.api_errors import ApplicationError
+from config.redis_clients import redis_client, redis_dedicated_client
 from inference import tokenization
-from inference.connections import redis_client
 from inference.limits import free_limits_admit, limits_admit, limits_correct
 from inference.models import UsageRecord
 from inference.pools.placement import placement_queue
@@ -413,7 +413,7 @@ def completion_abandon(
     """The client is gone (or gave up): stop the generation, wait for its final event and
     settle only what was produced. No final event in time: release everything."""
     # Its own connection: this reader blocks on XREAD for a long time.
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = redis_dedicated_client()
     generation_cancel(client, request_id)
     events: list[dict] = []
     try:

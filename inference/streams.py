@@ -9,28 +9,9 @@ Writer functions (worker side) come first; the web side's readers follow below.
 
 import asyncio
 import json
-import os
-import threading
 import time
 
 from inference.protocol import CLAIMED
-
-_clients: dict[int, object] = {}
-_clients_lock = threading.Lock()
-
-
-def stream_client():
-    """This process's Redis client for streams (thread-safe; rebuilt after a fork)."""
-    import redis
-    from django.conf import settings
-
-    pid = os.getpid()
-    with _clients_lock:
-        client = _clients.get(pid)
-        if client is None:
-            _clients.clear()
-            client = _clients[pid] = redis.Redis.from_url(settings.REDIS_URL)
-        return client
 
 
 def event_encode(event: dict) -> dict[str, str]:

@@ -22,17 +22,18 @@ _JOB_FIELDS = {f.name for f in fields(GenerationJob)}
 @shared_task(name=GENERATE_TASK, bind=True, acks_late=True, ignore_result=True)
 def generate(self, **payload) -> str:
     # Imported here so that web processes, which only send this task, never import torch.
+    from config.redis_clients import redis_client
     from config.worker_heartbeat import current_worker
     from inference.engine import process_engine
     from inference.engine.relay import error_event, failure_event, relay_job
     from inference.monitoring.metrics import worker_tasks
     from inference.pools.upstream import pool_relay
     from inference.pools.warmup import model_id_for_dir, pool_for_queue
-    from inference.streams import cancel_requested, events_append, stream_client, stream_progress
+    from inference.streams import cancel_requested, events_append, stream_progress
 
     # Fields added to the protocol later are ignored by older workers, not fatal.
     job = GenerationJob(**{k: v for k, v in payload.items() if k in _JOB_FIELDS})
-    client = stream_client()
+    client = redis_client()
     started, finished, tokens = stream_progress(client, job.request_id)
     if finished:
         return "duplicate"

@@ -36,7 +36,8 @@ def process_engine() -> Engine:
     global _engine, _engine_pid
     with _lock:
         if _engine is None or _engine_pid != os.getpid():
-            from inference.streams import events_exchange, stream_client
+            from config.redis_clients import redis_client
+            from inference.streams import events_exchange
 
             threads = configure_torch_threads(settings.INFERENCE_TORCH_THREADS)
             _engine = Engine(
@@ -55,7 +56,7 @@ def process_engine() -> Engine:
                     threads=threads,
                 ),
                 relay=Relay(
-                    send=lambda events, check: events_exchange(stream_client(), events, check)
+                    send=lambda events, check: events_exchange(redis_client(), events, check)
                 ),
                 torch_threads=threads,
             )

@@ -22,17 +22,15 @@ def known_queues(workers: list[dict]) -> list[str]:
 def queue_depths(queues: list[str]) -> dict[str, int]:
     """Messages waiting per queue: with Celery's Redis transport, a queue is a Redis list of
     that name (the broker may be another Redis than the streams')."""
-    import redis
     from django.conf import settings
 
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    try:
-        pipe = client.pipeline(transaction=False)
-        for queue in queues:
-            pipe.llen(queue)
-        return dict(zip(queues, pipe.execute(), strict=True))
-    finally:
-        client.close()
+    from config.redis_clients import redis_client
+
+    client = redis_client(settings.CELERY_BROKER_URL)
+    pipe = client.pipeline(transaction=False)
+    for queue in queues:
+        pipe.llen(queue)
+    return dict(zip(queues, pipe.execute(), strict=True))
 
 
 class StoreCollector:
