@@ -91,10 +91,19 @@ def credits_grant(*, user, cents: int, actor, reason: str) -> CreditLedgerEntry:
     )
 
 
-def credits_hold(*, user, listing, price: TokenPrice, amount: int, request_id: str) -> CreditHold:
+def credits_hold(
+    *,
+    user,
+    listing,
+    price: TokenPrice,
+    amount: int,
+    request_id: str,
+    purpose: str = CreditHold.Purpose.COMPLETION,
+) -> CreditHold:
     """Reserves ``amount`` µ¢ (the request's maximum cost at ``price``) in one round trip
     (billing_credit_hold, migration 0006). 402 insufficient_quota when the balance cannot
-    cover it; nothing is written then."""
+    cover it; nothing is written then. A training hold is marked with its ``purpose`` (the
+    caller's transaction makes both one: the stale-hold sweep must never see it unmarked)."""
     if amount < 0 or not request_id:
         raise ApplicationError("A credit hold needs an amount and a request id.", field="amount")
     try:
@@ -109,6 +118,8 @@ def credits_hold(*, user, listing, price: TokenPrice, amount: int, request_id: s
         raise ApplicationError(
             "A hold already exists for this request id.", code="duplicate_request", status=409
         ) from exc
+    if hold_id is not None and purpose != CreditHold.Purpose.COMPLETION:
+        CreditHold.objects.filter(pk=hold_id).update(purpose=purpose)
     if hold_id is None:
         raise ApplicationError(
             f"This request may cost up to {format_microcents(amount)} but your credit balance "
@@ -124,6 +135,7 @@ def credits_hold(*, user, listing, price: TokenPrice, amount: int, request_id: s
         input_per_mtok=price.input_per_mtok,
         output_per_mtok=price.output_per_mtok,
         status=CreditHold.Status.HELD,
+        purpose=purpose,
     )
 
 
@@ -163,7 +175,11 @@ def credits_release(*, request_id: str) -> None:
 def credit_holds_release_stale(*, older_than_seconds: int = 900) -> int:
     """Gives back the credit holds of requests that died (never settled); returns how many."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    stale = CreditHold.objects.filter(status=CreditHold.Status.HELD, created_at__lt=cutoff)
+    stale = CreditHold.objects.filter(
+        status=CreditHold.Status.HELD,
+        purpose=CreditHold.Purpose.COMPLETION,
+        created_at__lt=cutoff,
+    )
     return sum(
         _finish(request_id=request_id, used=0, status=CreditHold.Status.RELEASED)
         for request_id in list(stale.values_list("request_id", flat=True))
