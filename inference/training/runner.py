@@ -43,12 +43,49 @@ def _metrics(trainer, *, step: int, total: int, loss: float, tokens_per_second: 
     return metrics, eta
 
 
+def _transformers_imported(attempts: int = 5) -> None:
+    """transformers' lazy first import is not thread-safe: in a worker just started, the
+    pool-warmup thread may be importing it too, and this thread then gets an ImportError
+    for a name that is there a moment later. Imported here first, again if that happens."""
+    from inference.tokenization import _load_lock
+
+    for attempt in range(attempts):
+        try:
+            with _load_lock:
+                from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+            return
+        except ImportError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+
+
+def _claim_when_free(*, job_id: str, runner: str):
+    """Claims the job, waiting up to two leases while another worker's lease on it is live:
+    a redelivery that arrives just before a dead worker's lease runs out still takes the
+    job over. A job alive elsewhere after that is left to it (and, should it die later, to
+    the upkeep, which sends the job again)."""
+    lease = settings.TRAINING_LEASE_SECONDS
+    deadline = time.monotonic() + 2 * lease
+    while True:
+        job = services.job_claim(job_id=job_id, runner=runner)
+        if job is not None:
+            return job
+        active = FineTuningJob.objects.filter(
+            public_id=job_id, status__in=FineTuningJob.ACTIVE
+        ).exists()
+        if not active or time.monotonic() > deadline:
+            return None
+        time.sleep(max(0.2, lease / 4))
+
+
 def job_run(*, job_id: str, runner: str) -> str:
     """Trains the job if this worker may take it; returns what happened."""
-    job = services.job_claim(job_id=job_id, runner=runner)
+    job = _claim_when_free(job_id=job_id, runner=runner)
     if job is None:
         return "skipped"
     try:
+        _transformers_imported()
         return _train(job, runner)
     except Exception as exc:  # noqa: BLE001 - any failure ends the job, uncharged, saying why
         logger.exception("Fine-tuning job %s failed", job_id)
