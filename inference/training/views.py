@@ -87,7 +87,11 @@ def estimate(request):
 
     form = _job_form(request.user, request.POST)
     if not form.is_valid():
-        return JsonResponse({"error": {"message": "Choose a model and a file."}}, status=400)
+        problems = "; ".join(
+            f"{form.fields[name].label if name in form.fields else name}: {' '.join(errors)}"
+            for name, errors in form.errors.items()
+        )
+        return JsonResponse({"error": {"message": problems}}, status=400)
     arguments = form.job_arguments()
     listing, version = listing_for_model(model_id=arguments["model"])
     training_file = selectors.file_for(user=request.user, public_id=arguments["training_file"])

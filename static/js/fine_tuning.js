@@ -58,13 +58,16 @@
     });
   }
 
+  var asked = 0;  // answers to older questions may arrive after newer ones: only the last counts
   function estimate() {
     if (!jobForm) return;
     var line = jobForm.querySelector("[data-ft-estimate]");
+    var mine = ++asked;
     var data = new FormData(jobForm);
     fetch(jobForm.dataset.estimateUrl, {method: "POST", body: data, headers: {"X-CSRFToken": csrf(jobForm)}})
       .then(function (r) { return r.json().then(function (body) { return [r.ok, body]; }); })
       .then(function (result) {
+        if (mine !== asked) return;
         var body = result[1];
         line.textContent = result[0]
           ? "Estimated cost: " + body.cost + " for " + body.billable_tokens + " training tokens (" +
