@@ -7,7 +7,7 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-QUEUES = ("default", "inference.cpu", "inference.gpu")
+QUEUES = ("default", "inference.cpu", "inference.gpu", "training")
 
 app = Celery("gptstore")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -39,6 +39,9 @@ app.conf.beat_schedule["store-refresh-recent-usage"] = {
 }
 app.autodiscover_tasks()
 app.autodiscover_tasks(related_name="catalog_tasks")
+# Fine-tuning: its tasks (the training run on the "training" queue, the upkeep on beat).
+app.autodiscover_tasks(["inference.training"])
+app.conf.beat_schedule["training-upkeep"] = {"task": "training.upkeep", "schedule": 60.0}
 
 # Imported for their signal handlers: workers announce themselves in Redis, and warm the
 # models of the pools whose queues they consume.

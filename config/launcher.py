@@ -41,7 +41,7 @@ LOCALSTRIPE_PORT = int(os.environ.get("LOCALSTRIPE_PORT", "8420"))
 # The inference worker: a thread pool so that tasks hand requests to the engine's one
 # decode loop per model (see docs/ARCHITECTURE.md, "Worker pool").
 WORKER_COMMAND = [
-    "-m", "celery", "-A", "config", "worker", "-Q", "default,inference.cpu",
+    "-m", "celery", "-A", "config", "worker", "-Q", "default,inference.cpu,training",
     "-P", "threads", "-c", os.environ.get("WORKER_CONCURRENCY", "16"),
     "--without-gossip", "--without-mingle", "-l", "INFO", "-n", "store-worker@%h",
 ]  # fmt: skip

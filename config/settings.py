@@ -227,9 +227,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 660)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_NAMES = ["default", "inference.cpu", "inference.gpu"]
+CELERY_TASK_QUEUES_NAMES = ["default", "inference.cpu", "inference.gpu", "training"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# With Redis as the broker, a message whose worker died unacked is handed out again once it
+# has been invisible this long (seconds). Training jobs outlive it; their runner holds a lease
+# in the database so that a second delivery of a live job stops at once (inference/training).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -296,6 +303,17 @@ INFERENCE_QUEUE_ROUTES = dict(
     item.split("=", 1) for item in env_list("INFERENCE_QUEUE_ROUTES", []) if "=" in item
 )
 INFERENCE_DEFAULT_MAX_TOKENS = env_int("INFERENCE_DEFAULT_MAX_TOKENS", 256)
+
+# Fine-tuning (inference/training): the Celery queue of the training workers, the lease a
+# running job's worker renews at every step (a job whose lease ran out is taken over from its
+# last checkpoint), how often a checkpoint is written, the largest training file, and the
+# price per 1M training tokens of models a customer owns whose publisher set none.
+TRAINING_QUEUE = env_str("TRAINING_QUEUE", "training")
+TRAINING_LEASE_SECONDS = env_int("TRAINING_LEASE_SECONDS", 120)
+TRAINING_CHECKPOINT_EVERY_STEPS = env_int("TRAINING_CHECKPOINT_EVERY_STEPS", 20)
+TRAINING_MAX_FILE_BYTES = env_int("TRAINING_MAX_FILE_BYTES", 50 * 1024**2)
+TRAINING_OWNED_PRICE_PER_MTOK = env_int("TRAINING_OWNED_PRICE_PER_MTOK", 300)
+TRAINING_TORCH_THREADS = env_int("TRAINING_TORCH_THREADS", 0)
 
 # /metrics (Prometheus): answered only to "Authorization: Bearer <METRICS_TOKEN>"; unset, the
 # page does not exist (404). Web and worker processes of one machine write their samples to

@@ -18,5 +18,6 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("v1/", include("inference.api.urls")),
     path("", include("inference.urls")),
+    path("", include("inference.training.urls")),
     path("", include("store.urls")),
 ]

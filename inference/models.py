@@ -103,5 +103,26 @@ class BlockedPattern(models.Model):
 # Models of the app's packages, registered with this app.
 from inference.monitoring.models import GenerationTiming  # noqa: E402
 from inference.pools.models import WorkerPool  # noqa: E402
+from inference.training.models import (  # noqa: E402
+    FineTunedModel,
+    FineTunedWeightFile,
+    FineTuningCheckpoint,
+    FineTuningEvent,
+    FineTuningJob,
+    FineTuningTerms,
+    TrainingFile,
+)
 
-__all__ = ["BlockedPattern", "GenerationTiming", "UsageRecord", "WorkerPool"]
+__all__ = [
+    "BlockedPattern",
+    "FineTunedModel",
+    "FineTunedWeightFile",
+    "FineTuningCheckpoint",
+    "FineTuningEvent",
+    "FineTuningJob",
+    "FineTuningTerms",
+    "GenerationTiming",
+    "TrainingFile",
+    "UsageRecord",
+    "WorkerPool",
+]

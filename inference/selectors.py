@@ -125,10 +125,17 @@ def _cards(listings: list[Listing]) -> list[dict]:
 def models_for_key(*, api_key: ApiKey) -> list[dict]:
     """The models this key's owner may call (owned or rented, with a ready version), in
     OpenAI's model object shape plus context length and prices."""
-    return _cards(list(usable_listings(user=api_key.user)))
+    from inference.training.selectors import fine_tuned_cards
+
+    # Then the key owner's fine-tuned models (inference/training).
+    return _cards(list(usable_listings(user=api_key.user))) + fine_tuned_cards(user=api_key.user)
 
 
 def model_card_for_key(*, api_key: ApiKey, model_id: str) -> dict | None:
+    from inference.training.selectors import FINE_TUNED_PREFIX, fine_tuned_card
+
+    if model_id.startswith(FINE_TUNED_PREFIX):  # a fine-tuned model (inference/training)
+        return fine_tuned_card(user=api_key.user, model_id=model_id)
     publisher_slug, _, slug = model_id.partition("/")
     listing = (
         usable_listings(user=api_key.user).filter(publisher__slug=publisher_slug, slug=slug).first()
@@ -141,6 +148,8 @@ def model_card_for_key(*, api_key: ApiKey, model_id: str) -> dict | None:
 
 def playground_models(*, user: User) -> list[dict]:
     """What the playground offers: usable models with a ready version and their starters."""
+    from inference.training.selectors import fine_tuned_playground_models
+
     listings = list(usable_listings(user=user))
     versions = _latest_ready_versions([listing.pk for listing in listings])
     return [
@@ -152,7 +161,7 @@ def playground_models(*, user: User) -> list[dict]:
         }
         for listing in listings
         if listing.pk in versions
-    ]
+    ] + fine_tuned_playground_models(user=user)  # the user's fine-tuned models
 
 
 # --- usage ---------------------------------------------------------------------------

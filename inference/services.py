@@ -42,6 +42,7 @@ from inference.protocol import (
 from inference.safeguards import prompt_screen
 from inference.selectors import listing_for_model
 from inference.streams import StreamTimeout, events_read, generation_cancel
+from inference.training.selectors import FINE_TUNED_PREFIX, fine_tuned_for_completion
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,11 @@ def completion_start(
         token_cost,
     )
 
-    listing, version = listing_for_model(model_id=params.model)
+    if params.model.startswith(FINE_TUNED_PREFIX):
+        # A customer's fine-tuned model: its own weights, on its base listing's terms.
+        listing, version = fine_tuned_for_completion(user=user, model_id=params.model)
+    else:
+        listing, version = listing_for_model(model_id=params.model)
     if listing is None or version is None:
         raise ApplicationError(
             f"The model '{params.model}' does not exist.",
@@ -223,7 +228,8 @@ def completion_start(
             held = True
         started = StartedCompletion(
             request_id=request_id,
-            model_id=listing.model_id,
+            # A fine-tuned model answers under its own "ft:" id.
+            model_id=getattr(version, "model_id", listing.model_id),
             created=int(time.time()),
             prompt_tokens=len(prompt_ids),
             max_tokens=max_tokens,

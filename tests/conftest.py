@@ -111,7 +111,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("worker")
     process = start_celery_worker(
         database_name=settings.DATABASES["default"]["NAME"],
-        queues=["default", settings.INFERENCE_DEFAULT_QUEUE],
+        queues=["default", settings.INFERENCE_DEFAULT_QUEUE, settings.TRAINING_QUEUE],
         log_path=log_dir / "worker.log",
     )
     yield process

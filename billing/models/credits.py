@@ -76,6 +76,10 @@ class CreditHold(models.Model):
         SETTLED = "settled", "Settled"
         RELEASED = "released", "Released"
 
+    class Purpose(models.TextChoices):
+        COMPLETION = "completion", "Completion request"
+        TRAINING = "training", "Fine-tuning job"
+
     request_id = models.CharField(max_length=64, unique=True)
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="holds")
     listing = models.ForeignKey("store.Listing", on_delete=models.PROTECT, related_name="+")
@@ -84,6 +88,11 @@ class CreditHold(models.Model):
     input_per_mtok = models.PositiveBigIntegerField()
     output_per_mtok = models.PositiveBigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    # A training job's hold lives as long as the job (hours): the stale-hold sweep, meant for
+    # requests that died, leaves it to inference/training's upkeep.
+    purpose = models.CharField(
+        max_length=16, choices=Purpose.choices, default=Purpose.COMPLETION, db_default="completion"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The API key that made the request and the month its spend counts in (KeySpend).

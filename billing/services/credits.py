@@ -142,12 +142,21 @@ class KeyBudgetExceeded(ApplicationError):
 
 
 def credits_hold(
-    *, user, listing, price: TokenPrice, amount: int, request_id: str, api_key=None
+    *,
+    user,
+    listing,
+    price: TokenPrice,
+    amount: int,
+    request_id: str,
+    api_key=None,
+    purpose: str = CreditHold.Purpose.COMPLETION,
 ) -> CreditHold:
     """Reserves ``amount`` µ¢ (the request's maximum cost at ``price``) in one round trip
     (billing_credit_hold, migration 0009), counting it against ``api_key``'s monthly spending
     limit in the same transaction. 402 insufficient_quota when the balance cannot cover it,
-    429 budget_exceeded when the key's limit cannot; nothing is written then."""
+    429 budget_exceeded when the key's limit cannot; nothing is written then. A training
+    hold is marked with its ``purpose`` (the caller's transaction makes both one: the
+    stale-hold sweep must never see it unmarked)."""
     if amount < 0 or not request_id:
         raise ApplicationError("A credit hold needs an amount and a request id.", field="amount")
     key_id = api_key.pk if api_key is not None else None
@@ -164,6 +173,8 @@ def credits_hold(
         raise ApplicationError(
             "A hold already exists for this request id.", code="duplicate_request", status=409
         ) from exc
+    if hold_id is not None and purpose != CreditHold.Purpose.COMPLETION:
+        CreditHold.objects.filter(pk=hold_id).update(purpose=purpose)
     if refused == "credits":
         raise ApplicationError(
             f"This request may cost up to {format_microcents(amount)} but your credit balance "
@@ -185,6 +196,7 @@ def credits_hold(
         input_per_mtok=price.input_per_mtok,
         output_per_mtok=price.output_per_mtok,
         status=CreditHold.Status.HELD,
+        purpose=purpose,
     )
 
 
@@ -227,7 +239,11 @@ def credits_release(*, request_id: str) -> None:
 def credit_holds_release_stale(*, older_than_seconds: int = 900) -> int:
     """Gives back the credit holds of requests that died (never settled); returns how many."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    stale = CreditHold.objects.filter(status=CreditHold.Status.HELD, created_at__lt=cutoff)
+    stale = CreditHold.objects.filter(
+        status=CreditHold.Status.HELD,
+        purpose=CreditHold.Purpose.COMPLETION,
+        created_at__lt=cutoff,
+    )
     return sum(
         _finish(request_id=request_id, used=0, status=CreditHold.Status.RELEASED)
         for request_id in list(stale.values_list("request_id", flat=True))

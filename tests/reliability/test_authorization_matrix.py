@@ -155,7 +155,63 @@ MATRIX = {
     ),
     "v1/chat/completions": ("POST", "/v1/chat/completions", row(401, *[400] * 6)),
     "v1/completions": ("POST", "/v1/completions", row(401, *[400] * 6)),
+    "v1/files": ("GET", "/v1/files", row(401, *[200] * 6)),
+    "v1/files/<str:file_id>": ("GET", "/v1/files/{file_id}", row(401, 200, *[404] * 5)),
+    "v1/files/<str:file_id>/content": (
+        "GET",
+        "/v1/files/{file_id}/content",
+        row(401, 200, *[404] * 5),
+    ),
+    "v1/fine_tuning/jobs": ("GET", "/v1/fine_tuning/jobs", row(401, *[200] * 6)),
+    "v1/fine_tuning/jobs/<str:job_id>": (
+        "GET",
+        "/v1/fine_tuning/jobs/{job_id}",
+        row(401, 200, *[404] * 5),
+    ),
+    "v1/fine_tuning/jobs/<str:job_id>/cancel": (
+        "POST",
+        "/v1/fine_tuning/jobs/{job_id}/cancel",
+        row(401, 400, *[404] * 5),  # the owner's job has finished: nothing to cancel
+    ),
+    "v1/fine_tuning/jobs/<str:job_id>/events": (
+        "GET",
+        "/v1/fine_tuning/jobs/{job_id}/events",
+        row(401, 200, *[404] * 5),
+    ),
+    "v1/fine_tuning/jobs/<str:job_id>/checkpoints": (
+        "GET",
+        "/v1/fine_tuning/jobs/{job_id}/checkpoints",
+        row(401, 200, *[404] * 5),
+    ),
     "v1/^.*$": ("GET", "/v1/nothing-here", row(404, *[404] * 6)),
+    "fine-tuning/": ("GET", "/fine-tuning/", login_only()),
+    "fine-tuning/files": ("POST", "/fine-tuning/files", row(302, *[400] * 6)),  # no file
+    "fine-tuning/estimate": ("POST", "/fine-tuning/estimate", row(302, *[400] * 6)),
+    "fine-tuning/jobs/<str:job_id>/": (
+        "GET",
+        "/fine-tuning/jobs/{job_id}/",
+        row(302, 200, *[404] * 5),
+    ),
+    "fine-tuning/jobs/<str:job_id>/status.json": (
+        "GET",
+        "/fine-tuning/jobs/{job_id}/status.json",
+        row(302, 200, *[404] * 5),
+    ),
+    "fine-tuning/jobs/<str:job_id>/cancel": (
+        "POST",
+        "/fine-tuning/jobs/{job_id}/cancel",
+        row(302, 302, *[404] * 5),
+    ),
+    "fine-tuning/models/<int:model_id>/files/<path:path>": (
+        "GET",
+        "/fine-tuning/models/{ft_model}/files/config.json",
+        row(302, 200, *[404] * 5),  # the fine-tuned model's owner only
+    ),
+    "fine-tuning/terms/<int:listing_id>/": (
+        "GET",
+        "/fine-tuning/terms/{listing}/",
+        row(302, 403, 403, 200, 403, 403, 200),
+    ),
     "playground/": ("GET", "/playground/", login_only()),
     "playground/chat": ("POST", "/playground/chat", row(401, *[400] * 6)),
     "usage/": ("GET", "/usage/", login_only()),
@@ -295,6 +351,7 @@ def world(localstripe):
     report = ListingReport.objects.create(
         listing=listing, reporter=owner, reason="spam", text="Spam."
     )
+    file_id, job_id, ft_model = _fine_tuning_objects(owner=owner, listing=listing, version=version)
     users = {
         "anon": None,
         "owner": owner,
@@ -316,8 +373,46 @@ def world(localstripe):
         "publisher_slug": publisher.slug,
         "listing_slug": listing.slug,
         "model_id": listing.model_id,
+        "file_id": file_id,
+        "job_id": job_id,
+        "ft_model": ft_model,
     }
     return users, values
+
+
+def _fine_tuning_objects(*, owner, listing, version):
+    """The owner's training file and finished job with its model (rows only: no training)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from inference.training.models import FineTunedModel, FineTuningJob, TrainingFile
+
+    training_file = TrainingFile.objects.create(
+        public_id=f"file-{uuid4().hex[:24]}", user=owner, filename="d.jsonl", bytes=2,
+        sha256="0" * 64, storage_path=f"fine-tuning/files/{uuid4().hex}.jsonl", format="chat",
+        examples=10,
+    )  # fmt: skip
+    (Path(settings.MEDIA_ROOT) / training_file.storage_path).parent.mkdir(
+        parents=True, exist_ok=True
+    )
+    (Path(settings.MEDIA_ROOT) / training_file.storage_path).write_text("{}\n")
+    job = FineTuningJob.objects.create(
+        public_id=f"ftjob-{uuid4().hex[:24]}", user=owner, base_listing=listing,
+        base_version=version, training_file=training_file, n_epochs=1, batch_size=1,
+        learning_rate_multiplier=1.0, seed=1, checkpoint_every=10, status="succeeded",
+        training_tokens=10, examples=10, total_steps=10, price_per_mtok=0, held=0, charged=0,
+        hold_request_id=f"training-{uuid4().hex}",
+    )  # fmt: skip
+    folder = f"fine-tuned/{owner.pk}/{job.public_id}"
+    (Path(settings.MEDIA_ROOT) / folder).mkdir(parents=True, exist_ok=True)
+    (Path(settings.MEDIA_ROOT) / folder / "config.json").write_text("{}")
+    model = FineTunedModel.objects.create(
+        model_id=f"ft:{listing.model_id}:owner::{job.public_id[6:14]}", owner=owner, job=job,
+        base_listing=listing, base_version=version, storage_path=folder,
+    )  # fmt: skip
+    model.files.create(path="config.json", size_bytes=2, sha256="0" * 64)
+    return training_file.public_id, job.public_id, model.pk
 
 
 CASES = [(route, role) for route in sorted({**MATRIX, **ADMIN_EXTRA}) for role in ROLES]

@@ -1,0 +1,246 @@
+"""/v1/files and /v1/fine_tuning/jobs without a worker: what is refused (every bad line with
+its number, too few examples, over the context length, no credit, a model nobody offers),
+what a job holds, and cancelling a job nobody has started."""
+
+import json
+
+import pytest
+
+from billing.models import CreditAccount, CreditHold
+from billing.selectors import credit_ledger_mismatches
+from inference.tokenization import text_prompt_ids, tokenizer_for
+from inference.training.models import FineTuningJob, TrainingFile
+from tests.inference.api_model_builders import grant_purchase, servable_listing
+from tests.inference.training.builders import chat_lines, give_credits, jsonl, trainable_listing
+
+pytestmark = pytest.mark.django_db
+CENT = 1_000_000
+
+
+@pytest.fixture
+def secret(user, api_key_for):
+    return api_key_for(user)[1]
+
+
+def upload(client, secret, content: bytes, *, purpose="fine-tune", name="data.jsonl"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(
+        "/v1/files",
+        {"file": SimpleUploadedFile(name, content), "purpose": purpose},
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+
+
+def create_job(client, secret, **body):
+    return client.post(
+        "/v1/fine_tuning/jobs",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+
+
+def call(client, method, path, secret):
+    return getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+
+def test_every_bad_line_is_reported_with_its_number_and_nothing_is_stored(client, secret):
+    lines = [
+        json.dumps(chat_lines(1)[0]),
+        '{"messages": [',
+        json.dumps({"messages": [{"role": "robot", "content": "beep"}]}),
+        "",
+        json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": " "}]}),
+        json.dumps({"messages": [{"role": "user", "content": "Hi"}]}),
+        json.dumps({"prompt": "Hi", "completion": "there"}),
+        "[1, 2]",
+    ]  # fmt: skip
+    response = upload(client, secret, "\n".join(lines).encode() + b"\n")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"], error["type"]) == (
+        "invalid_file_format",
+        "file",
+        "invalid_request_error",
+    )
+    message = error["message"]
+    assert message.startswith("7 bad lines:")
+    assert "line 2: not valid JSON" in message
+    assert "line 3: message 1 has role 'robot'" in message
+    assert "line 4: empty line" in message
+    assert "line 5: message 2 (assistant) is empty" in message
+    assert "line 6: no assistant message to learn from" in message
+    assert "line 7: a completion example in a file of chat examples" in message
+    assert "line 8: not a JSON object" in message
+    assert "line 1:" not in message
+    assert not TrainingFile.objects.exists()
+
+
+def test_a_file_with_another_purpose_is_refused(client, secret):
+    response = upload(client, secret, jsonl(chat_lines(10)), purpose="assistants")
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "purpose"
+
+
+def test_files_are_listed_read_and_deleted_by_their_owner_only(
+    client, secret, other_user, api_key_for
+):
+    created = upload(client, secret, jsonl(chat_lines(10)), name="mine.jsonl").json()
+    assert (created["filename"], created["examples"], created["format"]) == (
+        "mine.jsonl",
+        10,
+        "chat",
+    )
+    listed = call(client, "get", "/v1/files?purpose=fine-tune", secret).json()
+    assert [f["id"] for f in listed["data"]] == [created["id"]]
+    content = call(client, "get", f"/v1/files/{created['id']}/content", secret)
+    assert content.content == jsonl(chat_lines(10))
+
+    stranger = api_key_for(other_user)[1]
+    assert call(client, "get", f"/v1/files/{created['id']}", stranger).status_code == 404
+    assert call(client, "delete", f"/v1/files/{created['id']}", stranger).status_code == 404
+
+    deleted = call(client, "delete", f"/v1/files/{created['id']}", secret).json()
+    assert deleted == {"id": created["id"], "object": "file", "deleted": True}
+    assert call(client, "get", f"/v1/files/{created['id']}", secret).status_code == 404
+    assert call(client, "get", "/v1/files", secret).json()["data"] == []
+
+
+def test_fewer_than_ten_examples_cannot_be_trained_on(client, secret, tiny_llama_dir):
+    listing = trainable_listing(tiny_llama_dir)
+    file_id = upload(client, secret, jsonl(chat_lines(9))).json()["id"]
+    response = create_job(client, secret, model=listing.model_id, training_file=file_id)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_training_file", "training_file")
+    assert "has 9 examples; fine-tuning needs at least 10" in error["message"]
+    assert not FineTuningJob.objects.exists()
+
+
+def test_examples_over_the_context_length_are_named_by_line(client, secret, tiny_llama_dir):
+    listing = trainable_listing(tiny_llama_dir)  # a context of 256 tokens
+    records = chat_lines(12)
+    records[4]["messages"][1]["content"] = "The quick brown fox jumps over the lazy dog. " * 40
+    file_id = upload(client, secret, jsonl(records)).json()["id"]
+    response = create_job(client, secret, model=listing.model_id, training_file=file_id)
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert message.startswith("1 bad line: line 5: ")
+    assert "over the model's context length of 256" in message
+
+
+def test_a_job_holds_its_exact_training_tokens_times_epochs_times_the_price(
+    client, user, secret, staff_user, tiny_llama_dir
+):
+    listing = trainable_listing(tiny_llama_dir, price_per_mtok=250)
+    give_credits(user, staff_user, cents=100)
+    records = [{"prompt": f"Question {i}?", "completion": " Paris."} for i in range(10)]
+    file_id = upload(client, secret, jsonl(records)).json()["id"]
+
+    response = create_job(
+        client,
+        secret,
+        model=listing.model_id,
+        training_file=file_id,
+        hyperparameters={"n_epochs": 2, "batch_size": 3},
+        suffix="capital",
+    )
+
+    assert response.status_code == 200, response.json()
+    job = response.json()
+    storage = listing.versions.get().storage_path
+    tokenizer = tokenizer_for(storage_path=storage)
+    expected = sum(
+        len(text_prompt_ids(storage_path=storage, prompt=r["prompt"]))
+        + len(tokenizer(r["completion"], add_special_tokens=False)["input_ids"])
+        + 1  # end of text
+        for r in records
+    )
+    assert job["training_tokens"] == expected
+    assert (job["status"], job["total_steps"], job["user_provided_suffix"]) == (
+        "queued",
+        8,  # ceil(10 / 3) × 2
+        "capital",
+    )
+    assert job["hyperparameters"] == {
+        "n_epochs": 2,
+        "batch_size": 3,
+        "learning_rate_multiplier": 1.0,
+    }
+    account = CreditAccount.objects.get(user=user)
+    assert account.held == expected * 2 * 250
+    assert account.available == 100 * CENT - expected * 2 * 250
+    assert CreditHold.objects.get(request_id=f"training-{job['id']}").purpose == "training"
+
+    # Nobody started it: cancelling costs nothing.
+    cancelled = call(client, "post", f"/v1/fine_tuning/jobs/{job['id']}/cancel", secret).json()
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["billing"]["charged"] == "0"
+    account.refresh_from_db()
+    assert (account.available, account.held) == (100 * CENT, 0)
+    again = call(client, "post", f"/v1/fine_tuning/jobs/{job['id']}/cancel", secret)
+    assert again.status_code == 400
+    assert again.json()["error"]["code"] == "job_not_cancellable"
+    assert credit_ledger_mismatches() == []
+
+
+def test_too_little_credit_for_the_training_is_402_and_no_job(
+    client, user, secret, staff_user, tiny_llama_dir
+):
+    listing = trainable_listing(tiny_llama_dir, price_per_mtok=1_000_000)  # a cent a token
+    give_credits(user, staff_user, cents=5)
+    file_id = upload(client, secret, jsonl(chat_lines(10))).json()["id"]
+    response = create_job(client, secret, model=listing.model_id, training_file=file_id)
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "insufficient_quota"
+    assert not FineTuningJob.objects.exists()
+    assert CreditAccount.objects.get(user=user).available == 5 * CENT
+    assert not CreditHold.objects.exists()
+
+
+def test_a_model_is_fine_tuned_only_if_its_publisher_allows_it_or_the_customer_owns_it(
+    client, user, secret, staff_user, tiny_llama_dir, settings
+):
+    closed = servable_listing(tiny_llama_dir, chat_template=False, context_length=256)
+    file_id = upload(client, secret, jsonl(chat_lines(10))).json()["id"]
+    refused = create_job(client, secret, model=closed.model_id, training_file=file_id)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "model_not_available"
+
+    settings.TRAINING_OWNED_PRICE_PER_MTOK = 0
+    grant_purchase(user, closed)
+    accepted = create_job(client, secret, model=closed.model_id, training_file=file_id)
+    assert accepted.status_code == 200
+    assert accepted.json()["billing"]["held"] == "0"
+    # Its file is in use now: it stays until the job ends.
+    in_use = call(client, "delete", f"/v1/files/{file_id}", secret)
+    assert (in_use.status_code, in_use.json()["error"]["code"]) == (409, "file_in_use")
+
+
+def test_unknown_models_files_and_bad_hyperparameters_are_refused(client, secret, tiny_llama_dir):
+    listing = trainable_listing(tiny_llama_dir)
+    file_id = upload(client, secret, jsonl(chat_lines(10))).json()["id"]
+    cases = [
+        ({"model": "nobody/nothing", "training_file": file_id}, 404, "model"),
+        ({"model": listing.model_id, "training_file": "file-nope"}, 400, "training_file"),
+        (
+            {"model": listing.model_id, "training_file": file_id, "hyperparameters": {"n_epochs": 0}},
+            400,
+            "hyperparameters",
+        ),
+        ({"model": listing.model_id, "training_file": file_id, "suffix": "no spaces"}, 400, "suffix"),
+    ]  # fmt: skip
+    for body, status, param in cases:
+        response = create_job(client, secret, **body)
+        assert (response.status_code, response.json()["error"]["param"]) == (status, param), body
+    assert not FineTuningJob.objects.exists()
+
+
+def test_jobs_of_another_customer_are_not_found(client, secret, other_user, api_key_for):
+    stranger = api_key_for(other_user)[1]
+    assert call(client, "get", "/v1/fine_tuning/jobs", stranger).json()["data"] == []
+    response = call(client, "get", "/v1/fine_tuning/jobs/ftjob-nope", secret)
+    assert response.status_code == 404
+    assert response.json()["error"]["param"] == "fine_tuning_job_id"
