@@ -200,5 +200,7 @@ class Trainer:
         folder.mkdir(parents=True, exist_ok=True)
         merged = self.model.merge_and_unload()
         merged.save_pretrained(str(folder), safe_serialization=True)
-        tokenizer = AutoTokenizer.from_pretrained(str(self.plan.base_dir), local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(self.plan.base_dir), local_files_only=True, trust_remote_code=False
+        )
         tokenizer.save_pretrained(str(folder))
