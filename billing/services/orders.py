@@ -23,6 +23,7 @@ from billing import gateway, policies
 from billing.models import Entitlement, Order, PriceOption, TermsAcceptance
 from billing.selectors import has_entitlement, terms_accepted, terms_for
 from billing.services.earnings import earnings_record_refund, earnings_record_sale
+from billing.services.intents import payment_intent_for
 from billing.services.quota import quota_pack_credit, quota_pack_revoke
 from config.api_errors import ApplicationError
 
@@ -95,9 +96,8 @@ def order_payment_intent_ensure(*, order: Order) -> gateway.PaymentSnapshot:
             "This order is not awaiting payment.", status=409, code="not_payable"
         )
     _require_payable(order)
-    if order.payment_intent_id:
-        return gateway.payment_intent_retrieve(payment_intent_id=order.payment_intent_id)
-    intent = gateway.payment_intent_create(
+    return payment_intent_for(
+        payable=order,
         amount=order.amount,
         currency=order.currency,
         reference={
@@ -106,14 +106,6 @@ def order_payment_intent_ensure(*, order: Order) -> gateway.PaymentSnapshot:
         },
         idempotency_key=f"order-{order.number}-intent",
     )
-    stored = Order.objects.filter(pk=order.pk, payment_intent_id__isnull=True).update(
-        payment_intent_id=intent.id
-    )
-    if not stored:
-        order.refresh_from_db(fields=["payment_intent_id"])
-        return gateway.payment_intent_retrieve(payment_intent_id=order.payment_intent_id)
-    order.payment_intent_id = intent.id
-    return intent
 
 
 def _require_payable(order: Order) -> None:

@@ -29,6 +29,7 @@ from billing import gateway, policies
 from billing.models import MICROCENTS_PER_CENT, CreditAccount, CreditLedgerEntry, CreditTopUp
 from billing.money import format_amount
 from billing.services.credits import _credit, credit_account_for
+from billing.services.intents import payment_intent_for
 from config.api_errors import ApplicationError
 
 log = logging.getLogger(__name__)
@@ -75,22 +76,13 @@ def topup_payment_intent_ensure(*, topup: CreditTopUp) -> gateway.PaymentSnapsho
         raise ApplicationError(
             "This top-up is not awaiting payment.", status=409, code="not_payable"
         )
-    if topup.payment_intent_id:
-        return gateway.payment_intent_retrieve(payment_intent_id=topup.payment_intent_id)
-    intent = gateway.payment_intent_create(
+    return payment_intent_for(
+        payable=topup,
         amount=topup.amount,
         currency=topup.currency,
         reference={"topup_number": str(topup.number), "description": "Credit top-up"},
         idempotency_key=f"topup-{topup.number}-intent",
     )
-    stored = CreditTopUp.objects.filter(pk=topup.pk, payment_intent_id__isnull=True).update(
-        payment_intent_id=intent.id
-    )
-    if not stored:
-        topup.refresh_from_db(fields=["payment_intent_id"])
-        return gateway.payment_intent_retrieve(payment_intent_id=topup.payment_intent_id)
-    topup.payment_intent_id = intent.id
-    return intent
 
 
 def topup_pay_with_token(*, topup: CreditTopUp, token_id: str) -> gateway.PaymentSnapshot:

@@ -116,26 +116,40 @@ def order_pay_token(request, number):
     order = own_order(request, number)
     if order.user_id != request.user.pk:
         raise PermissionDenied("This order belongs to another customer.")
+    retry = None
+    if order.price_option_id:
+        # The declined order is closed; another card starts a fresh order.
+        retry = reverse("billing:checkout", kwargs={"option_id": order.price_option_id})
+    return card_token_answer(
+        request,
+        pending=order.status == Order.Status.PENDING,
+        what="order",
+        pay=lambda token: services.order_pay_with_token(order=order, token_id=token),
+        complete_url=reverse("billing:order_complete", kwargs={"number": order.number}),
+        retry_url=retry,
+    )
+
+
+def card_token_answer(request, *, pending: bool, what: str, pay, complete_url, retry_url):
+    """The JSON answer to the card form's token (an order's or a top-up's): where to go
+    next, the 3-D Secure step, or why it failed (with ``retry_url`` after a decline)."""
     token_id = request.POST.get("token", "")
     if not token_id.startswith("tok_"):
         return JsonResponse({"error": "The card details were not received."}, status=400)
-    if order.status != Order.Status.PENDING:
-        return JsonResponse({"error": "This order is not awaiting payment."}, status=409)
+    if not pending:
+        return JsonResponse({"error": f"This {what} is not awaiting payment."}, status=409)
     try:
-        intent = services.order_pay_with_token(order=order, token_id=token_id)
+        intent = pay(token_id)
     except ApplicationError as exc:
         body = {"error": exc.message, "code": exc.code}
-        if exc.code == "card_declined" and order.price_option_id:
-            # The declined order is closed; another card starts a fresh order.
-            body["retry_url"] = reverse(
-                "billing:checkout", kwargs={"option_id": order.price_option_id}
-            )
+        if exc.code == "card_declined" and retry_url:
+            body["retry_url"] = retry_url
         return JsonResponse(body, status=exc.status)
     return JsonResponse(
         {
             "status": intent.status,
             "client_secret": intent.client_secret if intent.status == "requires_action" else "",
-            "redirect": reverse("billing:order_complete", kwargs={"number": order.number}),
+            "redirect": complete_url,
         }
     )
 

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from billing import gateway, policies, services
 from billing.forms import TopUpForm
 from billing.models import CreditTopUp
-from billing.views.checkout import pay_page
+from billing.views.checkout import card_token_answer, pay_page
 from config.api_errors import ApplicationError
 
 
@@ -70,24 +70,13 @@ def topup_pay_token(request, number):
     topup = own_topup(request, number)
     if topup.user_id != request.user.pk:
         raise PermissionDenied("This top-up belongs to another customer.")
-    token_id = request.POST.get("token", "")
-    if not token_id.startswith("tok_"):
-        return JsonResponse({"error": "The card details were not received."}, status=400)
-    if topup.status != CreditTopUp.Status.PENDING:
-        return JsonResponse({"error": "This top-up is not awaiting payment."}, status=409)
-    try:
-        intent = services.topup_pay_with_token(topup=topup, token_id=token_id)
-    except ApplicationError as exc:
-        body = {"error": exc.message, "code": exc.code}
-        if exc.code == "card_declined":
-            body["retry_url"] = reverse("billing:credits")
-        return JsonResponse(body, status=exc.status)
-    return JsonResponse(
-        {
-            "status": intent.status,
-            "client_secret": intent.client_secret if intent.status == "requires_action" else "",
-            "redirect": reverse("billing:topup_complete", kwargs={"number": topup.number}),
-        }
+    return card_token_answer(
+        request,
+        pending=topup.status == CreditTopUp.Status.PENDING,
+        what="top-up",
+        pay=lambda token: services.topup_pay_with_token(topup=topup, token_id=token),
+        complete_url=reverse("billing:topup_complete", kwargs={"number": topup.number}),
+        retry_url=reverse("billing:credits"),
     )
 
 
