@@ -27,3 +27,18 @@ def payment_intent_for(
         return gateway.payment_intent_retrieve(payment_intent_id=payable.payment_intent_id)
     payable.payment_intent_id = intent.id
     return intent
+
+
+def payment_intent_charge_token(
+    *, intent: gateway.PaymentSnapshot, token_id: str, declined
+) -> gateway.PaymentSnapshot:
+    """Charges the card behind a localstripe token (see billing.gateway); a declined card
+    calls ``declined(message)`` (the order or top-up fails) and answers 402."""
+    from config.api_errors import ApplicationError
+
+    try:
+        return gateway.payment_intent_pay_with_token(payment_intent_id=intent.id, token_id=token_id)
+    except gateway.GatewayError as exc:
+        if exc.code == "card_declined":
+            declined(exc.message)
+        raise ApplicationError(exc.message, status=402, code=exc.code) from exc

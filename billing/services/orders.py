@@ -23,7 +23,7 @@ from billing import gateway, policies
 from billing.models import Entitlement, Order, PriceOption, TermsAcceptance
 from billing.selectors import has_entitlement, terms_accepted, terms_for
 from billing.services.earnings import earnings_record_refund, earnings_record_sale
-from billing.services.intents import payment_intent_for
+from billing.services.intents import payment_intent_charge_token, payment_intent_for
 from billing.services.quota import quota_pack_credit, quota_pack_revoke
 from config.api_errors import ApplicationError
 
@@ -119,15 +119,11 @@ def _require_payable(order: Order) -> None:
 def order_pay_with_token(*, order: Order, token_id: str) -> gateway.PaymentSnapshot:
     """The server half of the localstripe checkout (see billing.gateway). The order is
     re-checked just before the card is charged."""
-    intent = order_payment_intent_ensure(order=order)
-    try:
-        intent = gateway.payment_intent_pay_with_token(
-            payment_intent_id=intent.id, token_id=token_id
-        )
-    except gateway.GatewayError as exc:
-        if exc.code == "card_declined":
-            order_fail(order_id=order.pk, message=exc.message)
-        raise ApplicationError(exc.message, status=402, code=exc.code) from exc
+    intent = payment_intent_charge_token(
+        intent=order_payment_intent_ensure(order=order),
+        token_id=token_id,
+        declined=lambda message: order_fail(order_id=order.pk, message=message),
+    )
     return order_apply_intent(order_id=order.pk, intent=intent)[1]
 
 

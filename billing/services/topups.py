@@ -29,7 +29,7 @@ from billing import gateway, policies
 from billing.models import MICROCENTS_PER_CENT, CreditAccount, CreditLedgerEntry, CreditTopUp
 from billing.money import format_amount
 from billing.services.credits import _credit, credit_account_for
-from billing.services.intents import payment_intent_for
+from billing.services.intents import payment_intent_charge_token, payment_intent_for
 from config.api_errors import ApplicationError
 
 log = logging.getLogger(__name__)
@@ -87,15 +87,11 @@ def topup_payment_intent_ensure(*, topup: CreditTopUp) -> gateway.PaymentSnapsho
 
 def topup_pay_with_token(*, topup: CreditTopUp, token_id: str) -> gateway.PaymentSnapshot:
     """The server half of the localstripe card form (see billing.gateway)."""
-    intent = topup_payment_intent_ensure(topup=topup)
-    try:
-        intent = gateway.payment_intent_pay_with_token(
-            payment_intent_id=intent.id, token_id=token_id
-        )
-    except gateway.GatewayError as exc:
-        if exc.code == "card_declined":
-            topup_fail(topup_id=topup.pk, message=exc.message)
-        raise ApplicationError(exc.message, status=402, code=exc.code) from exc
+    intent = payment_intent_charge_token(
+        intent=topup_payment_intent_ensure(topup=topup),
+        token_id=token_id,
+        declined=lambda message: topup_fail(topup_id=topup.pk, message=message),
+    )
     topup_apply_intent(topup_id=topup.pk, intent=intent)
     return intent
 
