@@ -15,3 +15,7 @@ if settings.DEBUG or settings.DJANGO_ENV != "production":
     application = ASGIStaticFilesHandler(django_asgi)
 else:
     application = django_asgi
+
+from config.body_limits import BodyLimit  # noqa: E402
+
+application = BodyLimit(application)

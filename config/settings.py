@@ -187,6 +187,8 @@ STORAGES = {
 # Uploads stream to disk in chunks; nothing large is held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# /v1 request bodies: refused with 413 before they are read into a file (config/body_limits).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 4 * 1024 * 1024 * 1024)
