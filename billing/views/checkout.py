@@ -157,17 +157,28 @@ def card_token_answer(request, *, pending: bool, what: str, pay, complete_url, r
 @login_required
 def order_complete(request, number):
     """Where the card form lands: ask Stripe (the webhook may be late) and show the result."""
-    order = own_order(request, number)
+    order = payment_landing(
+        request,
+        payable=own_order(request, number),
+        sync=lambda order: services.order_sync(order=order),
+        paid="Payment received. Thank you!",
+    )
+    return redirect("billing:order_detail", number=order.number)
+
+
+def payment_landing(request, *, payable, sync, paid: str):
+    """The landing of an order's or a top-up's card form: Stripe is asked how the payment
+    went (its webhook may be late) and the customer is told; returns the payable as it is."""
     try:
-        order = services.order_sync(order=order)
+        payable = sync(payable)
     except (gateway.GatewayError, ApplicationError) as exc:
         messages.error(request, f"We could not check the payment yet: {exc.message}")
-    if order.status == Order.Status.PAID:
-        messages.success(request, "Payment received. Thank you!")
-    elif order.status == Order.Status.FAILED:
-        messages.error(request, order.failure_message or "The payment failed.")
-    elif order.status == Order.Status.PENDING:
+    if payable.status == "paid":
+        messages.success(request, paid)
+    elif payable.status == "failed":
+        messages.error(request, payable.failure_message or "The payment failed.")
+    elif payable.status == "pending":
         messages.info(
             request, "Your payment is being processed; this page updates when it is done."
         )
-    return redirect("billing:order_detail", number=order.number)
+    return payable

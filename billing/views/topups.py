@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from billing import gateway, policies, services
 from billing.forms import TopUpForm
 from billing.models import CreditTopUp
-from billing.views.checkout import card_token_answer, pay_page
+from billing.views.checkout import card_token_answer, pay_page, payment_landing
 from config.api_errors import ApplicationError
 
 
@@ -83,17 +83,12 @@ def topup_pay_token(request, number):
 @login_required
 def topup_complete(request, number):
     """Where the card form lands: ask Stripe (the webhook may be late), show the receipt."""
-    topup = own_topup(request, number)
-    try:
-        topup = services.topup_sync(topup=topup)
-    except (gateway.GatewayError, ApplicationError) as exc:
-        messages.error(request, f"We could not check the payment yet: {exc.message}")
-    if topup.status == CreditTopUp.Status.PAID:
-        messages.success(request, "Payment received: the credits are in your balance.")
-    elif topup.status == CreditTopUp.Status.FAILED:
-        messages.error(request, topup.failure_message or "The payment failed.")
-    elif topup.status == CreditTopUp.Status.PENDING:
-        messages.info(request, "Your payment is being processed; this page updates when done.")
+    topup = payment_landing(
+        request,
+        payable=own_topup(request, number),
+        sync=lambda topup: services.topup_sync(topup=topup),
+        paid="Payment received: the credits are in your balance.",
+    )
     return redirect("billing:topup_detail", number=topup.number)
 
 
