@@ -13,7 +13,6 @@ from accounts.selectors import user_by_email
 from billing import policies, selectors, services
 from billing.forms import CreditGrantForm, GrantForm
 from billing.models import (
-    MICROCENTS_PER_CENT,
     CreditAccount,
     CreditLedgerEntry,
     CreditTopUp,
@@ -28,6 +27,7 @@ from billing.models import (
     StripeEvent,
     TermsAcceptance,
 )
+from billing.money import format_microcents
 from config.api_errors import ApplicationError
 
 
@@ -245,9 +245,9 @@ class CreditTopUpAdmin(admin.ModelAdmin):
     def has_refund_permission(self, request) -> bool:
         return policies.may_refund_topups(request.user)
 
-    @admin.display(description="Refunded but already spent (cents)")
-    def shortfall(self, topup) -> int:
-        return max(0, topup.refunded - topup.removed // MICROCENTS_PER_CENT)
+    @admin.display(description="Refunded but already spent")
+    def shortfall(self, topup) -> str:
+        return format_microcents(topup.shortfall, topup.currency)
 
     @admin.action(
         description="Refund what is left of the selected top-ups (never below zero)",

@@ -7,7 +7,6 @@ both take the last slot. Tokens are counted at admission as the most the request
 (prompt + n * max_tokens) and corrected to the real use once it is settled.
 """
 
-import calendar
 import math
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 import redis
 
 from config.api_errors import ApplicationError
+from config.utc_windows import seconds_to_next_month
 
 _ADMIT = """
 local rpm_limit = tonumber(ARGV[1])
@@ -86,12 +86,6 @@ def _keys(key_id: int, now: float) -> tuple[str, str, str]:
     return f"{base}:rpm:{minute}", f"{base}:tpm:{minute}", f"{base}:month:{month}"
 
 
-def _seconds_to_next_month(now: float) -> int:
-    t = time.gmtime(now)
-    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
-    return max(1, math.ceil(calendar.timegm((year, month, 1, 0, 0, 0)) - now))
-
-
 def limits_admit(*, api_key, tokens: int, now: float | None = None) -> LimitTicket | None:
     """Counts one request of at most ``tokens`` against the key's limits, or raises RateLimited.
 
@@ -132,7 +126,7 @@ def limits_admit(*, api_key, tokens: int, now: float | None = None) -> LimitTick
     if verdict == 3:
         raise RateLimited(
             f"This key's monthly budget of {budget} tokens is used up (this request may use up to {tokens}).",
-            retry_after=_seconds_to_next_month(now),
+            retry_after=seconds_to_next_month(now),
         )
     return LimitTicket(tokens_key=tpm_key, month_key=month_key, tokens=tokens)
 

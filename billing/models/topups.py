@@ -72,6 +72,13 @@ class CreditTopUp(models.Model):
         return self.number.hex[:10].upper()
 
     @property
+    def shortfall(self) -> int:
+        """µ¢ refunded to the card that were no longer in the balance (already spent)."""
+        from billing.models.credits import MICROCENTS_PER_CENT
+
+        return max(0, self.refunded * MICROCENTS_PER_CENT - self.removed)
+
+    @property
     def is_paid(self) -> bool:
         return self.status in {
             self.Status.PAID,

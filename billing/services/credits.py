@@ -24,6 +24,7 @@ from billing.models import (
 from billing.money import format_microcents
 from billing.services.ledger_sql import Combiner, ledger_call
 from config.api_errors import ApplicationError
+from config.utc_windows import seconds_to_next_month
 
 # Cents per 1M tokens: $10,000 per million is a typo, not a price.
 MAX_PRICE_PER_MTOK = 1_000_000
@@ -134,11 +135,7 @@ class KeyBudgetExceeded(ApplicationError):
 
     def __init__(self, message: str):
         super().__init__(message, code="budget_exceeded", status=429)
-        now = timezone.now()
-        first = (now.replace(day=1) + timedelta(days=32)).replace(
-            day=1, hour=0, minute=0, second=0, microsecond=0
-        )
-        self.retry_after = max(1, int((first - now).total_seconds()))
+        self.retry_after = seconds_to_next_month()
 
 
 def credits_hold(

@@ -28,7 +28,7 @@ from django.utils import timezone
 from billing import gateway, policies
 from billing.models import MICROCENTS_PER_CENT, CreditAccount, CreditLedgerEntry, CreditTopUp
 from billing.money import format_amount
-from billing.services.credits import _credit, credit_account_for
+from billing.services.credits import _credit
 from billing.services.intents import payment_intent_charge_token, payment_intent_for
 from config.api_errors import ApplicationError
 
@@ -116,7 +116,6 @@ def topup_fulfil(*, topup_id: int, intent: gateway.PaymentSnapshot) -> CreditTop
     """Credits a paid top-up, exactly once. A failed or cancelled top-up still becomes paid
     when Stripe says the money came (events out of order, a race with the card form): the
     customer paid, so the credits are theirs."""
-    credit_account_for(CreditTopUp.objects.get(pk=topup_id).user)
     with transaction.atomic():
         topup = CreditTopUp.objects.select_for_update().get(pk=topup_id)
         if topup.status not in {S.PENDING, S.FAILED, S.CANCELLED}:

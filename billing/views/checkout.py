@@ -69,31 +69,40 @@ def checkout(request, option_id: int):
 def order_pay(request, number):
     """Step two: the card form. The PaymentIntent is made once per order."""
     order = own_order(request, number)
-    if order.user_id != request.user.pk or order.status != Order.Status.PENDING:
-        return redirect("billing:order_detail", number=order.number)
-    try:
-        intent = services.order_payment_intent_ensure(order=order)
-    except (gateway.GatewayError, ApplicationError) as exc:
-        messages.error(request, f"Payment is unavailable right now: {exc.message}")
-        return redirect("billing:order_detail", number=order.number)
-    if intent.status in {"succeeded", "processing"}:
-        return redirect("billing:order_complete", number=order.number)
     if order.kind == "purchase":
         line = "Purchase"
     else:
         line = f"{intcomma(order.tokens)} tokens for {order.days} day{pluralize(order.days)}"
-    payment = {
-        "title": order.listing.name,
-        "line": line,
-        "amount": order.amount,
-        "currency": order.currency,
-        "reference": f"Order {order.short_number}",
-    }
-    return pay_page(request, payment=payment, intent=intent, route="order", number=order.number)
+    return pay_page(
+        request,
+        payable=order,
+        ensure=lambda: services.order_payment_intent_ensure(order=order),
+        route="order",
+        unavailable_url=reverse("billing:order_detail", kwargs={"number": order.number}),
+        payment={
+            "title": order.listing.name,
+            "line": line,
+            "amount": order.amount,
+            "currency": order.currency,
+            "reference": f"Order {order.short_number}",
+        },
+    )
 
 
-def pay_page(request, *, payment: dict, intent, route: str, number):
-    """The card form, for an order or a credit top-up (``route``: their URL names' prefix)."""
+def pay_page(request, *, payable, ensure, route: str, unavailable_url: str, payment: dict):
+    """The card form of an order or a credit top-up (``route``: their URL names' prefix):
+    only its customer pays, only while pending; the PaymentIntent is made once (``ensure``);
+    one already paid or processing goes to the landing page."""
+    number = payable.number
+    if payable.user_id != request.user.pk or payable.status != "pending":
+        return redirect(f"billing:{route}_detail", number=number)
+    try:
+        intent = ensure()
+    except (gateway.GatewayError, ApplicationError) as exc:
+        messages.error(request, f"Payment is unavailable right now: {exc.message}")
+        return redirect(unavailable_url)
+    if intent.status in {"succeeded", "processing"}:
+        return redirect(f"billing:{route}_complete", number=number)
     return render(
         request,
         "billing/pay.html",

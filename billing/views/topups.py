@@ -44,23 +44,20 @@ def topup_start(request):
 @login_required
 def topup_pay(request, number):
     topup = own_topup(request, number)
-    if topup.user_id != request.user.pk or topup.status != CreditTopUp.Status.PENDING:
-        return redirect("billing:topup_detail", number=topup.number)
-    try:
-        intent = services.topup_payment_intent_ensure(topup=topup)
-    except (gateway.GatewayError, ApplicationError) as exc:
-        messages.error(request, f"Payment is unavailable right now: {exc.message}")
-        return redirect("billing:credits")
-    if intent.status in {"succeeded", "processing"}:
-        return redirect("billing:topup_complete", number=topup.number)
-    payment = {
-        "title": "Credits",
-        "line": "Credits for models sold per token, usable on every model.",
-        "amount": topup.amount,
-        "currency": topup.currency,
-        "reference": f"Top-up {topup.short_number}",
-    }
-    return pay_page(request, payment=payment, intent=intent, route="topup", number=topup.number)
+    return pay_page(
+        request,
+        payable=topup,
+        ensure=lambda: services.topup_payment_intent_ensure(topup=topup),
+        route="topup",
+        unavailable_url=reverse("billing:credits"),
+        payment={
+            "title": "Credits",
+            "line": "Credits for models sold per token, usable on every model.",
+            "amount": topup.amount,
+            "currency": topup.currency,
+            "reference": f"Top-up {topup.short_number}",
+        },
+    )
 
 
 @login_required

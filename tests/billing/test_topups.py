@@ -272,6 +272,7 @@ def test_a_refund_made_at_stripe_takes_what_is_left_never_below_zero(
 
     topup.refresh_from_db()
     assert (topup.status, topup.refunded, topup.removed) == ("refunded", 1000, 400 * CENT)
+    assert topup.shortfall == 600 * CENT  # refunded, but spent before: the store bears it
     assert balance(user) == 0
     refunds = CreditLedgerEntry.objects.filter(topup=topup, kind="refund")
     assert refunds.aggregate(total=Sum("available_delta"))["total"] == -400 * CENT
