@@ -33,6 +33,8 @@ SUITE_ONLY = (
     "STRIPE_API_BASE",
     "PYTEST_XDIST_WORKER",
     "PYTEST_CURRENT_TEST",
+    # The launcher empties its metrics folder at start; the suite's own must survive that.
+    "PROMETHEUS_MULTIPROC_DIR",
 )
 
 
