@@ -316,6 +316,20 @@ def token_price_for(*, listing) -> TokenPrice | None:
     return TokenPrice.objects.filter(listing=listing).order_by("-created_at", "-id").first()
 
 
+def gpt_token_price_for(*, listing, markup_per_mtok: int) -> TokenPrice | None:
+    """What a GPT's customer pays per token: its base model's price now plus the builder's
+    markup on prompt and completion tokens alike (unsaved: the hold records it). None when
+    the base model is not sold per token."""
+    base = token_price_for(listing=listing)
+    if base is None:
+        return None
+    return TokenPrice(
+        listing=listing,
+        input_per_mtok=base.input_per_mtok + markup_per_mtok,
+        output_per_mtok=base.output_per_mtok + markup_per_mtok,
+    )
+
+
 def token_prices_for(*, listing_ids) -> dict:
     """The current TokenPrice of each of ``listing_ids`` that has one (one query)."""
     rows = (

@@ -368,3 +368,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# GPTs (store/gpts): knowledge files per GPT and their size, the avatar upload, the markup.
+GPT_KNOWLEDGE_MAX_FILES = env_int("GPT_KNOWLEDGE_MAX_FILES", 20)
+GPT_KNOWLEDGE_MAX_BYTES = env_int("GPT_KNOWLEDGE_MAX_BYTES", 10 * 1024 * 1024)
+GPT_KNOWLEDGE_MAX_CHARS = env_int("GPT_KNOWLEDGE_MAX_CHARS", 2_000_000)
+GPT_AVATAR_MAX_BYTES = env_int("GPT_AVATAR_MAX_BYTES", 2 * 1024 * 1024)
+GPT_MARKUP_MAX_PER_MTOK = env_int("GPT_MARKUP_MAX_PER_MTOK", 100_000)

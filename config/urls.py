@@ -19,5 +19,6 @@ urlpatterns = [
     path("v1/", include("inference.api.urls")),
     path("", include("inference.urls")),
     path("", include("inference.training.urls")),
+    path("", include("store.gpts.urls")),
     path("", include("store.urls")),
 ]

@@ -8,6 +8,7 @@ class UsageRecord(models.Model):
     class Source(models.TextChoices):
         API = "api", "API"
         PLAYGROUND = "playground", "Playground"
+        GPT_CHAT = "gpt_chat", "GPT chat"
 
     class Access(models.TextChoices):
         PURCHASE = "purchase", "Purchase"
@@ -30,6 +31,13 @@ class UsageRecord(models.Model):
     )
     version = models.ForeignKey(
         "store.ListingVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A GPT's request (store/gpts): the GPT and the published revision that answered.
+    gpt = models.ForeignKey(
+        "store.Gpt", null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_records"
+    )
+    gpt_revision = models.ForeignKey(
+        "store.GptRevision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     access = models.CharField(max_length=16, choices=Access.choices)

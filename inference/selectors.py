@@ -20,7 +20,7 @@ def _public_listings():
     )
 
 
-def _latest_ready_versions(listing_ids) -> dict[int, ListingVersion]:
+def latest_ready_versions(listing_ids) -> dict[int, ListingVersion]:
     latest: dict[int, ListingVersion] = {}
     versions = ListingVersion.objects.filter(
         listing_id__in=listing_ids, status=ListingVersion.Status.READY
@@ -113,7 +113,7 @@ def _card(listing: Listing, version: ListingVersion, prices: dict) -> dict:
 
 
 def _cards(listings: list[Listing]) -> list[dict]:
-    versions = _latest_ready_versions([listing.pk for listing in listings])
+    versions = latest_ready_versions([listing.pk for listing in listings])
     prices = _prices(list(versions))
     return [
         _card(listing, versions[listing.pk], prices[listing.pk])
@@ -126,16 +126,26 @@ def models_for_key(*, api_key: ApiKey) -> list[dict]:
     """The models this key's owner may call (owned or rented, with a ready version), in
     OpenAI's model object shape plus context length and prices."""
     from inference.training.selectors import fine_tuned_cards
+    from store.gpts.selectors import gpt_model_cards
 
-    # Then the key owner's fine-tuned models (inference/training).
-    return _cards(list(usable_listings(user=api_key.user))) + fine_tuned_cards(user=api_key.user)
+    # Then the key owner's fine-tuned models (inference/training) and the GPTs they may call.
+    return (
+        _cards(list(usable_listings(user=api_key.user)))
+        + fine_tuned_cards(user=api_key.user)
+        + gpt_model_cards(user=api_key.user)
+    )
 
 
 def model_card_for_key(*, api_key: ApiKey, model_id: str) -> dict | None:
     from inference.training.selectors import FINE_TUNED_PREFIX, fine_tuned_card
+    from store.gpts.completion import GPT_PREFIX
+    from store.gpts.selectors import gpt_model_cards
 
     if model_id.startswith(FINE_TUNED_PREFIX):  # a fine-tuned model (inference/training)
         return fine_tuned_card(user=api_key.user, model_id=model_id)
+    if model_id.startswith(GPT_PREFIX):  # a GPT (store/gpts)
+        cards = gpt_model_cards(user=api_key.user, model_id=model_id)
+        return cards[0] if cards else None
     publisher_slug, _, slug = model_id.partition("/")
     listing = (
         usable_listings(user=api_key.user).filter(publisher__slug=publisher_slug, slug=slug).first()
@@ -151,7 +161,7 @@ def playground_models(*, user: User) -> list[dict]:
     from inference.training.selectors import fine_tuned_playground_models
 
     listings = list(usable_listings(user=user))
-    versions = _latest_ready_versions([listing.pk for listing in listings])
+    versions = latest_ready_versions([listing.pk for listing in listings])
     return [
         {
             "id": listing.model_id,

@@ -13,6 +13,7 @@ is idempotent (UsageRecord.request_id is unique), and billing's periodic stale-h
 covers a request whose final event never came.
 """
 
+import dataclasses
 import json
 import logging
 import threading
@@ -43,6 +44,8 @@ from inference.safeguards import prompt_screen
 from inference.selectors import listing_for_model
 from inference.streams import StreamTimeout, events_read, generation_cancel
 from inference.training.selectors import FINE_TUNED_PREFIX, fine_tuned_for_completion
+from store.gpts.completion import GPT_PREFIX, gpt_for_use
+from store.gpts.completion import turn_for as gpt_turn_for
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ class CompletionParams:
     messages: list[dict] | None = None
     prompt: str | list[int] | None = None  # text, or token ids
     max_tokens: int | None = None
-    temperature: float = 1.0
+    temperature: float | None = None  # None: not sent (1.0, or a GPT's default)
     top_p: float = 1.0
     n: int = 1
     stop: list[str] = field(default_factory=list)
@@ -83,6 +86,8 @@ class StartedCompletion:
     listing_id: int
     queue: str = ""  # where the task went; readers watch its workers' heartbeats
     logprobs: bool = False  # the answer carries token log probabilities
+    # A GPT's answer: the knowledge files it drew on, [{"file": name}, ...] (store/gpts).
+    sources: tuple = ()
 
 
 def _context_key(request_id: str) -> str:
@@ -137,13 +142,21 @@ def completion_start(
     api_key: ApiKey | None,
     params: CompletionParams,
     source: str = UsageRecord.Source.API,
+    gpt_draft: bool = False,
 ) -> StartedCompletion:
-    """Admits one request and sends it to a worker.
+    """Admits one request and sends it to a worker. ``gpt_draft``: a GPT's builder tries
+    its draft (the builder page's preview), at the base model's prices.
 
     Invariant: a refused request leaves no hold and no key-limit count behind; an admitted
     rental request holds prompt_tokens + n * max_tokens until it is settled or released.
     """
-    from billing.selectors import access_for, payer_for, token_price_for
+    from billing.selectors import (
+        Access,
+        access_for,
+        gpt_token_price_for,
+        payer_for,
+        token_price_for,
+    )
     from billing.services import (
         credits_hold,
         credits_release,
@@ -152,7 +165,14 @@ def completion_start(
         token_cost,
     )
 
-    if params.model.startswith(FINE_TUNED_PREFIX):
+    gpt = revision = None
+    if params.model.startswith(GPT_PREFIX):
+        # A GPT (store/gpts): its published revision (or its builder's draft) on its base
+        # model, paid from credits.
+        gpt = gpt_for_use(user=user, model_id=params.model, draft=gpt_draft)
+        revision = gpt if gpt_draft else gpt.published
+        listing, version = listing_for_model(model_id=revision.base_listing.model_id)
+    elif params.model.startswith(FINE_TUNED_PREFIX):
         # A customer's fine-tuned model: its own weights, on its base listing's terms.
         listing, version = fine_tuned_for_completion(user=user, model_id=params.model)
     else:
@@ -164,9 +184,22 @@ def completion_start(
             status=404,
             field="model",
         )
-    access = access_for(user=user, listing=listing)
-    # The price per token is read only where it can matter (no pack, or one too small).
-    price = token_price_for(listing=listing) if access.kind is None else None
+    if gpt is not None:
+        # Always credits, at the base model's prices plus the builder's markup.
+        access = Access(kind=None, available_tokens=0)
+        markup = 0 if gpt_draft else revision.markup_per_mtok
+        price = gpt_token_price_for(listing=listing, markup_per_mtok=markup)
+        if price is None:
+            raise ApplicationError(
+                f"'{gpt.model_id}' is unavailable: its base model is not sold per token now.",
+                code="model_unavailable",
+                status=503,
+                field="model",
+            )
+    else:
+        access = access_for(user=user, listing=listing)
+        # The price per token is read only where it can matter (no pack, or one too small).
+        price = token_price_for(listing=listing) if access.kind is None else None
     if access.kind is None and price is None:
         raise ApplicationError(
             f"You have no access to '{listing.model_id}': buy it or rent quota on its store page.",
@@ -176,6 +209,30 @@ def completion_start(
         )
     prompt_field = "messages" if params.kind == "chat" else "prompt"
     prompt_screen(text=_prompt_text(params, version.storage_path), field=prompt_field)
+    context = version.context_length or DEFAULT_CONTEXT_LENGTH
+    turn = None
+    if gpt is not None:
+        if params.kind != "chat":
+            raise ApplicationError(
+                f"'{gpt.model_id}' is a GPT: it answers /v1/chat/completions only.",
+                code="unsupported_endpoint",
+                field="model",
+            )
+        turn = gpt_turn_for(
+            gpt=gpt,
+            revision=revision,
+            messages=params.messages or [],
+            storage_path=version.storage_path,
+            context_length=context,
+            max_tokens=params.max_tokens,
+            temperature=params.temperature,
+        )
+        params = dataclasses.replace(
+            params,
+            messages=turn.messages,
+            max_tokens=turn.max_tokens,
+            temperature=turn.temperature,
+        )
 
     prompt_ids = _prompt_ids(params, version.storage_path)
     if not prompt_ids:
@@ -184,7 +241,6 @@ def completion_start(
             code="empty_prompt",
             field=prompt_field,
         )
-    context = version.context_length or DEFAULT_CONTEXT_LENGTH
     max_tokens = params.max_tokens or max(
         1, min(settings.INFERENCE_DEFAULT_MAX_TOKENS, context - len(prompt_ids))
     )
@@ -224,12 +280,14 @@ def completion_start(
                 amount=most,
                 request_id=request_id,
                 api_key=api_key,
+                gpt=gpt,
+                markup_per_mtok=markup if gpt else 0,
             )
             held = True
         started = StartedCompletion(
             request_id=request_id,
-            # A fine-tuned model answers under its own "ft:" id.
-            model_id=getattr(version, "model_id", listing.model_id),
+            # A fine-tuned model answers under its own "ft:" id, a GPT under its "gpt:" id.
+            model_id=gpt.model_id if gpt else getattr(version, "model_id", listing.model_id),
             created=int(time.time()),
             prompt_tokens=len(prompt_ids),
             max_tokens=max_tokens,
@@ -238,6 +296,7 @@ def completion_start(
             listing_id=listing.pk,
             queue=queue,
             logprobs=params.logprobs is not None,
+            sources=tuple(turn.sources) if turn else (),
         )
         context_record = {
             "user_id": user.pk,
@@ -246,6 +305,8 @@ def completion_start(
             "version_id": version.pk,
             "access": payer,
             "source": source,
+            "gpt_id": gpt.pk if gpt else None,
+            "gpt_revision_id": revision.pk if gpt and not gpt_draft else None,
             "started_at": time.time(),
             "limit_tokens_key": ticket.tokens_key if ticket else None,
             "limit_month_key": ticket.month_key if ticket else None,
@@ -255,6 +316,7 @@ def completion_start(
                 credit_hold.amount,
                 credit_hold.input_per_mtok,
                 credit_hold.output_per_mtok,
+                credit_hold.markup_per_mtok,
             ]
             if credit_hold
             else None,
@@ -267,7 +329,7 @@ def completion_start(
             model_dir=version.storage_path,
             prompt_ids=prompt_ids,
             max_tokens=max_tokens,
-            temperature=params.temperature,
+            temperature=1.0 if params.temperature is None else params.temperature,
             top_p=params.top_p,
             n=params.n,
             stop=list(params.stop),
@@ -342,6 +404,7 @@ def completion_settle(
                 amount=terms[0],
                 input_per_mtok=terms[1],
                 output_per_mtok=terms[2],
+                markup_per_mtok=terms[3] if len(terms) > 3 else 0,
             )
             if terms
             else None,
@@ -356,6 +419,8 @@ def completion_settle(
                 "api_key_id": context["api_key_id"],
                 "listing_id": context["listing_id"],
                 "version_id": context["version_id"],
+                "gpt_id": context.get("gpt_id"),
+                "gpt_revision_id": context.get("gpt_revision_id"),
                 "source": context["source"],
                 "access": context["access"],
                 "prompt_tokens": prompt_tokens,
@@ -435,6 +500,17 @@ def completion_abandon(
     finally:
         client.close()
     return completion_settle_from_events(request_id=request_id, events=events)
+
+
+def completion_stop(*, request_id: str, user) -> bool:
+    """The customer stops their own answer (a stop button): the worker ends it as
+    "cancelled" and the reader settles what was produced. False: no such answer of theirs
+    is in progress."""
+    raw = _redis().get(_context_key(request_id)) if request_id else None
+    if raw is None or json.loads(raw).get("user_id") != getattr(user, "pk", None):
+        return False
+    generation_cancel(_redis(), request_id)
+    return True
 
 
 def completion_worker_lost(*, request_id: str) -> UsageRecord | None:

@@ -280,3 +280,6 @@ class ReviewAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for review in queryset:
             services.review_delete(review_id=review.pk, actor=request.user)
+
+
+import store.gpts.admin  # noqa: E402,F401 - GPTs' admin (store/gpts)

@@ -1,5 +1,6 @@
 from billing.models.credits import (
     MICROCENTS_PER_CENT,
+    BuilderEarningsEntry,
     CreditAccount,
     CreditHold,
     CreditLedgerEntry,
@@ -15,6 +16,7 @@ from billing.models.topups import CreditTopUp
 
 __all__ = [
     "MICROCENTS_PER_CENT",
+    "BuilderEarningsEntry",
     "CreditAccount",
     "CreditHold",
     "CreditLedgerEntry",

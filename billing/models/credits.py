@@ -100,6 +100,14 @@ class CreditHold(models.Model):
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     key_month = models.DateField(null=True, blank=True)
+    # A GPT's request (store/gpts): the builder's markup per token on top of the base model's
+    # prices, and, once settled, the part of ``used`` that is the builder's (the rest is the
+    # base model publisher's). Earnings count a GPT's hold only once markup_used is written.
+    gpt = models.ForeignKey(
+        "store.Gpt", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    markup_per_mtok = models.PositiveBigIntegerField(default=0, db_default=0)
+    markup_used = models.BigIntegerField(null=True, blank=True)
     # Set when the hold's spend is counted in its publisher's usage earnings.
     earnings = models.ForeignKey(
         "billing.UsageEarningsEntry",
@@ -228,3 +236,33 @@ class UsageEarningsEntry(AppendOnly):
         return (
             f"{self.publisher_id} · {self.listing_id}: {self.net} µ¢ from {self.requests} requests"
         )
+
+
+class BuilderEarningsEntry(AppendOnly):
+    """A GPT builder's share of what customers spent on one GPT: the markup part of settled
+    credit holds (each counted once, with the publisher's part in UsageEarningsEntry).
+    Immutable; µ¢; the same fee rule as every other earning."""
+
+    builder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="builder_earnings"
+    )
+    gpt = models.ForeignKey("store.Gpt", on_delete=models.PROTECT, related_name="earnings")
+    requests = models.PositiveIntegerField()
+    gross = models.BigIntegerField()
+    fee = models.BigIntegerField()
+    net = models.BigIntegerField()
+    fee_percent = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "builder earnings entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(net=models.F("gross") - models.F("fee")),
+                name="builder_earnings_net_is_gross_minus_fee",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.builder_id} · {self.gpt_id}: {self.net} µ¢ from {self.requests} requests"

@@ -147,13 +147,16 @@ def credits_hold(
     request_id: str,
     api_key=None,
     purpose: str = CreditHold.Purpose.COMPLETION,
+    gpt=None,
+    markup_per_mtok: int = 0,
 ) -> CreditHold:
     """Reserves ``amount`` µ¢ (the request's maximum cost at ``price``) in one round trip
     (billing_credit_hold, migration 0009), counting it against ``api_key``'s monthly spending
     limit in the same transaction. 402 insufficient_quota when the balance cannot cover it,
     429 budget_exceeded when the key's limit cannot; nothing is written then. A training
     hold is marked with its ``purpose`` (the caller's transaction makes both one: the
-    stale-hold sweep must never see it unmarked)."""
+    stale-hold sweep must never see it unmarked). A GPT's request names the GPT and the
+    builder's ``markup_per_mtok`` (already part of ``price``), for the earnings split."""
     if amount < 0 or not request_id:
         raise ApplicationError("A credit hold needs an amount and a request id.", field="amount")
     key_id = api_key.pk if api_key is not None else None
@@ -170,8 +173,13 @@ def credits_hold(
         raise ApplicationError(
             "A hold already exists for this request id.", code="duplicate_request", status=409
         ) from exc
-    if hold_id is not None and purpose != CreditHold.Purpose.COMPLETION:
-        CreditHold.objects.filter(pk=hold_id).update(purpose=purpose)
+    marks = {}
+    if purpose != CreditHold.Purpose.COMPLETION:
+        marks["purpose"] = purpose
+    if gpt is not None:
+        marks.update(gpt=gpt, markup_per_mtok=markup_per_mtok)
+    if hold_id is not None and marks:
+        CreditHold.objects.filter(pk=hold_id).update(**marks)
     if refused == "credits":
         raise ApplicationError(
             f"This request may cost up to {format_microcents(amount)} but your credit balance "
@@ -194,6 +202,8 @@ def credits_hold(
         output_per_mtok=price.output_per_mtok,
         status=CreditHold.Status.HELD,
         purpose=purpose,
+        gpt=gpt,
+        markup_per_mtok=markup_per_mtok,
     )
 
 
@@ -225,6 +235,11 @@ def credits_settle(
         token_cost(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, price=hold),
     )
     _finish(request_id=request_id, used=cost, status=CreditHold.Status.SETTLED)
+    if hold.markup_per_mtok:
+        # A GPT's builder's part of the cost (the rest is the base model's publisher's);
+        # earnings count the hold only once this is written (usage_earnings_roll_up).
+        markup = min(cost, (prompt_tokens + completion_tokens) * hold.markup_per_mtok)
+        CreditHold.objects.filter(request_id=request_id).update(markup_used=markup)
     return cost
 
 

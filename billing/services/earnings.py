@@ -6,8 +6,15 @@ net = gross - fee; the fee is PLATFORM_FEE_PERCENT of the gross, rounded down.
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
-from billing.models import CreditHold, EarningsEntry, Order, UsageEarningsEntry
+from billing.models import (
+    BuilderEarningsEntry,
+    CreditHold,
+    EarningsEntry,
+    Order,
+    UsageEarningsEntry,
+)
 
 
 def platform_fee(gross: int, percent: int | None = None) -> int:
@@ -61,11 +68,14 @@ def earnings_record_refund(*, order: Order) -> EarningsEntry | None:
 
 
 def usage_earnings_roll_up(*, batch: int = 10_000) -> int:
-    """Counts what customers spent per token into their publishers' earnings: the settled
-    credit holds not yet counted become one UsageEarningsEntry per listing (fee rounded down
-    to the µ¢, as for sales), each hold in exactly one entry. Holds being settled right now
-    are skipped (SKIP LOCKED) and counted next time. Returns the number of entries made."""
-    from store.models import Listing
+    """Counts what customers spent per token into earnings: the settled credit holds not
+    yet counted become one UsageEarningsEntry per listing for its publisher and, for GPTs'
+    requests, one BuilderEarningsEntry per GPT for its builder (the markup part; the
+    publisher gets the rest), fee rounded down to the µ¢ as for sales, each hold counted in
+    exactly one pass. Holds being settled right now are skipped (SKIP LOCKED), and a GPT's
+    hold whose markup part is not written yet waits; both are counted next time. Returns
+    the number of entries made."""
+    from store.models import Gpt, Listing
 
     percent = settings.PLATFORM_FEE_PERCENT
     made = 0
@@ -73,12 +83,16 @@ def usage_earnings_roll_up(*, batch: int = 10_000) -> int:
         holds = list(
             CreditHold.objects.select_for_update(skip_locked=True)
             .filter(status=CreditHold.Status.SETTLED, used__gt=0, earnings__isnull=True)
+            .filter(Q(markup_per_mtok=0) | Q(markup_used__isnull=False))
             .order_by("id")
-            .values_list("id", "listing_id", "used")[:batch]
+            .values_list("id", "listing_id", "used", "gpt_id", "markup_used")[:batch]
         )
         per_listing: dict[int, list[tuple[int, int]]] = {}
-        for hold_id, listing_id, used in holds:
-            per_listing.setdefault(listing_id, []).append((hold_id, used))
+        per_gpt: dict[int, list[int]] = {}
+        for hold_id, listing_id, used, gpt_id, markup in holds:
+            per_listing.setdefault(listing_id, []).append((hold_id, used - (markup or 0)))
+            if markup:
+                per_gpt.setdefault(gpt_id, []).append(markup)
         publishers = dict(
             Listing.objects.filter(pk__in=per_listing).values_list("pk", "publisher_id")
         )
@@ -96,6 +110,20 @@ def usage_earnings_roll_up(*, batch: int = 10_000) -> int:
             )
             CreditHold.objects.filter(pk__in=[hold_id for hold_id, _ in rows]).update(
                 earnings=entry
+            )
+            made += 1
+        builders = dict(Gpt.objects.filter(pk__in=per_gpt).values_list("pk", "builder_id"))
+        for gpt_id, parts in per_gpt.items():
+            gross = sum(parts)
+            fee = platform_fee(gross, percent)
+            BuilderEarningsEntry.objects.create(
+                builder_id=builders[gpt_id],
+                gpt_id=gpt_id,
+                requests=len(parts),
+                gross=gross,
+                fee=fee,
+                net=gross - fee,
+                fee_percent=percent,
             )
             made += 1
     return made

@@ -47,8 +47,14 @@ def _integer(data: dict, name: str, *, low: int, high: int | None = None) -> int
 
 
 def _number(
-    data: dict, name: str, *, low: float, high: float, default: float, param: str | None = None
-) -> float:
+    data: dict,
+    name: str,
+    *,
+    low: float,
+    high: float,
+    default: float | None,
+    param: str | None = None,
+) -> float | None:
     """``param`` names the field in errors when ``name`` is a key inside it."""
     value = data.get(name)
     if value is None:
@@ -302,7 +308,7 @@ def completion_params(data: dict, *, kind: str) -> CompletionParams:
         messages=_messages(data) if kind == "chat" else None,
         prompt=_prompt(data) if kind == "text" else None,
         max_tokens=max_tokens,
-        temperature=_number(data, "temperature", low=0.0, high=2.0, default=1.0),
+        temperature=_number(data, "temperature", low=0.0, high=2.0, default=None),
         top_p=_number(data, "top_p", low=0.0, high=1.0, default=1.0),
         n=_integer(data, "n", low=1, high=MAX_N) or 1,
         stop=_stop(data),
