@@ -137,7 +137,7 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
             choices.append(
                 {"index": index, "text": text, "logprobs": choice_logprobs, "finish_reason": reason}
             )
-    return {
+    body = {
         "id": identifier,
         "object": object_name,
         "created": started.created,
@@ -146,6 +146,9 @@ async def completion_body(started: StartedCompletion, *, kind: str) -> dict:
         "choices": choices,
         "usage": _usage(done.prompt_tokens, done.completion_tokens, record=done.record),
     }
+    if started.sources:  # a GPT's answer: the knowledge files it drew on
+        body["sources"] = list(started.sources)
+    return body
 
 
 def _sse(payload) -> bytes:
@@ -205,7 +208,10 @@ async def completion_events(
 
     if kind == "chat":
         for index in range(started.n):
-            yield _sse(chunk(index, role=True))
+            first = chunk(index, role=True)
+            if started.sources and index == 0:  # a GPT's answer: the files it drew on
+                first["sources"] = list(started.sources)
+            yield _sse(first)
     async for event in follow(started):
         if isinstance(event, Text):
             if event.text or event.logprobs:

@@ -21,8 +21,10 @@ def is_builder(user, gpt: Gpt) -> bool:
 
 def may_publish_publicly(user) -> bool:
     """The public GPT store needs a builder profile staff have verified."""
-    profile = getattr(user, "builder_profile", None) if _signed_in(user) else None
-    return bool(profile is not None and profile.verified)
+    from store.gpts.models import BuilderProfile
+
+    # Read fresh: a profile cached on the user object may predate the verification.
+    return _signed_in(user) and BuilderProfile.objects.filter(user=user, verified=True).exists()
 
 
 def is_listed(gpt: Gpt) -> bool:
