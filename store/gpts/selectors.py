@@ -81,9 +81,10 @@ def gpt_search(*, query: str = "", category: str = "") -> list[Gpt]:
         + SearchVector("profile__display_name", weight="C", config="english")
     )
     search = SearchQuery(query, search_type="websearch", config="english")
+    # ts_rank gives non-matching rows a tiny positive rank: filter on the match itself.
     return list(
-        gpts.annotate(rank=SearchRank(vector, search))
-        .filter(Q(rank__gt=0) | Q(published__name__icontains=query))
+        gpts.annotate(document=vector, rank=SearchRank(vector, search))
+        .filter(Q(document=search) | Q(published__name__icontains=query))
         .order_by("-rank", "-conversations_count", "pk")[:60]
     )
 
