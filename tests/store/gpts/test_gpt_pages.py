@@ -71,10 +71,14 @@ def test_a_gpts_page_never_shows_its_instructions(client, listed, other_user):
 def test_a_private_gpt_is_a_404_for_others(client, user, other_user, listing):
     gpt = services.gpt_publish(gpt=draft_gpt(user, listing), actor=user, visibility="private")
     client.force_login(other_user)
-    assert client.get(reverse("gpts:detail", args=[gpt.profile.handle, gpt.slug])).status_code == 404
+    assert (
+        client.get(reverse("gpts:detail", args=[gpt.profile.handle, gpt.slug])).status_code == 404
+    )
     assert client.get(reverse("gpts:chat", args=[gpt.profile.handle, gpt.slug])).status_code == 404
     client.force_login(user)
-    assert client.get(reverse("gpts:detail", args=[gpt.profile.handle, gpt.slug])).status_code == 200
+    assert (
+        client.get(reverse("gpts:detail", args=[gpt.profile.handle, gpt.slug])).status_code == 200
+    )
 
 
 def test_the_builder_creates_and_edits_a_gpt_through_the_form(client, user, listing):
