@@ -173,6 +173,23 @@ def _until_answered(client: openai.OpenAI, *, timeout: float) -> float:
         time.sleep(0.5)
 
 
+def test_the_demo_gpt_store_is_alive_and_the_help_desk_answers_from_its_help_file(store):
+    page = httpx.get(f"{store.base}/gpts/", timeout=30)
+    assert page.status_code == 200
+    assert "Store help desk" in page.text and "Story spark" in page.text
+    client = openai.OpenAI(base_url=f"{store.base}/v1", api_key=store.api_key(CUSTOMER),
+                           max_retries=0, timeout=300)  # fmt: skip
+    _until_answered(client, timeout=240)
+    reply = client.chat.completions.create(
+        model="gpt:gptstore-labs/store-help-desk",
+        messages=[{"role": "user", "content": "How do credits work?"}],
+        max_tokens=40,
+    )
+    assert reply.model_extra["sources"] == [{"file": "store-help.md"}]
+    assert reply.choices[0].message.content.strip()
+    assert float(reply.usage.model_extra["cost"]) > 0  # paid from the demo credits
+
+
 def _no_open_holds_and_ledger_clean(store) -> None:
     assert store.query("SELECT COUNT(*) FROM billing_quotahold WHERE status = 'held'") == [(0,)]
     audit = store.manage("billing_audit")

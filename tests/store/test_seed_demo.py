@@ -63,3 +63,16 @@ def test_seed_demo_publishes_the_real_model_and_the_toy_once(media):
     assert ListingVersion.objects.count() == 2
     assert ListingStatusChange.objects.count() == changes
     assert Listing.objects.filter(publisher__slug="gptstore-labs").count() == 2
+
+    # The GPT store has the demo GPTs on SmolLM2, approved, the help desk featured with its
+    # help file as knowledge; seeding again adds none.
+    from store.gpts.models import Gpt
+    from store.gpts.policies import is_listed
+
+    gpts = {gpt.slug: gpt for gpt in Gpt.objects.select_related("published")}
+    assert set(gpts) == {"store-help-desk", "story-spark", "python-buddy"}
+    assert all(is_listed(gpt) and gpt.published.base_listing == smol for gpt in gpts.values())
+    desk = gpts["store-help-desk"]
+    assert desk.featured
+    assert list(desk.published.knowledge.values_list("name", flat=True)) == ["store-help.md"]
+    assert "GPT       gpt:" in first and "GPT       gpt:" not in second

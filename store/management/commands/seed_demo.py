@@ -30,3 +30,9 @@ class Command(BaseCommand):
 
         if demo_grants_ensure() is not None:
             self.stdout.write("Demo customer holds a SmolLM2 token grant.")
+        # GPTs on SmolLM2 (it is sold per token now): the GPT store has something to show.
+        from billing.demo import DEMO_MODEL_ID
+        from store.gpts.demo import demo_gpts_ensure
+
+        for gpt in demo_gpts_ensure(base_model_id=DEMO_MODEL_ID):
+            self.stdout.write(f"  GPT       {gpt.model_id}")
