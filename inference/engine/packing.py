@@ -45,6 +45,12 @@ class PackedLinear(nn.Module):
     ):
         """``weight`` is [out_features, in_features], as in nn.Linear."""
         super().__init__()
+        if precision != torch.float32 and not bf16_supported():
+            # oneDNN would fail deep inside the reorder with a message about CPU flags.
+            raise ValueError(
+                f"{precision} packing needs a CPU that multiplies it natively "
+                "(AVX-512 BF16 or AMX); serve float32 on this one."
+            )
         self.out_features, self.in_features = weight.shape
         self.precision = precision
         # Neither parameter nor buffer: a oneDNN tensor has no storage to save or move.

@@ -315,6 +315,64 @@ ADMIN_EXTRA = {
     ),
 }
 
+# GPTs (store/gpts). The owner built a GPT shared by link, chatted with it once, and a report
+# on it waits; staff_noperm lacks change_gpt, so the curator pages are 404 to them.
+OWNER_ONLY = row(302, 302, 404, 404, 404, 404, 404)
+CURATOR_ONLY = row(302, 404, 404, 404, 404, 404, 302)
+MATRIX.update(
+    {
+        "gpts/": ("GET", "/gpts/", same(200)),
+        "gpts/build/": ("GET", "/gpts/build/", login_only()),
+        "gpts/build/profile": ("POST", "/gpts/build/profile", same(302)),  # invalid: a message
+        "gpts/build/new": ("GET", "/gpts/build/new", login_only()),
+        "gpts/build/<int:gpt_id>/": (
+            "GET", "/gpts/build/{gpt}/", row(302, 200, 404, 404, 404, 404, 404),
+        ),
+        "gpts/build/<int:gpt_id>/knowledge": ("POST", "/gpts/build/{gpt}/knowledge", OWNER_ONLY),
+        "gpts/build/<int:gpt_id>/knowledge/<int:file_id>/remove": (
+            "POST", "/gpts/build/{gpt}/knowledge/{knowledge_file}/remove", OWNER_ONLY,
+        ),
+        "gpts/build/<int:gpt_id>/avatar": ("POST", "/gpts/build/{gpt}/avatar", OWNER_ONLY),
+        "gpts/build/<int:gpt_id>/publish": ("POST", "/gpts/build/{gpt}/publish", OWNER_ONLY),
+        "gpts/build/<int:gpt_id>/preview": (  # JSON answers: no messages sent is a 400
+            "POST", "/gpts/build/{gpt}/preview", row(401, 400, 404, 404, 404, 404, 404),
+        ),
+        "gpts/curate/": ("GET", "/gpts/curate/", row(302, 404, 404, 404, 404, 404, 200)),
+        "gpts/curate/<int:gpt_id>/<str:action>": (
+            "POST", "/gpts/curate/{gpt}/approve", CURATOR_ONLY,  # nothing pending: a message
+        ),
+        "gpts/curate/reports/<int:report_id>/close": (
+            "POST", "/gpts/curate/reports/{gpt_report}/close", CURATOR_ONLY,
+        ),
+        "gpts/chat/stop": ("POST", "/gpts/chat/stop", row(302, *[404] * 6)),  # no such answer
+        "gpts/conversations/<int:conversation_id>/rename": (
+            "POST", "/gpts/conversations/{conversation}/rename", OWNER_ONLY,
+        ),
+        "gpts/conversations/<int:conversation_id>/delete": (
+            "POST", "/gpts/conversations/{conversation}/delete", OWNER_ONLY,
+        ),
+        "gpts/<slug:handle>/<slug:slug>/": ("GET", "/gpts/{handle}/{gpt_slug}/", same(200)),
+        "gpts/<slug:handle>/<slug:slug>/avatar.png": (
+            "GET", "/gpts/{handle}/{gpt_slug}/avatar.png", same(404),  # it has none
+        ),
+        # Rating without a chat, or as its builder, and reporting with no reason: a message.
+        "gpts/<slug:handle>/<slug:slug>/rate": ("POST", "/gpts/{handle}/{gpt_slug}/rate", same(302)),
+        "gpts/<slug:handle>/<slug:slug>/report": (
+            "POST", "/gpts/{handle}/{gpt_slug}/report", same(302),
+        ),
+        "gpts/<slug:handle>/<slug:slug>/chat/": (
+            "GET", "/gpts/{handle}/{gpt_slug}/chat/", login_only(),
+        ),
+        "gpts/<slug:handle>/<slug:slug>/chat/send": (  # JSON answers: an empty message is a 400
+            "POST", "/gpts/{handle}/{gpt_slug}/chat/send", row(401, *[400] * 6),
+        ),
+        "gpts/<slug:handle>/<slug:slug>/chat/<int:conversation_id>/": (
+            "GET", "/gpts/{handle}/{gpt_slug}/chat/{conversation}/",
+            row(302, 200, 404, 404, 404, 404, 404),
+        ),
+    }
+)  # fmt: skip
+
 
 def routes(patterns=None, prefix=""):
     for pattern in get_resolver().url_patterns if patterns is None else patterns:
@@ -352,6 +410,7 @@ def world(localstripe):
         listing=listing, reporter=owner, reason="spam", text="Spam."
     )
     file_id, job_id, ft_model = _fine_tuning_objects(owner=owner, listing=listing, version=version)
+    gpt_values = _gpt_objects(owner=owner, listing=listing)
     users = {
         "anon": None,
         "owner": owner,
@@ -376,8 +435,47 @@ def world(localstripe):
         "file_id": file_id,
         "job_id": job_id,
         "ft_model": ft_model,
+        **gpt_values,
     }
     return users, values
+
+
+def _gpt_objects(*, owner, listing):
+    """The owner's GPT shared by link (rows only), a knowledge file, a chat and a report."""
+    from store.gpts.models import (
+        BuilderProfile,
+        Conversation,
+        Gpt,
+        GptCategory,
+        GptReport,
+        GptRevision,
+        KnowledgeFile,
+    )
+
+    category, _ = GptCategory.objects.get_or_create(slug="other", defaults={"name": "Other"})
+    profile = BuilderProfile.objects.create(user=owner, display_name="Owner", handle="owner")
+    draft = {
+        "name": "Helper", "category": category, "base_listing": listing, "temperature": 0.5,
+        "max_tokens": 16, "markup_per_mtok": 0,
+    }  # fmt: skip
+    gpt = Gpt.objects.create(builder=owner, profile=profile, slug="helper", **draft)
+    revision = GptRevision.objects.create(gpt=gpt, number=1, **draft)
+    gpt.published, gpt.visibility = revision, Gpt.Visibility.LINK
+    gpt.save()
+    knowledge = KnowledgeFile.objects.create(
+        builder=owner, name="a.txt", content_type="text", size=1, characters=1, sha256="0" * 64
+    )
+    gpt.knowledge.add(knowledge)
+    conversation = Conversation.objects.create(gpt=gpt, user=owner, title="Hi")
+    report = GptReport.objects.create(gpt=gpt, user=owner, reason="Test.")
+    return {
+        "gpt": gpt.pk,
+        "handle": profile.handle,
+        "gpt_slug": gpt.slug,
+        "knowledge_file": knowledge.pk,
+        "conversation": conversation.pk,
+        "gpt_report": report.pk,
+    }
 
 
 def _fine_tuning_objects(*, owner, listing, version):

@@ -176,3 +176,36 @@ def _named(data: bytes, name: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, data)
+
+
+def test_the_store_front_shows_featured_trending_and_category_tops(
+    client, user, other_user, listing, curator
+):
+    from store.gpts.models import Conversation
+
+    quiet = published_gpt(user, listing, visibility="public", curator=curator, name="Quiet one")
+    busy = published_gpt(
+        user, listing, visibility="public", curator=curator, name="Busy one",
+        category=category("writing"),
+    )  # fmt: skip
+    for _ in range(3):
+        Conversation.objects.create(gpt=busy, user=other_user, title="Hi")
+    services.gpt_feature(gpt=quiet, actor=curator, featured=True)
+
+    front = client.get(reverse("gpts:store")).content.decode()
+    featured = front.split('data-testid="featured"')[1].split("</section>")[0]
+    trending = front.split('data-testid="trending"')[1].split("</section>")[0]
+    writing = front.split('data-testid="shelf-writing"')[1].split("</section>")[0]
+    assert "Quiet one" in featured and "Busy one" not in featured
+    assert "Busy one" in trending and "Quiet one" not in trending
+    assert "3 conversations" in writing
+
+
+def test_a_report_reaches_the_curator_page(client, listed, other_user, curator):
+    client.force_login(other_user)
+    client.post(
+        reverse("gpts:report", args=[listed.profile.handle, listed.slug]),
+        {"reason": "It gives wrong capitals."},
+    )
+    client.force_login(curator)
+    assert "It gives wrong capitals." in client.get(reverse("gpts:curate")).content.decode()
