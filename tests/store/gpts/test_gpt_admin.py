@@ -25,7 +25,10 @@ def test_verifying_a_builder_needs_the_curator_permission(client, user):
 
 
 def test_closing_a_report_needs_the_curator_permission_and_is_audited(
-    client, user, other_user, tiny_model_dirs  # noqa: F811
+    client,
+    user,
+    other_user,
+    tiny_model_dirs,  # noqa: F811
 ):
     gpt = published_gpt(user, metered_listing(tiny_model_dirs[True]))
     report = services.gpt_report(gpt=gpt, user=other_user, reason="It lies.")
