@@ -152,13 +152,17 @@ class Scheduler:
         prefill_chunk_tokens: int = 256,
         lane_slack: int = LANE_SLACK_COLUMNS,
         threads: int = 0,
+        share_prefixes: bool = True,
     ):
         """``threads``: the most torch threads a step may use (0: as many as torch has now);
-        each step uses 1 or that many, whichever has been faster (inference/engine/threads.py)."""
+        each step uses 1 or that many, whichever has been faster (inference/engine/threads.py).
+        ``share_prefixes``: compute a prompt start that requests share once (a system prompt,
+        a GPT's instructions); off, every prompt is computed whole (bench/gpt_ttft.py)."""
         self.max_batch_rows = max_batch_rows
         self.max_prefill_tokens = max_prefill_tokens
         self.prefill_chunk_tokens = prefill_chunk_tokens
         self.lane_slack = lane_slack
+        self.share_prefixes = share_prefixes
         self._threads = ThreadChooser(threads or torch.get_num_threads())
         self.stats = SchedulerStats()
         self._pending: deque[GenerationRequest] = deque()
@@ -390,6 +394,8 @@ class Scheduler:
     def _prefix_for(self, model: LoadedModel, requests: list[GenerationRequest]) -> Prefix | None:
         """The stored prefix if every newcomer starts with it, else a new one when the
         newcomers (or a newcomer and the previous prompt) share enough tokens."""
+        if not self.share_prefixes:
+            return None
         prompts = [request.prompt_ids for request in requests]
         previous = self._last_prompt.get(model)
         self._last_prompt[model] = prompts[-1]

@@ -48,4 +48,4 @@ class PublishForm(forms.Form):
 class BuilderProfileForm(forms.Form):
     display_name = forms.CharField(max_length=100, label="Builder name")
     handle = forms.CharField(max_length=40, help_text="Part of your GPTs' ids: gpt:<handle>/…")
-    website = forms.URLField(required=False)
+    website = forms.URLField(required=False, assume_scheme="https")

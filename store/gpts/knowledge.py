@@ -20,6 +20,12 @@ CHUNK_CHARS = 1000
 KINDS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
          ".html": "html", ".htm": "html", ".pdf": "pdf"}  # fmt: skip
 QUERY_WORDS = 32
+QUESTION_CHARS = 4000  # what of a question is searched for (its start)
+# A word held by more than this share of a GPT's chunks (and more than COMMON_FLOOR of them)
+# is left out of its searches.
+COMMON_SHARE = 0.1
+COMMON_FLOOR = 50
+CANDIDATES = 1000  # the most chunks ranked for one question
 
 
 class _TextOfHtml(HTMLParser):
@@ -138,10 +144,20 @@ def sha256_of(data: bytes) -> str:
 
 
 def index_file(knowledge_file) -> None:
-    """Writes the chunks' search vectors (one statement, in the database)."""
+    """Writes the chunks' search vectors, then how many chunks hold each of their words
+    (two statements, in the database)."""
     from store.gpts.models import KnowledgeChunk
 
     KnowledgeChunk.objects.filter(file=knowledge_file).update(search=_vector_sql())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO store_knowledgeterm (file_id, word, chunks)
+            SELECT %s, word, ndoc
+            FROM ts_stat(format('SELECT search FROM store_knowledgechunk WHERE file_id = %%s', %s))
+            """,
+            [knowledge_file.pk, knowledge_file.pk],
+        )
 
 
 def _vector_sql():
@@ -158,34 +174,77 @@ class Passage:
     rank: float
 
 
-def query_of(question: str) -> str:
-    """A to_tsquery text matching any of the question's words (ranked by how many and how
-    close): the words are plain \\w+ runs, so nothing in them is tsquery syntax."""
-    words: list[str] = []
-    for word in re.findall(r"\w+", question.lower()):
-        if len(word) > 1 and word not in words:
-            words.append(word)
-        if len(words) == QUERY_WORDS:
+def _words_of(file_ids: list[int], question: str) -> list[str]:
+    """The question's words (English lexemes, stop words out) worth searching for, rarest
+    first. A word more than COMMON_SHARE of the files' chunks hold (and more than
+    COMMON_FLOOR) tells passages apart no better than "the" and is left out; of the rest,
+    the rarest are taken while the chunks holding them add up to at most CANDIDATES (ranking
+    every chunk that holds a common word is what makes retrieval slow: bench/gpt_retrieval.py).
+    When every word is common, the rarest one is kept."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT w.word, coalesce(sum(t.chunks), 0) AS chunks,
+                   (SELECT coalesce(sum(f.chunk_count), 0) FROM store_knowledgefile f
+                    WHERE f.id = ANY(%s)) AS total
+            FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS w(word)
+            LEFT JOIN store_knowledgeterm t ON t.word = w.word AND t.file_id = ANY(%s)
+            GROUP BY w.word
+            ORDER BY chunks, w.word
+            """,
+            [list(file_ids), question[:QUESTION_CHARS], list(file_ids)],
+        )
+        found = [(word, chunks, total) for word, chunks, total in cursor.fetchall() if chunks]
+    if not found:
+        return []
+    common = max(COMMON_FLOOR, found[0][2] * COMMON_SHARE)
+    words, candidates = [], 0
+    for word, chunks, _ in found:
+        if words and (chunks > common or candidates + chunks > CANDIDATES):
             break
-    return " | ".join(words)
+        words.append(word)
+        candidates += chunks
+    return words[:QUERY_WORDS]
+
+
+def tsquery_of(words: list[str]) -> str:
+    """Any of ``words`` as tsquery text: each a quoted lexeme (quotes and backslashes
+    escaped), so nothing in a word is tsquery syntax."""
+    return " | ".join("'" + word.replace("\\", "\\\\").replace("'", "''") + "'" for word in words)
 
 
 def passages_for(*, file_ids: list[int], question: str, limit: int = 5) -> list[Passage]:
-    """The best chunks of ``file_ids`` for ``question``, best first (GIN index, one query)."""
-    query = query_of(question)
-    if not file_ids or not query:
+    """The best chunks of ``file_ids`` for ``question``, best first: of the chunks holding
+    any of the question's telling words (_words_of; GIN index), at most CANDIDATES are
+    ranked by cover density."""
+    if not file_ids:
+        return []
+    words = _words_of(file_ids, question)
+    if not words:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT c.file_id, f.name, c.text, ts_rank_cd(c.search, q) AS rank
-            FROM store_knowledgechunk c
-            JOIN store_knowledgefile f ON f.id = c.file_id,
-                 to_tsquery('english', %s) q
-            WHERE c.file_id = ANY(%s) AND c.search @@ q
-            ORDER BY rank DESC, c.id
-            LIMIT %s
+            SELECT c.file_id, f.name, c.text, best.rank
+            FROM (
+                SELECT m.id, ts_rank_cd(m.search, q) AS rank
+                FROM (
+                    SELECT id, search FROM store_knowledgechunk
+                    WHERE file_id = ANY(%(files)s) AND search @@ CAST(%(query)s AS tsquery)
+                    LIMIT %(candidates)s
+                ) m, CAST(%(query)s AS tsquery) q
+                ORDER BY rank DESC, m.id
+                LIMIT %(limit)s
+            ) best
+            JOIN store_knowledgechunk c ON c.id = best.id
+            JOIN store_knowledgefile f ON f.id = c.file_id
+            ORDER BY best.rank DESC, c.id
             """,
-            [query, list(file_ids), limit],
+            {
+                "files": list(file_ids),
+                "query": tsquery_of(words),
+                "candidates": CANDIDATES,
+                "limit": limit,
+            },
         )
         return [Passage(*row) for row in cursor.fetchall()]

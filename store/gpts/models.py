@@ -164,6 +164,7 @@ class KnowledgeFile(models.Model):
     size = models.PositiveIntegerField()
     characters = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
+    chunk_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -179,10 +180,29 @@ class KnowledgeChunk(models.Model):
 
     class Meta:
         ordering = ["file_id", "position"]
-        indexes = [GinIndex(fields=["search"], name="knowledge_chunk_search")]
+        # One GIN index over the file and the words (btree_gin): a search within a GPT's
+        # files reads only its matching chunks, however many other GPTs' chunks there are.
+        indexes = [GinIndex(fields=["file", "search"], name="knowledge_chunk_file_search")]
 
     def __str__(self):
         return f"{self.file_id}#{self.position}"
+
+
+class KnowledgeTerm(models.Model):
+    """How many of a file's chunks hold a word (a lexeme of its search vectors): retrieval
+    leaves out the words most of a GPT's chunks hold (store.gpts.knowledge)."""
+
+    file = models.ForeignKey(KnowledgeFile, on_delete=models.CASCADE, related_name="terms")
+    word = models.TextField()
+    chunks = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["word", "file"], name="knowledge_term_word_file")
+        ]
+
+    def __str__(self):
+        return f"{self.word} in {self.file_id}: {self.chunks}"
 
 
 class Conversation(models.Model):

@@ -242,18 +242,10 @@ def gpt_avatar_set(*, gpt: Gpt, actor, data: bytes) -> Gpt:
 # --- knowledge -------------------------------------------------------------------------
 
 
-def knowledge_add(*, gpt: Gpt, actor, name: str, data: bytes) -> KnowledgeFile:
-    """Extracts, chunks and indexes an upload, then attaches it to the draft. Refused
-    uploads leave nothing behind (one transaction)."""
-    if not policies.is_builder(actor, gpt):
-        raise _forbidden("Only its builder edits a GPT.")
+def knowledge_file_create(*, builder, name: str, data: bytes) -> KnowledgeFile:
+    """Extracts, chunks and indexes an upload of ``builder``'s (in the caller's transaction,
+    or its own): a refused upload leaves nothing behind."""
     name = (name or "").rsplit("/", 1)[-1].strip()[:200] or "knowledge.txt"
-    if gpt.knowledge.count() >= settings.GPT_KNOWLEDGE_MAX_FILES:
-        raise ApplicationError(
-            f"A GPT has at most {settings.GPT_KNOWLEDGE_MAX_FILES} knowledge files.",
-            code="too_many_files",
-            field="file",
-        )
     if len(data) > settings.GPT_KNOWLEDGE_MAX_BYTES:
         raise ApplicationError(
             f"{name} is {len(data):,} bytes; a knowledge file is at most "
@@ -265,12 +257,13 @@ def knowledge_add(*, gpt: Gpt, actor, name: str, data: bytes) -> KnowledgeFile:
     pieces = knowledge.chunks_of(text)
     with transaction.atomic():
         item = KnowledgeFile.objects.create(
-            builder=actor,
+            builder=builder,
             name=name,
             content_type=kind,
             size=len(data),
             characters=len(text),
             sha256=knowledge.sha256_of(data),
+            chunk_count=len(pieces),
         )
         KnowledgeChunk.objects.bulk_create(
             [
@@ -280,8 +273,24 @@ def knowledge_add(*, gpt: Gpt, actor, name: str, data: bytes) -> KnowledgeFile:
             batch_size=500,
         )
         knowledge.index_file(item)
+    return item
+
+
+def knowledge_add(*, gpt: Gpt, actor, name: str, data: bytes) -> KnowledgeFile:
+    """Stores an upload (knowledge_file_create) and attaches it to the draft. Refused
+    uploads leave nothing behind (one transaction)."""
+    if not policies.is_builder(actor, gpt):
+        raise _forbidden("Only its builder edits a GPT.")
+    if gpt.knowledge.count() >= settings.GPT_KNOWLEDGE_MAX_FILES:
+        raise ApplicationError(
+            f"A GPT has at most {settings.GPT_KNOWLEDGE_MAX_FILES} knowledge files.",
+            code="too_many_files",
+            field="file",
+        )
+    with transaction.atomic():
+        item = knowledge_file_create(builder=actor, name=name, data=data)
         gpt.knowledge.add(item)
-        _audit(gpt, actor, "knowledge added", f"{name} ({len(pieces)} chunks)")
+        _audit(gpt, actor, "knowledge added", f"{item.name} ({item.chunk_count} chunks)")
     return item
 
 

@@ -9,6 +9,7 @@ from store.gpts.models import (  # noqa: I001 - a package of its own (store/gpts
     GptReport,
     GptRevision,
     KnowledgeChunk,
+    KnowledgeTerm,
     KnowledgeFile,
 )
 from store.models.curation import Collection, CollectionItem, ListingReport, ListingStatusChange
@@ -27,6 +28,7 @@ __all__ = [
     "GptReport",
     "GptRevision",
     "KnowledgeChunk",
+    "KnowledgeTerm",
     "KnowledgeFile",
     "Collection",
     "CollectionItem",

@@ -365,6 +365,20 @@ def test_prompts_sharing_a_prefix_compute_it_once_and_answer_as_alone(tiny):
     assert later.choices[0].token_ids == reference(tiny, prompt_ids[0], 12)
 
 
+def test_with_prefix_sharing_off_every_prompt_is_computed_whole_with_the_same_answers(tiny):
+    scheduler = Scheduler(share_prefixes=False)
+    prompt_ids = [tiny.tokenizer(SYSTEM + p)["input_ids"] for p in PROMPTS[1:4]]
+    requests = [
+        scheduler.submit(model=tiny, prompt_ids=ids, max_tokens=12, temperature=0)
+        for ids in prompt_ids
+    ]
+    for request in requests:
+        wait(request)
+    assert scheduler.stats.prefix_tokens_reused == 0
+    for request, ids in zip(requests, prompt_ids, strict=True):
+        assert request.choices[0].token_ids == reference(tiny, ids, 12)
+
+
 def test_a_prompt_that_differs_from_the_stored_prefix_is_computed_whole(tiny):
     scheduler = Scheduler()
     first = tiny.tokenizer(SYSTEM + "Hello")["input_ids"]

@@ -83,6 +83,5 @@ def test_chunks_keep_paragraphs_whole_and_stay_within_the_limit():
     assert [len(c) for c in one_long] == [1000, 1000, 500]
 
 
-def test_the_query_is_any_of_the_words_and_never_tsquery_syntax():
-    assert knowledge.query_of("Refund & (policy) | !x's?") == "refund | policy"
-    assert knowledge.query_of("a ! ?") == ""
+def test_words_are_quoted_so_nothing_in_them_is_tsquery_syntax():
+    assert knowledge.tsquery_of(["refund", "it's", "a\\b"]) == "'refund' | 'it''s' | 'a\\\\b'"

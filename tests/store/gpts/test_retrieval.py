@@ -1,10 +1,11 @@
 """Retrieval: the passage a question is about comes first, only the GPT's own files are
-searched, and a question with no known word finds nothing."""
+searched, a question with no known word finds nothing, and words most chunks hold do not
+drown the telling one."""
 
 import pytest
 
 from store.gpts import services
-from store.gpts.knowledge import passages_for
+from store.gpts.knowledge import COMMON_FLOOR, passages_for
 from tests.inference.api_model_builders import tiny_model_dirs  # noqa: F401
 from tests.store.gpts.builders import draft_gpt, metered_listing
 
@@ -48,3 +49,29 @@ def test_only_the_given_files_are_searched(gpt, user, other_user, tiny_model_dir
 def test_a_question_of_stop_words_finds_nothing(gpt, user):
     item = services.knowledge_add(gpt=gpt, actor=user, name="guide.md", data=GUIDE)
     assert passages_for(file_ids=[item.pk], question="what is the") == []
+
+
+def test_a_question_full_of_tsquery_syntax_finds_its_passage(gpt, user):
+    item = services.knowledge_add(gpt=gpt, actor=user, name="guide.md", data=GUIDE)
+    found = passages_for(file_ids=[item.pk], question="Refund & (policy) | !x's? <-> :*")
+    assert [p.text[:7] for p in found] == ["Refunds"]
+
+
+def test_words_most_chunks_hold_are_left_out_unless_they_are_all_there_is(gpt, user):
+    # One paragraph per chunk; every chunk speaks of the store, one of a lighthouse.
+    paragraphs = [
+        f"The store keeps record {i}. " + "Models answer questions quickly. " * 25
+        for i in range(2 * COMMON_FLOOR)
+    ]
+    paragraphs[37] += " A lighthouse stands here."
+    item = services.knowledge_add(
+        gpt=gpt, actor=user, name="manual.md", data="\n\n".join(paragraphs).encode()
+    )
+    assert item.chunk_count == 2 * COMMON_FLOOR == item.chunks.count()
+    assert item.terms.get(word="store").chunks == 2 * COMMON_FLOOR
+    assert item.terms.get(word="lighthous").chunks == 1
+
+    found = passages_for(file_ids=[item.pk], question="Where in the store is the lighthouse?")
+    assert [p.text.split(".")[0] for p in found] == ["The store keeps record 37"]
+    # Only common words: the rarest of them is searched for, and passages still come back.
+    assert len(passages_for(file_ids=[item.pk], question="store models")) == 5
