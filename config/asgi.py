@@ -19,3 +19,9 @@ else:
 from config.body_limits import BodyLimit  # noqa: E402
 
 application = BodyLimit(application)
+
+# Chat templates render in their own processes (inference/chat_templates.py): start them now,
+# not on the first chat request.
+from inference.chat_templates import warm  # noqa: E402
+
+warm()

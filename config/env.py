@@ -20,14 +20,22 @@ def env_str(name: str, default=_MISSING) -> str:
     return value
 
 
-def env_int(name: str, default: int) -> int:
+def _number(name: str, default, kind, what: str):
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from exc
+        raise ImproperlyConfigured(f"{name} must be {what}, got {raw!r}.") from exc
+
+
+def env_int(name: str, default: int) -> int:
+    return _number(name, default, int, "an integer")
+
+
+def env_float(name: str, default: float) -> float:
+    return _number(name, default, float, "a number")
 
 
 def env_bool(name: str, default: bool) -> bool:

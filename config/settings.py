@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -281,6 +281,15 @@ if LEDGER_SYNCHRONOUS_COMMIT not in {"on", "off", "local", "remote_write", "remo
     raise ImproperlyConfigured(
         "LEDGER_SYNCHRONOUS_COMMIT must be on, off, local, remote_write or remote_apply."
     )
+
+# Publishers' chat templates (inference/chat_templates.py): rendered in CHAT_TEMPLATE_RENDERERS
+# processes per web process, each render within CHAT_TEMPLATE_SECONDS, each process within
+# CHAT_TEMPLATE_MAX_MEMORY_BYTES of address space; longer templates and texts are refused.
+CHAT_TEMPLATE_RENDERERS = env_int("CHAT_TEMPLATE_RENDERERS", 2)
+CHAT_TEMPLATE_SECONDS = env_float("CHAT_TEMPLATE_SECONDS", 1.0)
+CHAT_TEMPLATE_MAX_MEMORY_BYTES = env_int("CHAT_TEMPLATE_MAX_MEMORY_BYTES", 768 * 1024**2)
+CHAT_TEMPLATE_MAX_CHARS = env_int("CHAT_TEMPLATE_MAX_CHARS", 100_000)
+CHAT_TEMPLATE_MAX_OUTPUT_CHARS = env_int("CHAT_TEMPLATE_MAX_OUTPUT_CHARS", 4_000_000)
 
 # Inference
 INFERENCE_DEVICE = env_str("INFERENCE_DEVICE", "auto")

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from config.api_errors import ApplicationError
+from inference import chat_templates
+
 CACHE_SIZE = 16
 _cache: OrderedDict[str, object] = OrderedDict()
 _lock = threading.Lock()
@@ -64,7 +67,20 @@ def plain_chat_text(messages: list[dict]) -> str:
     return "\n".join(lines) + "\nassistant:"
 
 
+def chat_text(tokenizer, messages: list[dict], *, add_generation_prompt: bool = True) -> str:
+    """``messages`` through the tokenizer's chat template, as ``apply_chat_template`` writes
+    them (the same renderer and variables), within the bounds of inference/chat_templates.py.
+    Raises ChatTemplateError."""
+    return chat_templates.render(
+        template=tokenizer.get_chat_template(),
+        messages=messages,
+        variables={**tokenizer.special_tokens_map, "add_generation_prompt": add_generation_prompt},
+    )
+
+
 def chat_prompt_ids(*, storage_path: str, messages: list[dict]) -> list[int]:
+    """The prompt's token ids; a template that refuses the messages or goes past its bounds
+    is a 400 on ``messages``."""
     tokenizer = tokenizer_for(storage_path=storage_path)
     # OpenAI's newer "developer" role is what chat templates know as "system".
     plain = [
@@ -75,7 +91,20 @@ def chat_prompt_ids(*, storage_path: str, messages: list[dict]) -> list[int]:
         for m in messages
     ]
     if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(plain, add_generation_prompt=True, tokenize=False)
+        try:
+            text = chat_text(tokenizer, plain)
+        except chat_templates.ChatTemplateError as exc:
+            if exc.bounds:
+                raise ApplicationError(
+                    f"This model's chat template {exc}, so it cannot answer these messages.",
+                    code="chat_template_failed",
+                    field="messages",
+                ) from exc
+            raise ApplicationError(
+                f"This model's chat template refused the messages: {exc}",
+                code="chat_template_refused",
+                field="messages",
+            ) from exc
         # The template writes the special tokens (BOS, role markers) itself.
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
     return list(tokenizer(plain_chat_text(plain))["input_ids"])

@@ -188,7 +188,7 @@ def _answer_ids(tokenizer, *, prompt_text: str | None, full_text: str | None, co
 
 
 def _encode_chat(record: dict, *, storage_path: str, tokenizer) -> EncodedExample:
-    from inference.tokenization import chat_prompt_ids
+    from inference.tokenization import chat_prompt_ids, chat_text
 
     messages = _plain(record["messages"])
     templated = bool(getattr(tokenizer, "chat_template", None))
@@ -210,10 +210,8 @@ def _encode_chat(record: dict, *, storage_path: str, tokenizer) -> EncodedExampl
                 {**m, "role": "system" if m["role"] == "developer" else m["role"]}
                 for m in messages[: index + 1]
             ]
-            prompt_text = tokenizer.apply_chat_template(
-                plain[:-1], add_generation_prompt=True, tokenize=False
-            )
-            full_text = tokenizer.apply_chat_template(plain, tokenize=False)
+            prompt_text = chat_text(tokenizer, plain[:-1])
+            full_text = chat_text(tokenizer, plain, add_generation_prompt=False)
         else:
             prompt_text = full_text = None
         answer = _answer_ids(

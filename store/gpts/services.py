@@ -495,16 +495,21 @@ def _owned(conversation: Conversation, user) -> None:
         raise ApplicationError("No such conversation.", code="not_found", status=404)
 
 
+def _storable(text: str) -> str:
+    """PostgreSQL's text holds no NUL character; a model may write one (it is shown as �)."""
+    return text.replace("\x00", "\ufffd")
+
+
 def conversation_start(*, gpt: Gpt, user, first_message: str) -> Conversation:
     if not policies.may_use(user, gpt):
         raise ApplicationError("No such GPT.", code="not_found", status=404)
-    title = " ".join(first_message.split())[:80] or gpt.published.name
+    title = " ".join(_storable(first_message).split())[:80] or gpt.published.name
     return Conversation.objects.create(gpt=gpt, user=user, title=title)
 
 
 def conversation_rename(*, conversation: Conversation, user, title: str) -> Conversation:
     _owned(conversation, user)
-    title = " ".join(title.split())[:120]
+    title = " ".join(_storable(title).split())[:120]
     if not title:
         raise ApplicationError("A title cannot be empty.", field="title")
     conversation.title = title
@@ -528,7 +533,7 @@ def chat_turn_start(*, conversation: Conversation, user, text: str):
 
     _owned(conversation, user)
     gpt = conversation.gpt
-    text = text.strip()
+    text = _storable(text).strip()
     if not text:
         raise ApplicationError("Write a message first.", field="content")
     message = ChatMessage.objects.create(
@@ -561,7 +566,7 @@ def chat_answer_record(
     message = ChatMessage.objects.create(
         conversation=conversation,
         role=ChatMessage.Role.ASSISTANT,
-        content=text,
+        content=_storable(text),
         sources=list(started.sources),
         request_id=started.request_id,
         revision_id=gpt.published_id if gpt else None,

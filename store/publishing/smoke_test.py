@@ -3,6 +3,8 @@
 import time
 from pathlib import Path
 
+from inference.chat_templates import ChatTemplateError
+from inference.tokenization import chat_text
 from store.publishing.validation import UploadRefused
 
 PROMPT = "Hello! In one sentence, what can you do?"
@@ -39,14 +41,16 @@ def smoke_test(folder: Path, *, chat: bool) -> dict:
         )
     model.eval()
     loaded = time.monotonic()
+    chat_prompt = None
+    if chat:
+        # Within the bounds every chat request renders it in (inference/chat_templates.py).
+        try:
+            chat_prompt = chat_text(tokenizer, [{"role": "user", "content": PROMPT}])
+        except ChatTemplateError as exc:
+            raise UploadRefused(f"The chat template {exc}.") from exc
     try:
-        if chat:
-            inputs = tokenizer.apply_chat_template(
-                [{"role": "user", "content": PROMPT}],
-                add_generation_prompt=True,
-                return_tensors="pt",
-                return_dict=True,
-            )
+        if chat_prompt is not None:
+            inputs = tokenizer(chat_prompt, add_special_tokens=False, return_tensors="pt")
         else:
             inputs = tokenizer(PROMPT, return_tensors="pt")
         prompt_length = inputs["input_ids"].shape[1]

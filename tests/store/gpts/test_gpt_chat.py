@@ -11,7 +11,7 @@ from billing.services import credits_grant
 from config.api_errors import ApplicationError
 from inference.completions import Done, follow
 from inference.models import UsageRecord
-from inference.services import completion_stop
+from inference.services import StartedCompletion, completion_stop
 from store.gpts import services
 from store.gpts.models import ChatMessage, Conversation
 from tests.inference import api_model_builders
@@ -118,3 +118,18 @@ def test_conversations_are_their_owners_only(user, other_user, gpt, staff_user):
     assert conversation.title == "Trip plans"
     services.conversation_delete(conversation=conversation, user=user)
     assert not Conversation.objects.exists()
+
+
+def test_a_nul_character_a_model_writes_is_kept_as_a_replacement_character(user, gpt):
+    # PostgreSQL refuses NUL in text; a tiny random model wrote one and the answer was lost.
+    conversation = services.conversation_start(gpt=gpt, user=user, first_message="Hi\x00 there")
+    started = StartedCompletion(
+        request_id="r-nul", model_id=gpt.model_id, created=0, prompt_tokens=3, max_tokens=8,
+        n=1, access="credits", listing_id=gpt.base_listing_id,
+    )  # fmt: skip
+    message = services.chat_answer_record(
+        conversation=conversation, started=started, text="a\x00b", finish_reason="stop"
+    )
+    message.refresh_from_db()
+    assert message.content == "a\ufffdb"
+    assert conversation.title == "Hi\ufffd there"
