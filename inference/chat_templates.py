@@ -133,8 +133,9 @@ def render(*, template: str, messages: list[dict], variables: dict) -> str:
     raise ChatTemplateError(value, bounds=kind == "bounds")
 
 
-def warm() -> None:
-    """Starts this process's renderers in the background (they take a second or two)."""
+def warm(*, after_seconds: float = 3.0) -> None:
+    """Starts this process's renderers in the background (they take a second or two), a
+    little after the server started: a server that fails to start leaves none behind."""
 
     def start():
         try:
@@ -142,4 +143,7 @@ def warm() -> None:
         except Exception:  # noqa: BLE001 - a chat request will meet and report the same
             log.exception("The chat template renderers did not start")
 
-    threading.Thread(target=start, name="chat-template-warm", daemon=True).start()
+    timer = threading.Timer(after_seconds, start)
+    timer.daemon = True
+    timer.name = "chat-template-warm"
+    timer.start()

@@ -25,13 +25,14 @@ from config.redis_clients import redis_async_client
 from inference.models import UsageRecord
 from inference.monitoring.observer import timed
 from inference.protocol import DELTA, DONE, ERROR, FINISH
+from inference.safeguards import AnswerScreen, active_patterns, match_count
 from inference.services import (
     StartedCompletion,
     completion_abandon_in_background,
     completion_settle_from_events,
     completion_worker_lost,
 )
-from inference.streams import StreamTimeout, WorkerLost, events_read_async
+from inference.streams import StreamTimeout, WorkerLost, events_read_async, generation_cancel
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ class Text:
 @dataclass(frozen=True)
 class ChoiceFinished:
     index: int
-    reason: str  # the worker's: "stop", "length", "cancelled", ...
+    # The worker's ("stop", "length", "cancelled", ...) or CONTENT_FILTER: the answer matched
+    # a blocked pattern, so its generation was stopped and the piece that matched not shown.
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Failed:
 
 
 Event = Text | ChoiceFinished | Done | Failed
+CONTENT_FILTER = "content_filter"
 
 
 def _settle_or_log(*, request_id: str, events: list[dict]) -> UsageRecord | None:
@@ -84,6 +88,8 @@ def _settle_or_log(*, request_id: str, events: list[dict]) -> UsageRecord | None
 
 _settle = sync_to_async_released(_settle_or_log)
 _settle_lost = sync_to_async_released(completion_worker_lost)
+_patterns = sync_to_async_released(active_patterns)
+_count = sync_to_async_released(match_count)
 
 
 async def follow(started: StartedCompletion) -> AsyncIterator[Event]:
@@ -91,6 +97,8 @@ async def follow(started: StartedCompletion) -> AsyncIterator[Event]:
     client = redis_async_client()
     finals: list[dict] = []
     settled = False
+    screen = AnswerScreen(await _patterns())
+    filtered: set[int] = set()  # choices the safeguards stopped
     try:
         async for event in timed(
             started,
@@ -102,8 +110,20 @@ async def follow(started: StartedCompletion) -> AsyncIterator[Event]:
             ),
         ):
             kind = event.get("type")
+            if kind in (DELTA, FINISH) and event["index"] in filtered:
+                continue  # the rest of a stopped choice: never shown, its own finish replaced
             if kind == DELTA:
-                yield Text(event["index"], event.get("text", ""), event.get("logprobs") or [])
+                text = event.get("text", "")
+                if screen.blocks(event["index"], text):
+                    # Stop generating (charged: what was produced) and end this choice.
+                    filtered.add(event["index"])
+                    await generation_cancel(client, started.request_id)
+                    await _count(screen.matched)
+                    finish = {"type": FINISH, "index": event["index"]}
+                    finals.append({**finish, "finish_reason": CONTENT_FILTER})
+                    yield ChoiceFinished(event["index"], CONTENT_FILTER)
+                    continue
+                yield Text(event["index"], text, event.get("logprobs") or [])
             elif kind == FINISH:
                 finals.append(event)
                 yield ChoiceFinished(event["index"], event.get("finish_reason", "stop"))

@@ -98,16 +98,17 @@ def _redis() -> redis.Redis:
     return redis_client()
 
 
-def _prompt_text(params: CompletionParams, storage_path: str) -> str:
-    """What the content safeguards read; a prompt sent as token ids is read decoded."""
+def _prompt_texts(params: CompletionParams, storage_path: str) -> list[str]:
+    """What the content safeguards read: each message's text, or the prompt (a prompt sent
+    as token ids is read decoded)."""
     if params.kind == "chat":
-        return "\n".join(tokenization.message_text(m.get("content")) for m in params.messages or [])
+        return [tokenization.message_text(m.get("content")) for m in params.messages or []]
     if isinstance(params.prompt, list):
         try:
-            return tokenization.tokenizer_for(storage_path=storage_path).decode(params.prompt)
+            return [tokenization.tokenizer_for(storage_path=storage_path).decode(params.prompt)]
         except (OSError, ValueError) as exc:
             raise _tokenizer_unavailable(storage_path) from exc
-    return params.prompt or ""
+    return [params.prompt or ""]
 
 
 def _tokenizer_unavailable(storage_path: str) -> ApplicationError:
@@ -208,7 +209,7 @@ def completion_start(
             field="model",
         )
     prompt_field = "messages" if params.kind == "chat" else "prompt"
-    prompt_screen(text=_prompt_text(params, version.storage_path), field=prompt_field)
+    prompt_screen(texts=_prompt_texts(params, version.storage_path), field=prompt_field)
     context = version.context_length or DEFAULT_CONTEXT_LENGTH
     turn = None
     if gpt is not None:

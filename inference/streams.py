@@ -253,8 +253,9 @@ def events_read(client, request_id: str, *, timeout: float, queue: str | None = 
                 return
 
 
-def generation_cancel(client, request_id: str) -> None:
-    """Asks the engine to stop this request at its next decode step."""
+def generation_cancel(client, request_id: str):
+    """Asks the engine to stop this request at its next decode step (with an asyncio client,
+    the returned awaitable does)."""
     from inference.protocol import CANCEL_TTL_SECONDS, cancel_key
 
-    client.set(cancel_key(request_id), "1", ex=CANCEL_TTL_SECONDS)
+    return client.set(cancel_key(request_id), "1", ex=CANCEL_TTL_SECONDS)

@@ -10,12 +10,12 @@ import json
 from billing.money import exact_major_units
 from inference.api.errors import RETRY_AFTER_SECONDS, OpenAIError, store_unavailable
 from inference.api.logprobs import chat_logprobs, text_logprobs
-from inference.completions import ChoiceFinished, Done, Failed, Text, follow
+from inference.completions import CONTENT_FILTER, ChoiceFinished, Done, Failed, Text, follow
 from inference.services import StartedCompletion
 
 
 def _finish_reason(reason: str) -> str:
-    return "length" if reason == "length" else "stop"
+    return reason if reason in ("length", CONTENT_FILTER) else "stop"
 
 
 def _usage(

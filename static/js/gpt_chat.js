@@ -108,7 +108,9 @@
             showSources(answer, event.sources);
             costLine.textContent = "This answer: " + event.usage.prompt_tokens + " + " +
               event.usage.completion_tokens + " tokens, " + event.cost +
-              (event.finish_reason === "cancelled" ? " (stopped)" : "");
+              (event.finish_reason === "cancelled" ? " (stopped)" : "") +
+              (event.finish_reason === "content_filter" ?
+                " (stopped: the store's content policy)" : "");
           }
           if (event.error) fail(event.error.message);
         }

@@ -320,7 +320,7 @@ def _screen(gpt: Gpt) -> None:
         texts.append((item.name, "\n".join(item.chunks.values_list("text", flat=True))))
     for what, text in texts:
         try:
-            prompt_screen(text=text, field="instructions")
+            prompt_screen(texts=[text], field="instructions")
         except ApplicationError as exc:
             raise ApplicationError(
                 f"This GPT cannot go to the public store: its {what} break the store's content "

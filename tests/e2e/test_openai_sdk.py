@@ -481,3 +481,44 @@ def test_stop_sequences_cut_the_answer_with_finish_reason_stop(sdk, user, listin
     assert cut.choices[0].finish_reason == "stop"
     assert cut.choices[0].message.content == text[: text.index(stop)]
     assert cut.usage.completion_tokens < 16
+
+
+def test_an_answer_that_writes_a_blocked_word_stops_with_content_filter(sdk, user, listing):
+    from inference.safeguards import fold
+
+    grant_rental(user, listing, tokens=5000)
+    client = sdk(user)
+    ask = functools.partial(
+        client.chat.completions.create,
+        model=listing.model_id,
+        messages=HELLO,
+        max_tokens=24,
+        temperature=0,
+    )
+    text = ask().choices[0].message.content
+    # The start of the greedy answer (the tiny model writes ">>>>…"), which the prompt does
+    # not hold; staff block it in fullwidth characters (folded, it is the answer's own).
+    word = fold(text)[:6]
+    assert len(word) == 6 and word not in fold("Say hello")
+    BlockedPattern.objects.create(pattern="".join(chr(ord(c) + 0xFEE0) for c in word))
+    patterns_changed()
+    before = available_tokens(user, listing)
+
+    pieces, reasons, usage = [], [], None
+    for chunk in ask(stream=True, stream_options={"include_usage": True}):
+        for choice in chunk.choices:
+            pieces.append(choice.delta.content or "")
+            reasons += [choice.finish_reason] if choice.finish_reason else []
+        usage = chunk.usage or usage
+    shown = "".join(pieces)
+    assert reasons == ["content_filter"]
+    # The answer up to the blocked text, without it.
+    assert text.startswith(shown) and word not in fold(shown) and len(shown) < len(text)
+    # What the worker produced is charged, no more.
+    record = wait_for(lambda: UsageRecord.objects.filter(finish_reason="content_filter").first())
+    assert record.completion_tokens == usage.completion_tokens <= 24
+    assert available_tokens(user, listing) == before - usage.total_tokens
+
+    whole = ask().choices[0]
+    assert whole.finish_reason == "content_filter"
+    assert text.startswith(whole.message.content) and word not in fold(whole.message.content)

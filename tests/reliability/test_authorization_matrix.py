@@ -42,7 +42,9 @@ def login_only(status=200):
 # objects of the fixture below: {listing}, {option}, {order}, {topup}, {key}, {review}, {report},
 # {version}, {publisher_slug}, {listing_slug}, {model_id}.
 MATRIX = {
-    "healthz": ("GET", "/healthz", same(503)),  # no worker runs in this test
+    # Anyone may ask; up (200) or not (503) depends on whether a worker another test started
+    # is sending heartbeats at that moment, which is not this test's concern.
+    "healthz": ("GET", "/healthz", same((200, 503))),
     "metrics": ("GET", "/metrics", same(404)),  # no METRICS_TOKEN set: not served at all
     "favicon.ico": ("GET", "/favicon.ico", same(301)),
     "api/schema/": ("GET", "/api/schema/", same(200)),
@@ -531,7 +533,8 @@ def test_who_may_open_what(client, world, route, role, settings):
         response = client.get(path, **headers)
     else:
         response = client.post(path, json.dumps({}), content_type="application/json", **headers)
-    assert response.status_code == expected[role], (method, path, role)
+    allowed = expected[role] if isinstance(expected[role], tuple) else (expected[role],)
+    assert response.status_code in allowed, (method, path, role)
 
 
 def test_a_random_order_number_is_404_for_everyone(client, world):

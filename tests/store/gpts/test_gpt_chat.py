@@ -76,7 +76,8 @@ def test_a_turn_is_recorded_with_its_sources_and_the_conversation_carries_on(
 
 def test_the_stop_button_stops_only_its_own_answer(celery_worker, user, gpt, staff_user):
     credits_grant(user=user, cents=100, actor=staff_user, reason="test")
-    services.gpt_update(gpt=gpt, actor=gpt.builder, max_tokens=400)
+    # Greedy: the same long answer every time (a sampled one may end on its own first).
+    services.gpt_update(gpt=gpt, actor=gpt.builder, max_tokens=400, temperature=0)
     gpt = services.gpt_publish(gpt=gpt, actor=gpt.builder, visibility="link")
     conversation = services.conversation_start(gpt=gpt, user=user, first_message="Long")
     started = services.chat_turn_start(conversation=conversation, user=user, text="Tell a story")
