@@ -157,8 +157,37 @@ def browser():
                 "--disable-quic",
             ],
         )
+        _report_csp_violations(instance)
         yield instance
         instance.close()
+
+
+CSP_VIOLATIONS: list[str] = []
+
+
+def _report_csp_violations(instance) -> None:
+    """Every page of every context reports what the Content Security Policy refused (a
+    script, a style, a frame, a connection): a journey that meets one fails."""
+    new_context = instance.new_context
+
+    def watched(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+
+        def on_console(message):
+            if message.type == "error" and "Content Security Policy" in message.text:
+                CSP_VIOLATIONS.append(f"{message.location.get('url', '')}: {message.text}")
+
+        context.on("page", lambda tab: tab.on("console", on_console))
+        return context
+
+    instance.new_context = watched
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violation():
+    CSP_VIOLATIONS.clear()
+    yield
+    assert not CSP_VIOLATIONS, "The Content Security Policy refused:\n" + "\n".join(CSP_VIOLATIONS)
 
 
 @pytest.fixture

@@ -19,7 +19,26 @@ def test_it_removes_event_handler_attributes():
     )
     assert "onerror" not in html
     assert "onclick" not in html
-    assert 'src="https://example.org/x.png"' in html
+    assert "<img" not in html and "example.org" not in html  # nor a raw image
+
+
+def test_an_image_becomes_a_link_so_nothing_loads_from_elsewhere():
+    html = render_markdown("See ![the architecture](https://example.org/arch.png).")
+    assert "<img" not in html
+    assert (
+        '<a href="https://example.org/arch.png" rel="nofollow noopener noreferrer">'
+        "Image: the architecture</a>"
+    ) in html
+
+
+def test_class_stays_only_as_a_code_blocks_language():
+    html = render_markdown(
+        '<div class="verified-badge">Official</div> <span class="button">Buy</span>\n\n'
+        '<pre><code class="language-python badge">x = 1</code></pre>'
+    )
+    assert "verified-badge" not in html and "button" not in html and "badge" not in html
+    assert '<code class="language-python">' in html
+    assert "Official" in html and "Buy" in html
 
 
 @pytest.mark.parametrize(
