@@ -9,6 +9,7 @@ server half of the localstripe path. Everything else is shared.
 """
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import stripe
 from django.conf import settings
@@ -46,6 +47,24 @@ def _configure() -> None:
 def confirmation_mode() -> str:
     """``token`` when a Stripe stand-in (localstripe) serves the API, else ``elements``."""
     return "token" if settings.STRIPE_API_BASE and not settings.PRODUCTION else "elements"
+
+
+def card_form_sources() -> dict[str, list[str]]:
+    """What the card form loads besides the store's own files: Stripe.js, its frames (3-D
+    Secure), its API. The pay page adds them to the Content Security Policy; no other page
+    allows them."""
+
+    def origin(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    script = origin(settings.STRIPE_JS_URL)
+    api = origin(settings.STRIPE_API_BASE) if settings.STRIPE_API_BASE else "https://api.stripe.com"
+    return {
+        "script-src": [script],
+        "frame-src": [script, "https://hooks.stripe.com"],
+        "connect-src": [api],
+    }
 
 
 def payment_snapshot(intent) -> PaymentSnapshot:

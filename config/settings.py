@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last: it turns a lockout raised while logging in into its 429 page.
     "axes.middleware.AxesMiddleware",
     # Innermost: it sees the resolved route and the answer's status.
@@ -255,6 +256,26 @@ else:
     STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_localstripe_dev")
     STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:8420")
     STRIPE_JS_URL = env_str("STRIPE_JS_URL", f"{STRIPE_API_BASE}/js.stripe.com/v3/")
+# Content Security Policy (django-csp): scripts, styles, images, frames and connections from the
+# store itself only; the pay page adds Stripe's card form (billing.gateway.card_form_sources).
+# No inline script anywhere (tests/test_csp.py reads every template); style attributes stay
+# allowed for the progress bars' widths. Browser journeys fail on anything it refuses.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 STORE_CURRENCY = env_str("STORE_CURRENCY", "usd")
 # A checkout not paid within this many hours is cancelled (and its PaymentIntent with it).
 ORDER_PENDING_HOURS = env_int("ORDER_PENDING_HOURS", 24)

@@ -103,7 +103,7 @@ def pay_page(request, *, payable, ensure, route: str, unavailable_url: str, paym
         return redirect(unavailable_url)
     if intent.status in {"succeeded", "processing"}:
         return redirect(f"billing:{route}_complete", number=number)
-    return render(
+    response = render(
         request,
         "billing/pay.html",
         {
@@ -116,6 +116,8 @@ def pay_page(request, *, payable, ensure, route: str, unavailable_url: str, paym
             "complete_url": reverse(f"billing:{route}_complete", kwargs={"number": number}),
         },
     )
+    response._csp_update = gateway.card_form_sources()  # django-csp: this page only
+    return response
 
 
 @login_required

@@ -1,4 +1,5 @@
 import re
+from urllib.parse import urlsplit
 
 import pytest
 import stripe
@@ -72,9 +73,15 @@ def test_the_pay_page_loads_the_configured_stripe_js_with_the_intent(
 ):
     order = order_start(user=user, price_option_id=purchase_price(listing).pk)
     client.force_login(user)
-    html = client.get(f"/billing/orders/{order.number}/pay/").content.decode()
+    response = client.get(f"/billing/orders/{order.number}/pay/")
+    html = response.content.decode()
     order.refresh_from_db()
     assert f'src="{settings.STRIPE_JS_URL}"' in html
+    # The Content Security Policy lets Stripe in on this page (and no other: tests/test_csp.py).
+    stripe_js = "{0.scheme}://{0.netloc}".format(urlsplit(settings.STRIPE_JS_URL))
+    policy = response.headers["Content-Security-Policy"]
+    assert f"script-src 'self' {stripe_js};" in policy
+    assert f"frame-src 'self' {stripe_js} https://hooks.stripe.com;" in policy
     assert re.search(rf'data-client-secret="{order.payment_intent_id}_secret_\w+"', html)
     assert 'data-mode="token"' in html
 

@@ -90,8 +90,9 @@ def test_the_playground_streams_an_answer_and_shows_what_it_cost(
         page.fill("[data-testid=max-tokens]", "900")
         page.fill("#pg-input", "Tell me a very long story.")
         page.click("#pg-send")
+        # A function, not an expression: the page's Content Security Policy forbids eval.
         page.wait_for_function(
-            "document.querySelector('[data-testid=answer] .chat-text').textContent.length > 0"
+            "() => document.querySelector('[data-testid=answer] .chat-text').textContent.length > 0"
         )
         try:
             page.click("#pg-stop", timeout=2_000)
