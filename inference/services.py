@@ -309,6 +309,7 @@ def completion_start(
             "gpt_id": gpt.pk if gpt else None,
             "gpt_revision_id": revision.pk if gpt and not gpt_draft else None,
             "started_at": time.time(),
+            "prompt_tokens": len(prompt_ids),
             "limit_tokens_key": ticket.tokens_key if ticket else None,
             "limit_month_key": ticket.month_key if ticket else None,
             "limit_counted": ticket.tokens if ticket else 0,
@@ -388,12 +389,18 @@ def completion_settle(
     if raw is None:
         return UsageRecord.objects.filter(request_id=request_id).first()
     context = json.loads(raw)
-    used = 0 if status == "error" else prompt_tokens + completion_tokens
+    # An answer that failed after the worker produced tokens (its time limit, a fault midway)
+    # is charged what was produced: the prompt it read and the tokens it wrote, which the
+    # client may already have. One that failed before any token is charged nothing.
+    charged = status != "error" or completion_tokens > 0
+    if status == "error" and completion_tokens > 0 and not prompt_tokens:
+        prompt_tokens = context.get("prompt_tokens", 0)
+    used = prompt_tokens + completion_tokens if charged else 0
     rental = context["access"] == "rental"
     credits = context["access"] == "credits"
     started_at = context.get("started_at")
     cost = 0
-    if credits and status != "error":
+    if credits and charged:
         # Debited first (its own short transaction): the record then says what was charged.
         terms = context.get("credit_terms")
         cost = credits_settle(
