@@ -32,6 +32,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sections import cpu_name  # noqa: E402 - bench/sections.py, beside this file
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/gptstore_bench"
 os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -419,12 +421,8 @@ def by_breadth(times: list[float], counts: list[int]) -> list[tuple[str, int, fl
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        cpu = cpu_name()
         memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
         memory = f"{memory_kb / 1024 / 1024:.0f} GiB RAM"
     except OSError:

@@ -18,7 +18,6 @@ go to the "GPT knowledge retrieval" section of docs/BENCHMARKS.md.
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import statistics
@@ -31,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sections import publish  # noqa: E402 - bench/sections.py, beside this file
+from sections import machine, publish  # noqa: E402 - bench/sections.py, beside this file
 
 BENCH_DIR = ROOT / "var" / "bench"
 DATABASE = "gpts_retrieval_bench"
@@ -152,15 +151,6 @@ def run(url: str, args) -> list[dict]:
             }
         )
     return rows
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def report(rows: list[dict], args, when: str, load_average: str) -> str:

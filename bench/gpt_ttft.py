@@ -22,7 +22,6 @@ section of docs/BENCHMARKS.md.
 import argparse
 import importlib.util
 import os
-import platform
 import statistics
 import sys
 import time
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_ENV", "test")
 
-from sections import publish  # noqa: E402 - bench/sections.py, beside this file
+from sections import machine, publish  # noqa: E402 - bench/sections.py, beside this file
 
 HEADING = "## GPT time to first token"
 GENERATED_END = "<!-- bench/gpt_ttft.py writes the section down to here; notes below are kept -->"
@@ -119,15 +118,6 @@ def measure(model, prompt_ids, args, share: bool) -> dict:
     }
     results["reused"] = scheduler.stats.prefix_tokens_reused
     return results
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def report(on: dict, off: dict, args, meta: dict) -> str:

@@ -41,6 +41,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sections import cpu_name  # noqa: E402 - bench/sections.py, beside this file
+
 BENCH_DIR = ROOT / "var" / "bench"
 STACK_DIR = BENCH_DIR / "stack"
 MODEL_DIR = BENCH_DIR / "smollm2-135m-instruct"
@@ -436,11 +438,7 @@ def machine() -> str:
     import torch
     import transformers
 
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
+    cpu = cpu_name()
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     return (
         f"{os.cpu_count()} CPUs ({cpu}), {memory_kb / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}, "

@@ -21,7 +21,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sections import publish  # noqa: E402 - bench/sections.py, beside this file
+from sections import machine, publish  # noqa: E402 - bench/sections.py, beside this file
 
 BENCH_DIR = ROOT / "var" / "bench"
 DEFAULT_MACHINE_DB = "postgres://postgres@127.0.0.1:5432/gpts_ledger_bench"
@@ -292,15 +291,6 @@ def run_target(database_url: str, args) -> dict:
             flush=True,
         )
     return {"rows": rows}
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def report(results: dict, args) -> str:

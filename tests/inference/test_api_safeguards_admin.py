@@ -18,10 +18,11 @@ def _no_worker_serves_these_models(settings):
     settings.INFERENCE_DEFAULT_QUEUE = "inference.unserved-in-tests"
 
 
-def ask(client, secret, listing, text):
+def ask(client, secret, listing, *texts):
+    """A chat request whose user messages are ``texts``."""
     body = {
         "model": listing.model_id,
-        "messages": [{"role": "user", "content": text}],
+        "messages": [{"role": "user", "content": text} for text in texts],
         "max_tokens": 4,
     }
     return client.post(

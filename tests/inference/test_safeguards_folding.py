@@ -2,14 +2,13 @@
 look-alikes, soft hyphens, combining marks and a word split across two messages no longer
 pass a blocked pattern; ordinary text still does."""
 
-import json
-
 import pytest
 
 from inference.models import BlockedPattern
 from inference.safeguards import fold, patterns_changed
 from tests.inference import api_model_builders
 from tests.inference.api_model_builders import grant_purchase, servable_listing
+from tests.inference.test_api_safeguards_admin import ask
 
 tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
@@ -30,20 +29,6 @@ def test_folding_undoes_the_usual_disguises():
     assert fold("DETONATOR\u200d") == "detonator"  # case, zero-width joiner
     assert fold("two\n\n  words") == "two words"
     assert fold("Café crème") == "cafe creme"
-
-
-def ask(client, secret, listing, *texts):
-    body = {
-        "model": listing.model_id,
-        "messages": [{"role": "user", "content": text} for text in texts],
-        "max_tokens": 4,
-    }
-    return client.post(
-        "/v1/chat/completions",
-        json.dumps(body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {secret}",
-    )
 
 
 @pytest.mark.parametrize(
