@@ -325,6 +325,9 @@ INFERENCE_CPU_PRECISION = env_str("INFERENCE_CPU_PRECISION", "float32")
 INFERENCE_TORCH_THREADS = env_int("INFERENCE_TORCH_THREADS", 0)
 INFERENCE_DEFAULT_QUEUE = env_str("INFERENCE_DEFAULT_QUEUE", "inference.cpu")
 INFERENCE_REQUEST_TIMEOUT = env_int("INFERENCE_REQUEST_TIMEOUT", 300)
+# Answers one account may have in progress at once (API, playground, GPT chats together), so
+# that one customer cannot fill the workers: past it, 429 rate_limit_exceeded. 0: no cap.
+INFERENCE_MAX_CONCURRENT_PER_USER = env_int("INFERENCE_MAX_CONCURRENT_PER_USER", 8)
 # Engine batching: rows (choices) per model batch, and padded prompt tokens prefilled per step.
 INFERENCE_MAX_BATCH_ROWS = env_int("INFERENCE_MAX_BATCH_ROWS", 32)
 INFERENCE_MAX_PREFILL_TOKENS = env_int("INFERENCE_MAX_PREFILL_TOKENS", 4096)

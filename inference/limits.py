@@ -1,5 +1,5 @@
-"""API key limits, and the per-account limits of free models, counted in Redis, so they hold
-across web processes.
+"""API key limits, the per-account limits of free models, and the answers one account may
+have in progress at once, counted in Redis, so they hold across web processes.
 
 Fixed windows: requests and tokens per UTC minute, tokens per UTC calendar month. One Lua
 script checks every limit and, only if all pass, counts the request: two processes can never
@@ -33,6 +33,17 @@ redis.call('INCRBY', KEYS[2], tokens)
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
 redis.call('INCRBY', KEYS[3], tokens)
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
+return 0
+"""
+
+# KEYS[1]: the account's answers in progress (a sorted set: request id → when it lapses).
+# ARGV: now, lapse time, the cap, the request id, the key's TTL. Lapsed entries (a request
+# whose settlement never came) are dropped first.
+_IN_FLIGHT_ADMIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 1 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 return 0
 """
 
@@ -187,3 +198,35 @@ def limits_usage(*, api_key, now: float | None = None) -> dict:
     values = _client().mget(_keys(api_key.pk, now))
     rpm, tpm, month = (int(v or 0) for v in values)
     return {"requests_this_minute": rpm, "tokens_this_minute": tpm, "tokens_this_month": month}
+
+
+def _in_flight_key(user_id: int) -> str:
+    return f"gptstore:in-flight:{user_id}"
+
+
+def in_flight_admit(*, user_id: int, request_id: str, now: float | None = None) -> bool:
+    """Counts one answer in progress for the account, or raises RateLimited when it already
+    has INFERENCE_MAX_CONCURRENT_PER_USER (0: no cap), so that one customer cannot fill the
+    workers. False when nothing was counted. in_flight_release ends it (settlement does); an
+    entry settlement never ended lapses after the longest a request may take."""
+    from django.conf import settings
+
+    cap = settings.INFERENCE_MAX_CONCURRENT_PER_USER
+    if not cap:
+        return False
+    now = time.time() if now is None else now
+    lapse = settings.INFERENCE_REQUEST_TIMEOUT + 60
+    refused = _client().eval(
+        _IN_FLIGHT_ADMIT, 1, _in_flight_key(user_id), now, now + lapse, cap, request_id, lapse
+    )
+    if refused:
+        raise RateLimited(
+            f"Your account has {cap} answers in progress, the most it may have at once; "
+            "send this one when one of them is done.",
+            retry_after=1,
+        )
+    return True
+
+
+def in_flight_release(*, user_id: int, request_id: str) -> None:
+    _client().zrem(_in_flight_key(user_id), request_id)

@@ -29,7 +29,13 @@ from accounts.models import ApiKey, User
 from config.api_errors import ApplicationError
 from config.redis_clients import redis_client, redis_dedicated_client
 from inference import tokenization
-from inference.limits import free_limits_admit, limits_admit, limits_correct
+from inference.limits import (
+    free_limits_admit,
+    in_flight_admit,
+    in_flight_release,
+    limits_admit,
+    limits_correct,
+)
 from inference.models import UsageRecord
 from inference.pools.placement import placement_queue
 from inference.protocol import (
@@ -258,8 +264,14 @@ def completion_start(
         price = token_price_for(listing=listing)
     payer = payer_for(access=access, price=price, tokens=reserve)
 
-    ticket = limits_admit(api_key=api_key, tokens=reserve) if api_key is not None else None
     request_id = uuid.uuid4().hex
+    in_flight = in_flight_admit(user_id=user.pk, request_id=request_id)
+    try:
+        ticket = limits_admit(api_key=api_key, tokens=reserve) if api_key is not None else None
+    except Exception:
+        if in_flight:
+            in_flight_release(user_id=user.pk, request_id=request_id)
+        raise
     held = False
     credit_hold = None
     free_ticket = None
@@ -354,6 +366,8 @@ def completion_start(
             ) from exc
         return started
     except Exception:
+        if in_flight:
+            in_flight_release(user_id=user.pk, request_id=request_id)
         if held:
             (credits_release if payer == "credits" else quota_release)(request_id=request_id)
         for counted in (ticket, free_ticket):
@@ -446,6 +460,7 @@ def completion_settle(
             else:
                 quota_release(request_id=request_id)
     if created:
+        in_flight_release(user_id=context["user_id"], request_id=request_id)
         if context.get("limit_tokens_key"):
             limits_correct(
                 tokens_key=context["limit_tokens_key"],
