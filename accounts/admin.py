@@ -24,31 +24,34 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(PublisherProfile)
 class PublisherProfileAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "slug", "user", "status", "verified", "created_at"]
+    list_display = [
+        "display_name", "slug", "user", "status", "verified", "pending_display_name",
+        "pending_slug", "created_at",
+    ]  # fmt: skip
     list_filter = ["status", "verified"]
-    search_fields = ["display_name", "slug", "user__email"]
-    readonly_fields = ["reviewed_at", "reviewed_by", "created_at"]
-    actions = ["approve", "approve_and_verify", "mark_verified", "reject"]
+    search_fields = ["display_name", "slug", "pending_slug", "user__email"]
+    # Names and slugs change through the services only: a rename is reviewed and its old slug
+    # reserved (accounts.services.publisher_rename_review).
+    readonly_fields = [
+        "display_name", "slug", "pending_display_name", "pending_slug", "verified",
+        "reviewed_at", "reviewed_by", "created_at",
+    ]  # fmt: skip
+    actions = [
+        "approve", "approve_and_verify", "mark_verified", "reject", "approve_rename",
+        "reject_rename",
+    ]  # fmt: skip
 
     def has_review_permission(self, request) -> bool:
         return policies.may_review_publishers(request.user)
 
     def _review(self, request, queryset, *, approve, verified=None, note=""):
-        done = 0
-        for profile in queryset:
-            try:
-                services.publisher_review(
-                    profile=profile,
-                    reviewer=request.user,
-                    approve=approve,
-                    note=note,
-                    verified=verified,
-                )
-                done += 1
-            except ApplicationError as exc:
-                self.message_user(request, f"{profile}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(request, f"{done} publisher profile(s) updated.", messages.SUCCESS)
+        self._each(
+            request,
+            queryset,
+            lambda p: services.publisher_review(
+                profile=p, reviewer=request.user, approve=approve, note=note, verified=verified
+            ),
+        )
 
     @admin.action(description="Approve selected applications", permissions=["review"])
     def approve(self, request, queryset):
@@ -58,9 +61,50 @@ class PublisherProfileAdmin(admin.ModelAdmin):
     def approve_and_verify(self, request, queryset):
         self._review(request, queryset, approve=True, verified=True)
 
+    def _each(self, request, queryset, write) -> None:
+        done = 0
+        for profile in queryset:
+            try:
+                write(profile)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{profile}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} publisher profile(s) updated.", messages.SUCCESS)
+
     @admin.action(description="Mark verified", permissions=["review"])
     def mark_verified(self, request, queryset):
-        queryset.update(verified=True)
+        self._each(
+            request,
+            queryset,
+            lambda p: services.publisher_verify(profile=p, reviewer=request.user, verified=True),
+        )
+
+    @admin.action(description="Approve the waiting rename", permissions=["review"])
+    def approve_rename(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda p: services.publisher_rename_review(
+                profile=p, reviewer=request.user, approve=True
+            ),
+        )
+
+    @admin.action(
+        description="Refuse the waiting rename (write the reason in the review note first)",
+        permissions=["review"],
+    )
+    def reject_rename(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda p: services.publisher_rename_review(
+                profile=p,
+                reviewer=request.user,
+                approve=False,
+                note=p.review_note or "The new name is not one this store can show for you.",
+            ),
+        )
 
     @admin.action(
         description="Reject (write the reason in the profile's review note first)",

@@ -89,6 +89,10 @@ class PublisherProfile(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     verified = models.BooleanField(default=False, help_text="Staff checked who this publisher is.")
     review_note = models.TextField(blank=True, help_text="Shown to the applicant when rejected.")
+    # An approved publisher's new name and slug wait here for staff review (the store keeps
+    # showing the current ones meanwhile): accounts.services.publisher_rename_review.
+    pending_display_name = models.CharField(max_length=100, blank=True)
+    pending_slug = models.SlugField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(
@@ -100,6 +104,24 @@ class PublisherProfile(models.Model):
 
     def __str__(self):
         return f"{self.display_name} ({self.slug})"
+
+    @property
+    def rename_pending(self) -> bool:
+        return bool(self.pending_display_name or self.pending_slug)
+
+
+class PublisherSlug(models.Model):
+    """A slug a publisher had before a rename: reserved for them for good (nobody else may
+    take it), and its pages and model ids lead to their current ones."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    profile = models.ForeignKey(
+        PublisherProfile, on_delete=models.CASCADE, related_name="old_slugs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.slug} → {self.profile.slug}"
 
 
 class ApiKey(models.Model):

@@ -11,11 +11,12 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import policies
-from accounts.models import ApiKey, PublisherProfile, User
+from accounts.models import ApiKey, PublisherProfile, PublisherSlug, User
 from config.api_errors import ApplicationError
 
 KEY_PREFIX = "gpts"
@@ -40,37 +41,106 @@ def user_sign_up(*, email: str, password: str, name: str = "") -> User:
     return User.objects.create_user(email=email, password=password, name=name)
 
 
+def _slug_taken(slug: str, *, profile: PublisherProfile | None) -> bool:
+    """Whether ``slug`` is another publisher's: their slug now, one waiting for review, or
+    one they had (reserved for good: its pages and model ids lead to them)."""
+    others = PublisherProfile.objects.filter(Q(slug=slug) | Q(pending_slug=slug))
+    reserved = PublisherSlug.objects.filter(slug=slug)
+    if profile is not None:
+        others = others.exclude(pk=profile.pk)
+        reserved = reserved.exclude(profile=profile)
+    return others.exists() or reserved.exists()
+
+
 def publisher_apply(
     *, user: User, display_name: str, slug: str, bio: str = "", website: str = ""
 ) -> PublisherProfile:
     """Files (or re-files after a rejection) the user's application to publish.
 
-    An approved publisher keeps their profile; re-applying only updates a pending or
-    rejected application, which goes back to pending.
+    A pending or rejected application is updated (and goes back to pending). An approved
+    publisher's bio and website change at once; a new name or slug waits for staff review
+    (``pending_*``), so that nobody renames a reviewed, perhaps verified, profile into someone
+    else's (publisher_rename_review).
     """
     slug = slugify(slug or display_name)
     if not slug:
         raise ApplicationError("Choose a slug made of letters, digits or dashes.", field="slug")
-    taken = PublisherProfile.objects.filter(slug=slug).exclude(user=user).exists()
-    if taken:
-        raise ApplicationError(
-            "This slug is taken by another publisher.", field="slug", code="duplicate_slug"
-        )
     with transaction.atomic():
         profile = PublisherProfile.objects.select_for_update().filter(user=user).first()
+        if _slug_taken(slug, profile=profile):
+            raise ApplicationError(
+                "This slug is taken by another publisher.", field="slug", code="duplicate_slug"
+            )
         if profile is None:
             return PublisherProfile.objects.create(
                 user=user, display_name=display_name, slug=slug, bio=bio, website=website
             )
-        profile.display_name = display_name
-        profile.slug = slug
         profile.bio = bio
         profile.website = website
+        if profile.status == PublisherProfile.Status.APPROVED:
+            renamed = (display_name, slug) != (profile.display_name, profile.slug)
+            profile.pending_display_name = display_name if renamed else ""
+            profile.pending_slug = slug if renamed else ""
+        else:
+            profile.display_name = display_name
+            profile.slug = slug
         if profile.status == PublisherProfile.Status.REJECTED:
             profile.status = PublisherProfile.Status.PENDING
             profile.review_note = ""
         profile.save()
         return profile
+
+
+def publisher_rename_review(
+    *, profile: PublisherProfile, reviewer: User, approve: bool, note: str = ""
+) -> PublisherProfile:
+    """Staff decide on an approved publisher's new name and slug. Approved: the old slug is
+    reserved for them (its pages and model ids lead to the new ones); the verified badge stays
+    only if the reviewer keeps it. Rejected: the current name stays, with the note."""
+    if not policies.may_review_publishers(reviewer):
+        raise ApplicationError(
+            "Only staff who review publishers can do this.", status=403, code="forbidden"
+        )
+    with transaction.atomic():
+        profile = PublisherProfile.objects.select_for_update().get(pk=profile.pk)
+        if not profile.rename_pending:
+            raise ApplicationError(
+                f"{profile.display_name} has no rename waiting.", code="no_rename_pending"
+            )
+        if approve:
+            if profile.pending_slug != profile.slug:
+                PublisherSlug.objects.get_or_create(
+                    slug=profile.slug, defaults={"profile": profile}
+                )
+                # Taking back a slug of one's own: it is current again, not a reservation.
+                PublisherSlug.objects.filter(slug=profile.pending_slug, profile=profile).delete()
+            profile.display_name = profile.pending_display_name
+            profile.slug = profile.pending_slug
+            profile.review_note = ""
+        else:
+            if not note.strip():
+                raise ApplicationError("Say why the rename is refused.", field="review_note")
+            profile.review_note = note.strip()
+        profile.pending_display_name = profile.pending_slug = ""
+        profile.reviewed_at = timezone.now()
+        profile.reviewed_by = reviewer
+        profile.save()
+    return profile
+
+
+def publisher_verify(
+    *, profile: PublisherProfile, reviewer: User, verified: bool
+) -> PublisherProfile:
+    """Staff mark a publisher verified (they checked who it is), or take the badge away."""
+    if not policies.may_review_publishers(reviewer):
+        raise ApplicationError(
+            "Only staff who review publishers can do this.", status=403, code="forbidden"
+        )
+    profile.verified = verified
+    profile.reviewed_at = timezone.now()
+    profile.reviewed_by = reviewer
+    profile.save(update_fields=["verified", "reviewed_at", "reviewed_by"])
+    return profile
 
 
 def publisher_review(

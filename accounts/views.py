@@ -96,11 +96,16 @@ def publisher_apply(request):
     form = PublisherApplicationForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         try:
-            services.publisher_apply(user=request.user, **form.cleaned_data)
+            profile = services.publisher_apply(user=request.user, **form.cleaned_data)
         except ApplicationError as exc:
             exc.add_to_form(form)
         else:
-            messages.success(request, "Thanks! Staff will review your application.")
+            if profile.rename_pending:
+                messages.success(request, "Saved. Staff will review your new name and slug.")
+            elif profile.status == profile.Status.APPROVED:
+                messages.success(request, "Your profile is updated.")
+            else:
+                messages.success(request, "Thanks! Staff will review your application.")
             return redirect("accounts:dashboard")
     return render(request, "accounts/publisher_apply.html", {"form": form, "profile": profile})
 

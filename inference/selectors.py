@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, User
 from inference.models import UsageRecord
 from store.models import Listing, ListingVersion
+from store.selectors import publisher_slug_now
 
 
 def _public_listings():
@@ -48,7 +49,9 @@ def listing_for_model(*, model_id: str) -> tuple[Listing | None, ListingVersion 
         .first()
     )
     if version is None:
-        return None, None
+        # A publisher's slug before a rename still names their models.
+        moved = publisher_slug_now(publisher_slug)
+        return listing_for_model(model_id=f"{moved}/{slug}") if moved else (None, None)
     return version.listing, version
 
 

@@ -26,7 +26,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from accounts.models import PublisherProfile
+from accounts.models import PublisherProfile, PublisherSlug
 from billing.models import TokenPrice
 from store.models import Collection, CollectionItem, Listing, ListingReport, ListingVersion, Review
 from store.search import normalize_query, search_listings
@@ -272,6 +272,11 @@ def publisher_public(*, slug: str) -> PublisherProfile | None:
     return PublisherProfile.objects.filter(
         slug=slug, status=PublisherProfile.Status.APPROVED
     ).first()
+
+
+def publisher_slug_now(slug: str) -> str | None:
+    """The current slug of the publisher who had ``slug`` before a rename (None: nobody)."""
+    return PublisherSlug.objects.filter(slug=slug).values_list("profile__slug", flat=True).first()
 
 
 # --- curation ---------------------------------------------------------------------------

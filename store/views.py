@@ -64,7 +64,14 @@ def _listing_or_404(request, publisher_slug: str, listing_slug: str) -> Listing:
 
 
 def listing_detail(request, publisher_slug: str, listing_slug: str):
-    listing = _listing_or_404(request, publisher_slug, listing_slug)
+    listing = selectors.listing_for_viewer(
+        publisher_slug=publisher_slug, slug=listing_slug, user=request.user
+    )
+    if listing is None:
+        moved = selectors.publisher_slug_now(publisher_slug)  # a publisher's slug before a rename
+        if moved:
+            return redirect("listing_detail", moved, listing_slug, permanent=True)
+        raise Http404("No such model.")
     user = request.user
     is_owner = user.is_authenticated and listing.publisher.user_id == user.pk
     own_review = selectors.review_by(user=user, listing=listing)
@@ -154,6 +161,9 @@ def report_create(request, publisher_slug: str, listing_slug: str):
 def publisher_detail(request, slug: str):
     publisher = selectors.publisher_public(slug=slug)
     if publisher is None:
+        moved = selectors.publisher_slug_now(slug)
+        if moved:
+            return redirect("publisher_detail", moved, permanent=True)
         raise Http404("No such publisher.")
     listings = selectors.catalog_listings(publisher=publisher, sort="newest")
     return render(
