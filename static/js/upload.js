@@ -36,6 +36,8 @@
     var button = form.querySelector("button[type=submit]");
     var limit = parseInt(input.dataset.limit, 10);
 
+    // Said on the form once the upload goes through here (with progress), not as a plain post.
+    form.dataset.enhanced = "true";
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var files = Array.prototype.slice.call(input.files).concat(folder ? Array.prototype.slice.call(folder.files) : []);

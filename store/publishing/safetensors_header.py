@@ -41,11 +41,17 @@ def check_safetensors(path: Path) -> int:
         raise corrupt("it is not a JSON object")
     data_size = size - 8 - header_length
     tensors = elements = 0
+    spans: list[tuple[int, int]] = []
     for name, entry in header.items():
         if name == "__metadata__":
             continue
         try:
             dtype, shape, (start, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+            # Whole numbers only (a bool is an int to Python, a float 2.0 passes math.prod).
+            if not isinstance(shape, list) or not all(_count(d) for d in shape):
+                raise ValueError("shape")
+            if not (_whole(start) and _whole(end)):
+                raise ValueError("data_offsets")
             expected = math.prod(shape) * DTYPE_BYTES[dtype]
         except (KeyError, TypeError, ValueError) as exc:
             raise corrupt(f"tensor {name!r} is malformed") from exc
@@ -53,6 +59,24 @@ def check_safetensors(path: Path) -> int:
             raise corrupt(f"tensor {name!r} points outside the file")
         tensors += 1
         elements += math.prod(shape)
+        spans.append((start, end))
     if tensors == 0:
         raise corrupt("it holds no tensors")
+    # As safetensors' own loader demands: the tensors tile the data, none shares another's
+    # bytes and none are left over.
+    covered = 0
+    for start, end in sorted(spans):
+        if start != covered:
+            raise corrupt("its tensors overlap or leave gaps")
+        covered = end
+    if covered != data_size:
+        raise corrupt("its tensors overlap or leave gaps")
     return elements
+
+
+def _whole(value) -> bool:
+    return type(value) is int
+
+
+def _count(value) -> bool:
+    return _whole(value) and value >= 0

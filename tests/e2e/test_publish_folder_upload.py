@@ -31,6 +31,8 @@ def test_a_publisher_uploads_a_folder_and_sees_a_refusal_in_place(
     pickle = tmp_path / "pytorch_model.bin"
     pickle.write_bytes(b"\x80\x04not really")
     page.set_input_files("#id_files", str(pickle))
+    # The page's script takes the form over (a click before it would post it plainly).
+    expect(page.get_by_test_id("upload-form")).to_have_attribute("data-enhanced", "true")
     page.get_by_test_id("upload-button").click()
     expect(page.get_by_test_id("upload-errors")).to_contain_text("pickle checkpoints")
     assert page.url.endswith("/upload/")

@@ -56,6 +56,8 @@ def test_a_publisher_uploads_a_gguf_staff_approve_and_a_visitor_finds_it(
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 60_000},
     )
+    # The page's script takes the form over (a click before it would post it plainly).
+    expect(studio.get_by_test_id("upload-form")).to_have_attribute("data-enhanced", "true")
     studio.get_by_test_id("upload-button").click()
     expect(studio.get_by_test_id("upload-progress-text")).to_contain_text("Uploading:")
     expect(studio.get_by_test_id("upload-button")).to_be_disabled()
