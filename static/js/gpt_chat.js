@@ -127,18 +127,7 @@
     }
   }
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const text = input.value;
-    input.value = "";
-    ask(text);
-  });
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
+  window.chatForm(form, input, ask);
   stop.addEventListener("click", () => {
     if (!requestId) return;
     const data = new FormData();
