@@ -1,9 +1,9 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts import policies, services
 from accounts.models import ApiKey, PublisherProfile, User
-from config.api_errors import ApplicationError
+from config.admin_actions import ThroughServices
 
 
 @admin.register(User)
@@ -23,7 +23,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(PublisherProfile)
-class PublisherProfileAdmin(admin.ModelAdmin):
+class PublisherProfileAdmin(ThroughServices, admin.ModelAdmin):
     list_display = [
         "display_name", "slug", "user", "status", "verified", "pending_display_name",
         "pending_slug", "created_at",
@@ -45,12 +45,13 @@ class PublisherProfileAdmin(admin.ModelAdmin):
         return policies.may_review_publishers(request.user)
 
     def _review(self, request, queryset, *, approve, verified=None, note=""):
-        self._each(
+        self.each(
             request,
             queryset,
             lambda p: services.publisher_review(
                 profile=p, reviewer=request.user, approve=approve, note=note, verified=verified
             ),
+            done="Approved" if approve else "Rejected",
         )
 
     @admin.action(description="Approve selected applications", permissions=["review"])
@@ -61,33 +62,24 @@ class PublisherProfileAdmin(admin.ModelAdmin):
     def approve_and_verify(self, request, queryset):
         self._review(request, queryset, approve=True, verified=True)
 
-    def _each(self, request, queryset, write) -> None:
-        done = 0
-        for profile in queryset:
-            try:
-                write(profile)
-                done += 1
-            except ApplicationError as exc:
-                self.message_user(request, f"{profile}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(request, f"{done} publisher profile(s) updated.", messages.SUCCESS)
-
     @admin.action(description="Mark verified", permissions=["review"])
     def mark_verified(self, request, queryset):
-        self._each(
+        self.each(
             request,
             queryset,
             lambda p: services.publisher_verify(profile=p, reviewer=request.user, verified=True),
+            done="Verified",
         )
 
     @admin.action(description="Approve the waiting rename", permissions=["review"])
     def approve_rename(self, request, queryset):
-        self._each(
+        self.each(
             request,
             queryset,
             lambda p: services.publisher_rename_review(
                 profile=p, reviewer=request.user, approve=True
             ),
+            done="Renamed",
         )
 
     @admin.action(
@@ -95,7 +87,7 @@ class PublisherProfileAdmin(admin.ModelAdmin):
         permissions=["review"],
     )
     def reject_rename(self, request, queryset):
-        self._each(
+        self.each(
             request,
             queryset,
             lambda p: services.publisher_rename_review(
@@ -104,6 +96,7 @@ class PublisherProfileAdmin(admin.ModelAdmin):
                 approve=False,
                 note=p.review_note or "The new name is not one this store can show for you.",
             ),
+            done="Rename refused",
         )
 
     @admin.action(

@@ -9,6 +9,7 @@ from django.contrib.admin import helpers
 from django.shortcuts import render
 from django.utils.html import format_html
 
+from config.admin_actions import ThroughServices
 from config.api_errors import ApplicationError
 from store import policies, services
 from store.forms import RejectForm
@@ -36,8 +37,12 @@ class ListingStatusChangeInline(admin.TabularInline):
         return False
 
 
+def _listing_name(listing) -> str:
+    return listing.name
+
+
 @admin.register(Listing)
-class ListingAdmin(admin.ModelAdmin):
+class ListingAdmin(ThroughServices, admin.ModelAdmin):
     list_display = [
         "name",
         "publisher",
@@ -83,27 +88,15 @@ class ListingAdmin(admin.ModelAdmin):
             report,
         )
 
-    def _each(self, request, queryset, apply, done: str) -> None:
-        succeeded, failures = 0, []
-        for listing in queryset:
-            try:
-                apply(listing)
-                succeeded += 1
-            except ApplicationError as error:
-                failures.append(f"{listing.name}: {error.message}")
-        if succeeded:
-            self.message_user(request, f"{done}: {succeeded} listing(s).", messages.SUCCESS)
-        for failure in failures:
-            self.message_user(request, failure, messages.ERROR)
-
     def _transition(self, request, queryset, to_status: str, reason: str = "") -> None:
-        self._each(
+        self.each(
             request,
             queryset,
             lambda listing: services.listing_transition(
                 listing_id=listing.pk, to_status=to_status, actor=request.user, reason=reason
             ),
-            f"Now {to_status}",
+            done=f"Now {to_status}",
+            label=_listing_name,
         )
 
     @admin.action(description="Approve selected listings", permissions=["curate"])
@@ -139,24 +132,26 @@ class ListingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Feature selected listings on the home page", permissions=["curate"])
     def feature(self, request, queryset):
-        self._each(
+        self.each(
             request,
             queryset,
             lambda listing: services.listing_set_featured(
                 listing_id=listing.pk, featured=True, actor=request.user
             ),
-            "Featured",
+            done="Featured",
+            label=_listing_name,
         )
 
     @admin.action(description="Stop featuring selected listings", permissions=["curate"])
     def unfeature(self, request, queryset):
-        self._each(
+        self.each(
             request,
             queryset,
             lambda listing: services.listing_set_featured(
                 listing_id=listing.pk, featured=False, actor=request.user
             ),
-            "No longer featured",
+            done="No longer featured",
+            label=_listing_name,
         )
 
 

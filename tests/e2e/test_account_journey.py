@@ -35,7 +35,7 @@ def test_sign_up_become_publisher_create_use_and_revoke_a_key(
     staff.locator("tr", has_text="Ada Labs").locator("input.action-select").check()
     staff.select_option("select[name=action]", "approve_and_verify")
     staff.click("button[name=index]")
-    assert "1 publisher profile(s) updated." in staff.locator("ul.messagelist").inner_text()
+    assert "Approved: 1 publisher profile(s)." in staff.locator("ul.messagelist").inner_text()
 
     visitor.reload()
     assert visitor.get_by_test_id("role").inner_text() == "publisher"
