@@ -129,15 +129,17 @@ class AnswerScreen:
 
     def __init__(self, patterns: list[Pattern]):
         self.patterns = patterns
-        self.tails: dict[int, str] = {}
+        self.tails: dict[int, str] = {}  # each choice's end, already folded
         self.matched: Pattern | None = None
 
     def blocks(self, index: int, text: str) -> bool:
+        # Only the new piece is folded (per token, on the answer's hot path): folding works
+        # character by character, but for runs of spaces, which may meet at the seam.
         if not self.patterns or not text:
             return False
-        tail = (self.tails.get(index, "") + text)[-ANSWER_WINDOW:]
+        tail = _SPACES.sub(" ", self.tails.get(index, "") + fold(text))[-ANSWER_WINDOW:]
         self.tails[index] = tail
-        found = first_match(self.patterns, [fold(tail)])
+        found = first_match(self.patterns, [tail])
         if found is not None:
             self.matched = found
             return True

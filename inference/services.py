@@ -266,16 +266,11 @@ def completion_start(
 
     request_id = uuid.uuid4().hex
     in_flight = in_flight_admit(user_id=user.pk, request_id=request_id)
-    try:
-        ticket = limits_admit(api_key=api_key, tokens=reserve) if api_key is not None else None
-    except Exception:
-        if in_flight:
-            in_flight_release(user_id=user.pk, request_id=request_id)
-        raise
     held = False
     credit_hold = None
-    free_ticket = None
+    ticket = free_ticket = None
     try:
+        ticket = limits_admit(api_key=api_key, tokens=reserve) if api_key is not None else None
         if payer == "credits" and price.free:
             free_ticket = free_limits_admit(user_id=user.pk, tokens=reserve)
         queue = placement_queue(listing=listing)

@@ -2,10 +2,12 @@
 look-alikes, soft hyphens, combining marks and a word split across two messages no longer
 pass a blocked pattern; ordinary text still does."""
 
+import re
+
 import pytest
 
 from inference.models import BlockedPattern
-from inference.safeguards import fold, patterns_changed
+from inference.safeguards import AnswerScreen, Pattern, fold, patterns_changed
 from tests.inference import api_model_builders
 from tests.inference.api_model_builders import grant_purchase, servable_listing
 from tests.inference.test_api_safeguards_admin import ask
@@ -69,3 +71,10 @@ def test_ordinary_text_still_passes(client, user, api_key_for, tiny_model_dirs):
     allowed = ask(client, secret, listing, "The train", "was late at the station, then on time.")
     assert allowed.status_code == 503
     assert allowed.json()["error"]["code"] != "content_policy_violation"
+
+
+def test_an_answer_is_read_folded_across_the_pieces_it_streams_in():
+    screen = AnswerScreen([Pattern(0, re.compile("detonator blueprint"), "")])
+    pieces = ["Here: de", "\u200bto", "ｎａ", "tor  ", "\n blue", "print!"]
+    assert [screen.blocks(0, piece) for piece in pieces] == [False] * 5 + [True]
+    assert not AnswerScreen([]).blocks(0, "detonator blueprint")
