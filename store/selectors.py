@@ -245,6 +245,12 @@ def listing_versions_for_viewer(*, listing: Listing, user) -> list[ListingVersio
     return list(versions)
 
 
+def derived_listings(*, listing: Listing, limit: int = 12) -> list[Listing]:
+    """Public listings fine-tuned from ``listing``, newest first (its page's "Fine-tuned from
+    this model")."""
+    return list(with_card_data(listing.derived_listings.filter(status=APPROVED))[:limit])
+
+
 def listing_reviews(*, listing: Listing, limit: int = 50) -> list[Review]:
     return list(listing.reviews.select_related("author").order_by("-created_at", "-id")[:limit])
 

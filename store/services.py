@@ -85,8 +85,16 @@ def _validate(fields: dict) -> dict:
     return fields
 
 
-def listing_create(*, publisher: PublisherProfile, name: str, slug: str = "", **fields) -> Listing:
-    """Creates a draft listing owned by an approved publisher."""
+def listing_create(
+    *,
+    publisher: PublisherProfile,
+    name: str,
+    slug: str = "",
+    lineage: ListingVersion | None = None,
+    **fields,
+) -> Listing:
+    """Creates a draft listing owned by an approved publisher. ``lineage`` is the base version
+    a fine-tuned model was trained from, when the listing publishes one (shown on its page)."""
     if publisher.status != PublisherProfile.Status.APPROVED:
         raise ApplicationError(
             "Only approved publishers can create listings.", status=403, code="forbidden"
@@ -102,6 +110,8 @@ def listing_create(*, publisher: PublisherProfile, name: str, slug: str = "", **
     if unknown:
         raise TypeError(f"Unknown listing fields: {sorted(unknown)}")
     values = _validate({"name": name, **fields})
+    if lineage is not None:
+        values.update(fine_tuned_from_id=lineage.listing_id, fine_tuned_from_version=lineage)
     return Listing.objects.create(publisher=publisher, slug=slug, **values)
 
 

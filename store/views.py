@@ -84,6 +84,7 @@ def listing_detail(request, publisher_slug: str, listing_slug: str):
             "card_html": render_markdown(listing.card_markdown),
             "versions": selectors.listing_versions_for_viewer(listing=listing, user=user),
             "reviews": selectors.listing_reviews(listing=listing),
+            "derived": selectors.derived_listings(listing=listing),
             "own_review": own_review,
             "can_review": can_review,
             "review_form": ReviewForm(

@@ -37,3 +37,11 @@ class TermsForm(forms.Form):
     derived_publishable = forms.BooleanField(
         label="Fine-tuned models may be published as listings", required=False
     )
+
+
+class PublishForm(forms.Form):
+    name = forms.CharField(label="Listing name", max_length=120)
+    slug = forms.SlugField(
+        label="Slug", max_length=80, required=False, help_text="Made from the name when empty."
+    )
+    summary = forms.CharField(label="Summary", max_length=300, required=False)

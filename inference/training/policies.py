@@ -34,15 +34,27 @@ def may_edit_terms(user, listing: Listing) -> bool:
     return billing_policies.may_edit_pricing(user, listing)
 
 
-def may_publish_derived(user, fine_tuned_model) -> bool:
-    """The owner, being an approved publisher, of a model whose base allows derived models."""
+def derived_publish_refusal(user, fine_tuned_model) -> str | None:
+    """Why ``user`` may not publish ``fine_tuned_model`` as a listing of their own, or None
+    when they may: they own it, are an approved publisher, and the base listing's publisher
+    allows derived models (the terms as they are now; a listing already made keeps its
+    lineage if the terms change later)."""
     from accounts.models import PublisherProfile
 
-    if fine_tuned_model.owner_id != user.pk:
-        return False
+    if not getattr(user, "is_authenticated", False) or fine_tuned_model.owner_id != user.pk:
+        return "Only the owner of a fine-tuned model can publish it."
     terms = _terms(fine_tuned_model.base_listing)
     if terms is None or not terms.derived_publishable:
-        return False
-    return PublisherProfile.objects.filter(
+        return (
+            f"The publisher of {fine_tuned_model.base_listing.model_id} does not allow "
+            "publishing models fine-tuned from it."
+        )
+    if not PublisherProfile.objects.filter(
         user=user, status=PublisherProfile.Status.APPROVED
-    ).exists()
+    ).exists():
+        return "Only approved publishers can publish models: apply to become one first."
+    return None
+
+
+def may_publish_derived(user, fine_tuned_model) -> bool:
+    return derived_publish_refusal(user, fine_tuned_model) is None

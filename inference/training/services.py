@@ -628,6 +628,61 @@ def checkpoints_prune(*, job: FineTuningJob, keep: int) -> None:
         shutil.rmtree(_media(checkpoint.storage_path), ignore_errors=True)
 
 
+# --- publishing a fine-tuned model ------------------------------------------------------
+
+
+def derived_listing_create(
+    *, actor, fine_tuned_model: FineTunedModel, name: str, slug: str = "", summary: str = ""
+):
+    """Publishes a fine-tuned model as a draft listing of the owner's, with its lineage.
+
+    The weights go through the same path as any upload (store.publishing.services.
+    version_create: checks, smoke test, sha256) into the new listing's version 1, and the
+    listing goes to review like any other when its publisher submits it. The fine-tuned
+    model itself stays private and unchanged. Refused (403 ``derived_not_allowed``) unless
+    policies.derived_publish_refusal says nothing against it; on any refusal no listing
+    is left behind.
+    """
+    from contextlib import ExitStack
+
+    from django.core.files import File
+
+    from inference.training.policies import derived_publish_refusal
+    from store.publishing.services import version_create
+    from store.services import listing_create
+
+    refusal = derived_publish_refusal(actor, fine_tuned_model)
+    if refusal:
+        raise ApplicationError(refusal, status=403, code="derived_not_allowed")
+    base = fine_tuned_model.base_listing
+    job = fine_tuned_model.job
+    card = (
+        f"Fine-tuned from `{base.model_id}` (version {fine_tuned_model.base_version.number}) "
+        f"with LoRA adapters merged into the base weights: {job.examples} examples, "
+        f"{job.n_epochs} epoch{'s' if job.n_epochs != 1 else ''}, "
+        f"{job.training_tokens * job.n_epochs} training tokens."
+    )
+    root = _media(fine_tuned_model.storage_path)
+    with transaction.atomic(), ExitStack() as files:
+        listing = listing_create(
+            publisher=actor.publisher_profile,
+            name=name,
+            slug=slug,
+            summary=summary.strip()[:300],
+            card_markdown=card,
+            task=base.task,
+            license=base.license,
+            languages=base.languages,
+            lineage=fine_tuned_model.base_version,
+        )
+        uploads = [
+            File(files.enter_context(open(root / weight.path, "rb")), name=weight.path)  # noqa: SIM115
+            for weight in fine_tuned_model.files.order_by("path")
+        ]
+        version_create(listing=listing, created_by=actor, files=uploads)
+    return listing
+
+
 # --- terms -----------------------------------------------------------------------------
 
 

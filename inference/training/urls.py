@@ -16,5 +16,6 @@ urlpatterns = [
         views.model_file_download,
         name="model-file",
     ),
+    path("fine-tuning/models/<int:model_id>/publish", views.model_publish, name="model-publish"),
     path("fine-tuning/terms/<int:listing_id>/", views.terms_page, name="terms"),
 ]

@@ -17,8 +17,9 @@ from billing.money import format_microcents, per_mtok_label
 from config.api_errors import ApplicationError
 from inference.training import selectors, services
 from inference.training.api.shapes import event_object, file_object, job_object
-from inference.training.forms import JobForm, TermsForm
+from inference.training.forms import JobForm, PublishForm, TermsForm
 from inference.training.models import FineTunedModel
+from inference.training.policies import derived_publish_refusal
 from store.models import Listing
 
 
@@ -139,7 +140,16 @@ def _status(job) -> dict:
 @login_required
 def job_page(request, job_id: str):
     job = _job_or_404(request, job_id)
-    return render(request, "inference/training/job.html", {"job": job, "status": _status(job)})
+    model = getattr(job, "fine_tuned_model", None)
+    return render(
+        request,
+        "inference/training/job.html",
+        {
+            "job": job,
+            "status": _status(job),
+            "publish_refusal": derived_publish_refusal(request.user, model) if model else None,
+        },
+    )
 
 
 @login_required
@@ -170,6 +180,40 @@ def model_file_download(request, model_id: int, path: str):
         raise Http404("No such file.")
     full = Path(settings.MEDIA_ROOT) / model.storage_path / weight_file.path
     return FileResponse(open(full, "rb"), as_attachment=True, filename=Path(path).name)  # noqa: SIM115
+
+
+@login_required
+def model_publish(request, model_id: int):
+    """The owner publishes their fine-tuned model as a draft listing (then to review)."""
+    model = get_object_or_404(
+        FineTunedModel.objects.select_related("base_listing__publisher", "base_version", "job"),
+        pk=model_id,
+    )
+    if model.owner_id != request.user.pk:
+        raise Http404("No such model.")
+    base = model.base_listing
+    form = PublishForm(
+        request.POST or None, initial={"name": f"{base.name} ({model.job.suffix or 'fine-tuned'})"}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            listing = services.derived_listing_create(
+                actor=request.user, fine_tuned_model=model, **form.cleaned_data
+            )
+        except ApplicationError as exc:
+            exc.add_to_form(form)
+        else:
+            messages.success(
+                request,
+                "Your listing is created and its weights are being checked; submit it for "
+                "review when the version is ready.",
+            )
+            return redirect("studio:listing", listing.pk)
+    return render(
+        request,
+        "inference/training/publish.html",
+        {"model": model, "form": form, "refusal": derived_publish_refusal(request.user, model)},
+    )
 
 
 @login_required

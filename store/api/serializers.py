@@ -106,14 +106,26 @@ class ListingDetailSerializer(serializers.ModelSerializer):
     )
     versions = serializers.SerializerMethodField()
     url = serializers.CharField(source="get_absolute_url", read_only=True)
+    fine_tuned_from = serializers.SerializerMethodField(
+        help_text="Lineage: the model id and version this model was fine-tuned from, or null."
+    )
 
     class Meta:
         model = Listing
         fields = [
             "model_id", "name", "slug", "publisher", "status", "summary", "card_markdown", "card_html",
             "task", "license", "tags", "languages", "conversation_starters", "rating_average",
-            "review_count", "featured", "approved_at", "url", "versions",
+            "review_count", "featured", "approved_at", "url", "fine_tuned_from", "versions",
         ]  # fmt: skip
+
+    def get_fine_tuned_from(self, listing) -> dict | None:
+        if listing.fine_tuned_from_id is None:
+            return None
+        version = listing.fine_tuned_from_version
+        return {
+            "model_id": listing.fine_tuned_from.model_id,
+            "version": version.number if version else None,
+        }
 
     def get_card_html(self, listing) -> str:
         return str(render_markdown(listing.card_markdown))

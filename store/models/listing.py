@@ -38,6 +38,24 @@ class Listing(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Lineage: set when the listing was published from a fine-tuned model (inference.training),
+    # the base listing and the version its weights were trained from. Never edited afterwards.
+    fine_tuned_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="derived_listings",
+        editable=False,
+    )
+    fine_tuned_from_version = models.ForeignKey(
+        "store.ListingVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
     # Kept by a PostgreSQL trigger (see migration 0002): name A, summary and tags B, card C.
     # A trigger rather than a service so that every write path (admin, bulk_create, raw SQL)
     # keeps it current at no extra query.
