@@ -265,7 +265,7 @@ def build(total: int, rebuild: bool) -> None:
         ListingVersion.objects.bulk_create(
             [
                 ListingVersion(
-                    listing=listing, number=1, status="ready", progress=100,
+                    listing=listing, number=1, status="ready", review="approved", progress=100,
                     source_format="gguf" if rng.random() < 0.4 else "safetensors",
                     architecture="LlamaForCausalLM", parameter_count=t["params"], context_length=8192,
                     vocab_size=49152, dtype="float32", has_chat_template=True, size_bytes=t["params"] * 4,

@@ -169,6 +169,7 @@ def prepare_store() -> tuple[str, str, str]:
         number=1,
         source_format=ListingVersion.Format.SAFETENSORS,
         status=ListingVersion.Status.READY,
+        review=ListingVersion.Review.APPROVED,
         storage_path=storage_path,
         architecture=config["architectures"][0],
         context_length=config["max_position_embeddings"],

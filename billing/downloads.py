@@ -40,6 +40,7 @@ def download_authorize(*, token: str, user):
     from billing.selectors import has_entitlement
     from config.api_errors import ApplicationError
     from store.models import WeightFile
+    from store.policies import version_is_live
 
     try:
         user_id, weight_file_id = download_token_read(token)
@@ -58,7 +59,7 @@ def download_authorize(*, token: str, user):
     weight_file = (
         WeightFile.objects.select_related("version__listing").filter(pk=weight_file_id).first()
     )
-    if weight_file is None:
+    if weight_file is None or not version_is_live(weight_file.version):
         raise ApplicationError("No such file.", status=404, code="not_found")
     if not has_entitlement(user=user, listing=weight_file.version.listing):
         raise ApplicationError("You no longer own this model.", status=403, code="forbidden")

@@ -261,13 +261,15 @@ def payout_rows(
 
 
 def downloadable_files_for(*, user, listing) -> list:
-    """Weight files of the listing's ready versions, newest version first (owners only)."""
+    """Weight files of the listing's live (processed, approved) versions, newest version
+    first (owners only)."""
     from store.models import WeightFile
+    from store.policies import live_version_q
 
     if not has_entitlement(user=user, listing=listing):
         return []
     return list(
-        WeightFile.objects.filter(version__listing=listing, version__status="ready")
+        WeightFile.objects.filter(live_version_q("version__"), version__listing=listing)
         .select_related("version")
         .order_by("-version__number", "path")
     )
@@ -275,14 +277,15 @@ def downloadable_files_for(*, user, listing) -> list:
 
 def listing_by_model_id(*, model_id: str):
     """The listing named "<publisher_slug>/<listing_slug>", whatever its status, or None."""
+    from store import model_ids
     from store.models import Listing
 
-    publisher_slug, _, slug = (model_id or "").strip().partition("/")
-    if not publisher_slug or not slug:
+    ref = model_ids.parse(model_id)
+    if ref is None:
         return None
     return (
         Listing.objects.select_related("publisher")
-        .filter(publisher__slug=publisher_slug, slug=slug)
+        .filter(publisher__slug=ref.publisher_slug, slug=ref.slug)
         .first()
     )
 

@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from inference.models import UsageRecord
+from store import model_ids
 from store.models import Listing, ListingVersion
+from store.policies import live_version_q
 from store.selectors import publisher_slug_now
 
 
@@ -21,38 +23,45 @@ def _public_listings():
     )
 
 
-def latest_ready_versions(listing_ids) -> dict[int, ListingVersion]:
+def latest_live_versions(listing_ids) -> dict[int, ListingVersion]:
+    """Each listing's latest version customers get (store.policies.live_version_q)."""
     latest: dict[int, ListingVersion] = {}
-    versions = ListingVersion.objects.filter(
-        listing_id__in=listing_ids, status=ListingVersion.Status.READY
-    ).order_by("listing_id", "-number")
+    versions = ListingVersion.objects.filter(live_version_q(), listing_id__in=listing_ids).order_by(
+        "listing_id", "-number"
+    )
     for version in versions:
         latest.setdefault(version.listing_id, version)
     return latest
 
 
 def listing_for_model(*, model_id: str) -> tuple[Listing | None, ListingVersion | None]:
-    """The approved listing named "<publisher>/<listing>" and its latest ready version
-    (one query: this runs on every completion request)."""
-    publisher_slug, _, slug = model_id.partition("/")
-    if not publisher_slug or not slug:
+    """The approved listing named "<publisher>/<listing>" and its latest live version, or the
+    pinned version of "<publisher>/<listing>@v<N>" when that one is live (one query: this
+    runs on every completion request)."""
+    ref = model_ids.parse(model_id)
+    if ref is None:
         return None, None
-    version = (
-        ListingVersion.objects.filter(
-            listing__publisher__slug=publisher_slug,
-            listing__slug=slug,
-            listing__status=Listing.Status.APPROVED,
-            status=ListingVersion.Status.READY,
-        )
-        .select_related("listing__publisher")
-        .order_by("-number")
-        .first()
+    versions = ListingVersion.objects.filter(
+        live_version_q(),
+        listing__publisher__slug=ref.publisher_slug,
+        listing__slug=ref.slug,
+        listing__status=Listing.Status.APPROVED,
     )
+    if ref.version is not None:
+        versions = versions.filter(number=ref.version)
+    version = versions.select_related("listing__publisher").order_by("-number").first()
     if version is None:
         # A publisher's slug before a rename still names their models.
-        moved = publisher_slug_now(publisher_slug)
-        return listing_for_model(model_id=f"{moved}/{slug}") if moved else (None, None)
+        moved = publisher_slug_now(ref.publisher_slug)
+        return listing_for_model(model_id=ref.named(moved)) if moved else (None, None)
     return version.listing, version
+
+
+def served_model_id(*, requested: str, listing: Listing) -> str:
+    """The id answers carry: the listing's current id, with the pin when one was asked for."""
+    ref = model_ids.parse(requested)
+    pinned = ref is not None and ref.version is not None
+    return f"{listing.model_id}@v{ref.version}" if pinned else listing.model_id
 
 
 def usable_listings(*, user: User):
@@ -111,12 +120,13 @@ def _card(listing: Listing, version: ListingVersion, prices: dict) -> dict:
         "owned_by": listing.publisher.slug,
         "name": listing.name,
         "context_length": version.context_length,
+        "version": version.number,  # the version this id answers with; pin it as id@v<N>
         "pricing": prices,
     }
 
 
 def _cards(listings: list[Listing]) -> list[dict]:
-    versions = latest_ready_versions([listing.pk for listing in listings])
+    versions = latest_live_versions([listing.pk for listing in listings])
     prices = _prices(list(versions))
     return [
         _card(listing, versions[listing.pk], prices[listing.pk])
@@ -149,14 +159,25 @@ def model_card_for_key(*, api_key: ApiKey, model_id: str) -> dict | None:
     if model_id.startswith(GPT_PREFIX):  # a GPT (store/gpts)
         cards = gpt_model_cards(user=api_key.user, model_id=model_id)
         return cards[0] if cards else None
-    publisher_slug, _, slug = model_id.partition("/")
+    ref = model_ids.parse(model_id)
+    if ref is None:
+        return None
     listing = (
-        usable_listings(user=api_key.user).filter(publisher__slug=publisher_slug, slug=slug).first()
+        usable_listings(user=api_key.user)
+        .filter(publisher__slug=ref.publisher_slug, slug=ref.slug)
+        .first()
     )
     if listing is None:
         return None
-    cards = _cards([listing])
-    return cards[0] if cards else None
+    if ref.version is None:
+        cards = _cards([listing])
+        return cards[0] if cards else None
+    # A pinned id: that version's card, when it is live.
+    _, version = listing_for_model(model_id=ref.named())
+    if version is None or version.listing_id != listing.pk:
+        return None
+    card = _card(listing, version, _prices([listing.pk])[listing.pk])
+    return {**card, "id": served_model_id(requested=model_id, listing=listing)}
 
 
 def playground_models(*, user: User) -> list[dict]:
@@ -164,7 +185,7 @@ def playground_models(*, user: User) -> list[dict]:
     from inference.training.selectors import fine_tuned_playground_models
 
     listings = list(usable_listings(user=user))
-    versions = latest_ready_versions([listing.pk for listing in listings])
+    versions = latest_live_versions([listing.pk for listing in listings])
     return [
         {
             "id": listing.model_id,
@@ -273,6 +294,25 @@ def usage_for_publisher(*, publisher, days: int = 30) -> dict:
         "by_model": _daily(records, "listing_id", "model"),
         "totals": {**{key: value or 0 for key, value in totals.items()}, "customers": customers},
     }
+
+
+def usage_by_version(*, listing: Listing, days: int = 30) -> dict[int, dict]:
+    """Per version of ``listing`` over the last ``days``: requests, errors, tokens in and out,
+    distinct customers (the publisher's studio shows them next to each version)."""
+    rows = (
+        UsageRecord.objects.filter(
+            listing=listing, version__isnull=False, created_at__gte=_since(days)
+        )
+        .values("version_id")
+        .annotate(
+            requests=Count("id"),
+            errors=Count("id", filter=Q(status="error")),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+            customers=Count("user_id", distinct=True),
+        )
+    )
+    return {row.pop("version_id"): row for row in rows}
 
 
 def quota_remaining(*, user: User) -> list[dict]:

@@ -47,7 +47,7 @@ from inference.protocol import (
     stream_key,
 )
 from inference.safeguards import prompt_screen
-from inference.selectors import listing_for_model
+from inference.selectors import listing_for_model, served_model_id
 from inference.streams import StreamTimeout, events_read, generation_cancel
 from inference.training.selectors import FINE_TUNED_PREFIX, fine_tuned_for_completion
 from store.gpts.completion import GPT_PREFIX, gpt_for_use
@@ -295,7 +295,10 @@ def completion_start(
         started = StartedCompletion(
             request_id=request_id,
             # A fine-tuned model answers under its own "ft:" id, a GPT under its "gpt:" id.
-            model_id=gpt.model_id if gpt else getattr(version, "model_id", listing.model_id),
+            model_id=gpt.model_id
+            if gpt
+            else getattr(version, "model_id", None)
+            or served_model_id(requested=params.model, listing=listing),
             created=int(time.time()),
             prompt_tokens=len(prompt_ids),
             max_tokens=max_tokens,

@@ -5,6 +5,8 @@ permission on what it changes (a superuser has them all), so a staff account giv
 view rights cannot approve, delist or feature a listing, close a report or delete a review.
 """
 
+from django.db.models import Q
+
 CURATE_PERMISSION = "store.change_listing"
 REPORT_PERMISSION = "store.change_listingreport"
 MODERATE_REVIEWS_PERMISSION = "store.delete_review"
@@ -30,3 +32,28 @@ def may_close_reports(user) -> bool:
 
 def may_moderate_reviews(user) -> bool:
     return _staff_with(user, MODERATE_REVIEWS_PERMISSION)
+
+
+# --- what customers get ---------------------------------------------------------------
+
+
+def live_version_q(prefix: str = "") -> Q:
+    """A version customers get (served by /v1, listed, downloadable): processed and approved
+    by the curators. ``prefix`` reaches it through a relation ("versions__")."""
+    from store.models import ListingVersion
+
+    return Q(
+        **{
+            f"{prefix}status": ListingVersion.Status.READY,
+            f"{prefix}review": ListingVersion.Review.APPROVED,
+        }
+    )
+
+
+def version_is_live(version) -> bool:
+    from store.models import ListingVersion
+
+    return (
+        version.status == ListingVersion.Status.READY
+        and version.review == ListingVersion.Review.APPROVED
+    )

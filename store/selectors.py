@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts.models import PublisherProfile, PublisherSlug
 from billing.models import TokenPrice
+from store import policies
 from store.models import Collection, CollectionItem, Listing, ListingReport, ListingVersion, Review
 from store.search import normalize_query, search_listings
 
@@ -238,11 +239,17 @@ def home_collections(*, per_collection: int = 8) -> list[Collection]:
 
 
 def listing_versions_for_viewer(*, listing: Listing, user) -> list[ListingVersion]:
-    """Ready versions for everyone; the publisher and staff also see versions in progress or failed."""
+    """Live versions (processed, approved) for everyone; the publisher and staff also see
+    versions in progress, failed, awaiting review or rejected. The one /v1 serves when no
+    version is pinned has ``is_served`` set."""
     versions = listing.versions.prefetch_related("files").order_by("-number")
     if not (user and user.is_authenticated and (user.is_staff or _is_owner(user, listing))):
-        versions = versions.filter(status=ListingVersion.Status.READY)
-    return list(versions)
+        versions = versions.filter(policies.live_version_q())
+    versions = list(versions)
+    served = next((v for v in versions if policies.version_is_live(v)), None)
+    for version in versions:
+        version.is_served = version is served
+    return versions
 
 
 def derived_listings(*, listing: Listing, limit: int = 12) -> list[Listing]:
@@ -297,6 +304,32 @@ def review_queue() -> list[Listing]:
         .prefetch_related(Prefetch("versions", queryset=versions, to_attr="versions_newest_first"))
         .order_by("updated_at", "id")
     )
+
+
+def versions_awaiting_review() -> list[ListingVersion]:
+    """Processed new versions of approved listings that the curators have not decided yet,
+    oldest first, each with ``served_number`` (the version customers get meanwhile)."""
+    versions = list(
+        ListingVersion.objects.filter(
+            status=ListingVersion.Status.READY,
+            review=ListingVersion.Review.AWAITING,
+            listing__status=Listing.Status.APPROVED,
+        )
+        .select_related("listing__publisher")
+        .order_by("processed_at", "id")
+    )
+    served = {}
+    for row in (
+        ListingVersion.objects.filter(
+            policies.live_version_q(), listing_id__in={v.listing_id for v in versions}
+        )
+        .order_by("listing_id", "-number")
+        .values("listing_id", "number")
+    ):
+        served.setdefault(row["listing_id"], row["number"])
+    for version in versions:
+        version.served_number = served.get(version.listing_id)
+    return versions
 
 
 def open_reports() -> list[ListingReport]:

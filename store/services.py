@@ -178,6 +178,17 @@ def listing_transition(
         listing.rejection_reason = reason if to_status == S.REJECTED else ""
         if to_status == S.APPROVED:
             listing.approved_at = timezone.now()
+            # The curators reviewed the listing with its weights: its processed versions that
+            # await review are approved with it (a version they rejected stays rejected).
+            ListingVersion.objects.filter(
+                listing=listing,
+                status=ListingVersion.Status.READY,
+                review=ListingVersion.Review.AWAITING,
+            ).update(
+                review=ListingVersion.Review.APPROVED,
+                reviewed_at=listing.approved_at,
+                reviewed_by=actor,
+            )
         listing.save(update_fields=["status", "rejection_reason", "approved_at", "updated_at"])
         ListingStatusChange.objects.create(
             listing=listing, actor=actor, from_status=current, to_status=to_status, reason=reason
@@ -187,6 +198,47 @@ def listing_transition(
 
             orders_cancel_pending(message="This model is no longer on sale.", listing_id=listing.pk)
     return listing
+
+
+def version_review(
+    *, version_id: int, approve: bool, actor: User | None, reason: str = ""
+) -> ListingVersion:
+    """Staff approve or reject a processed version of an approved listing.
+
+    Approved, it becomes what /v1 serves when no version is pinned (the latest approved
+    version is served) and buyers may download it; rejected, it is never served and its
+    publisher reads why. Decided once: a second decision is refused (409), so two curators
+    clicking at once produce one decision.
+    """
+    _require(policies.may_curate_listings(actor))
+    reason = reason.strip()
+    if not approve and not reason:
+        raise ApplicationError("Say why the version is rejected.", field="reason")
+    with transaction.atomic():
+        version = (
+            ListingVersion.objects.select_for_update()
+            .select_related("listing__publisher")
+            .get(pk=version_id)
+        )
+        if version.status != ListingVersion.Status.READY:
+            raise ApplicationError(
+                "Only a processed version can be reviewed.", code="not_ready", status=409
+            )
+        if version.review != ListingVersion.Review.AWAITING:
+            raise ApplicationError(
+                f"Version {version.number} was already {version.get_review_display().lower()}.",
+                code="already_reviewed",
+                status=409,
+            )
+        decision = ListingVersion.Review.APPROVED if approve else ListingVersion.Review.REJECTED
+        ListingVersion.objects.filter(pk=version.pk).update(
+            review=decision,
+            review_reason="" if approve else reason,
+            reviewed_at=timezone.now(),
+            reviewed_by=actor,
+        )
+    version.refresh_from_db()
+    return version
 
 
 def _require(allowed: bool) -> None:

@@ -97,7 +97,7 @@ def listing_edit(request, listing_id: int):
 @publisher_required
 def listing_detail(request, listing_id: int):
     listing = _listing_or_404(request, listing_id)
-    versions = list(listing.versions.all())
+    versions = selectors.studio_versions(listing=listing)
     can_submit = store_services.listing_can_submit(listing=listing, versions=versions)
     return render(
         request,
@@ -105,6 +105,7 @@ def listing_detail(request, listing_id: int):
         {
             "listing": listing,
             "versions": versions,
+            "usage_days": selectors.USAGE_DAYS,
             "can_submit": can_submit,
             "changes": listing.status_changes.all(),
         },

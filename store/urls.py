@@ -25,5 +25,6 @@ urlpatterns = [
     path("publishers/<slug:slug>/", views.publisher_detail, name="publisher_detail"),
     path("curate/", views.curate, name="curate"),
     path("curate/listings/<int:listing_id>/", views.curate_listing, name="curate_listing"),
+    path("curate/versions/<int:version_id>/", views.curate_version, name="curate_version"),
     path("curate/reports/<int:report_id>/", views.curate_report, name="curate_report"),
 ]

@@ -19,7 +19,7 @@ from config.api_errors import ApplicationError
 from store import policies, selectors, services
 from store.forms import CatalogFilterForm, RejectForm, ReportForm, ReviewForm
 from store.markdown import render_markdown
-from store.models import Listing, ListingReport, Review
+from store.models import Listing, ListingReport, ListingVersion, Review
 from store.paging import paginator_class_for
 
 
@@ -194,6 +194,7 @@ def curate(request):
         "store/curate.html",
         {
             "queue": selectors.review_queue(),
+            "new_versions": selectors.versions_awaiting_review(),
             "reports": selectors.open_reports(),
             "reject_form": RejectForm(),
         },
@@ -228,6 +229,27 @@ def curate_listing(request, listing_id: int):
         else:
             raise ApplicationError("Unknown action.")
         messages.success(request, f"{listing.name}: {action} done.")
+    except ApplicationError as error:
+        _report_error(request, error)
+    return redirect("curate")
+
+
+@staff_required
+@require_POST
+def curate_version(request, version_id: int):
+    action = request.POST.get("action", "")
+    try:
+        if action not in {"approve", "reject"}:
+            raise ApplicationError("Unknown action.")
+        version = services.version_review(
+            version_id=get_object_or_404(ListingVersion, pk=version_id).pk,
+            approve=action == "approve",
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+        )
+        messages.success(
+            request, f"{version.listing.model_id} version {version.number}: {version.review}."
+        )
     except ApplicationError as error:
         _report_error(request, error)
     return redirect("curate")

@@ -260,12 +260,13 @@ def curation_queue() -> dict:
 
 def _base_models():
     from store.models import Listing
+    from store.policies import live_version_q
 
     return (
         Listing.objects.filter(
+            live_version_q("versions__"),
             status=Listing.Status.APPROVED,
             token_prices__isnull=False,
-            versions__status="ready",
         )
         .select_related("publisher")
         .distinct()
@@ -274,7 +275,7 @@ def _base_models():
 
 
 def base_models() -> list:
-    """The models a GPT can be built on: approved, with a ready version, sold per token."""
+    """The models a GPT can be built on: approved, with a live version, sold per token."""
     return list(_base_models())
 
 
@@ -322,7 +323,7 @@ def gpt_model_cards(*, user, model_id: str | None = None) -> list[dict]:
     """/v1/models entries of the GPTs ``user`` may call (one of them: ``model_id``), in
     OpenAI's shape plus the base model, context length and prices (base + markup)."""
     from billing.selectors import token_prices_for
-    from inference.selectors import latest_ready_versions
+    from inference.selectors import latest_live_versions
     from store.gpts.completion import gpt_for_use
 
     if model_id is not None:
@@ -334,7 +335,7 @@ def gpt_model_cards(*, user, model_id: str | None = None) -> list[dict]:
         gpts = gpt_models_for(user=user)
     base_ids = {gpt.published.base_listing_id for gpt in gpts}
     prices = token_prices_for(listing_ids=base_ids)
-    versions = latest_ready_versions(base_ids)
+    versions = latest_live_versions(base_ids)
     cards = []
     for gpt in gpts:
         base = prices.get(gpt.published.base_listing_id)

@@ -32,6 +32,11 @@ class ListingVersion(models.Model):
         SAFETENSORS = "safetensors", "safetensors"
         GGUF = "gguf", "GGUF"
 
+    class Review(models.TextChoices):
+        AWAITING = "awaiting", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
     listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     source_format = models.CharField(max_length=16, choices=Format.choices)
@@ -54,6 +59,20 @@ class ListingVersion(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Curation of the weights themselves (store.services.version_review): a version is served,
+    # listed and downloadable only once approved (store.selectors.live_versions). Approving a
+    # listing approves its ready versions; a new version of an approved listing waits for its
+    # own review while the previous approved one stays served.
+    review = models.CharField(max_length=16, choices=Review.choices, default=Review.AWAITING)
+    review_reason = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["listing", "-number"]
@@ -62,6 +81,7 @@ class ListingVersion(models.Model):
                 fields=["listing", "number"], name="version_number_unique_per_listing"
             )
         ]
+        indexes = [models.Index(fields=["review", "status"], name="version_review_status")]
 
     def __str__(self):
         return f"{self.listing} v{self.number}"

@@ -5,6 +5,7 @@ from django.db.models import Count, Prefetch, Q
 
 from accounts.models import User
 from store.models import Listing, ListingStatusChange, ListingVersion
+from store.policies import version_is_live
 
 
 def studio_listings_of(*, user: User) -> list[Listing]:
@@ -49,3 +50,21 @@ def studio_version_for(*, user: User, version_id: int) -> ListingVersion | None:
     if not user.is_staff:
         queryset = queryset.filter(listing__publisher__user=user)
     return queryset.first()
+
+
+USAGE_DAYS = 30
+
+
+def studio_versions(*, listing: Listing) -> list[ListingVersion]:
+    """The listing's versions, newest first (prefetched by studio_listing_for), each with
+    ``is_served`` (what /v1 serves when no version is pinned) and ``usage`` over the last
+    USAGE_DAYS days (requests, errors, tokens, customers; None when unused)."""
+    from inference.selectors import usage_by_version
+
+    versions = list(listing.versions.all())
+    served = next((v for v in versions if version_is_live(v)), None)
+    usage = usage_by_version(listing=listing, days=USAGE_DAYS)
+    for version in versions:
+        version.is_served = version is served
+        version.usage = usage.get(version.pk)
+    return versions

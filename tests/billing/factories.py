@@ -52,6 +52,7 @@ def ready_version(
     )
     # Files are added while processing; a ready version is immutable.
     version.status = ListingVersion.Status.READY
+    version.review = ListingVersion.Review.APPROVED
     version.save()
     return weight_file
 

@@ -105,24 +105,46 @@ def servable_listing(
         conversation_starters=fields.pop("conversation_starters", ["Tell me a story."]),
         **fields,
     )
+    servable_version(
+        listing,
+        source,
+        chat_template=chat_template,
+        storage_path=storage_path,
+        context_length=context_length,
+    )
+    return listing
+
+
+def servable_version(
+    listing: Listing,
+    source: Path | None,
+    *,
+    chat_template: bool = True,
+    storage_path: str = "",
+    context_length: int = CONTEXT_LENGTH,
+    review: str = ListingVersion.Review.APPROVED,
+) -> ListingVersion:
+    """The listing's next version, ready, a copy of ``source`` under MEDIA_ROOT (or the model
+    folder at ``storage_path``), reviewed as ``review`` says."""
+    number = listing.versions.count() + 1
     if not storage_path:
-        storage_path = f"models/{publisher.slug}/{listing.slug}/v1"
+        storage_path = f"models/{listing.publisher.slug}/{listing.slug}/v{number}"
         target = Path(settings.MEDIA_ROOT) / storage_path
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(source, target)
-    ListingVersion.objects.create(
+    return ListingVersion.objects.create(
         listing=listing,
-        number=1,
+        number=number,
         source_format=ListingVersion.Format.SAFETENSORS,
         status=ListingVersion.Status.READY,
+        review=review,
         storage_path=storage_path,
         architecture="GPT2LMHeadModel",
         context_length=context_length,
         has_chat_template=chat_template,
         processed_at=timezone.now(),
     )
-    return listing
 
 
 def grant_purchase(user: User, listing: Listing):

@@ -209,6 +209,11 @@ MATRIX = {
         "/fine-tuning/models/{ft_model}/files/config.json",
         row(302, 200, *[404] * 5),  # the fine-tuned model's owner only
     ),
+    "fine-tuning/models/<int:model_id>/publish": (
+        "GET",
+        "/fine-tuning/models/{ft_model}/publish",
+        row(302, 200, *[404] * 5),  # the owner sees the form, or why they may not publish
+    ),
     "fine-tuning/terms/<int:listing_id>/": (
         "GET",
         "/fine-tuning/terms/{listing}/",
@@ -284,6 +289,11 @@ MATRIX = {
     "curate/listings/<int:listing_id>/": (
         "POST",
         "/curate/listings/{listing}/",
+        row(302, 403, 403, 403, 403, 403, 302),
+    ),
+    "curate/versions/<int:version_id>/": (
+        "POST",
+        "/curate/versions/{version}/",
         row(302, 403, 403, 403, 403, 403, 302),
     ),
     "curate/reports/<int:report_id>/": (

@@ -40,6 +40,7 @@ class ListingVersionFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: n + 1)
     source_format = ListingVersion.Format.SAFETENSORS
     status = ListingVersion.Status.READY
+    review = ListingVersion.Review.APPROVED  # a published listing's version, reviewed with it
     progress = 100
     processing_report = factory.LazyFunction(
         lambda: {"checks": ["files", "sha256", "metadata", "generation"], "sample": "Hello there"}
