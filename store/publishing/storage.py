@@ -62,6 +62,19 @@ def store_upload(upload: File, destination: Path) -> int:
     return destination.stat().st_size
 
 
+def _copy_at_most(src, dst, member: ArchiveMember) -> None:
+    """Copies a member, stopping with a refusal past the size its listing declared (the
+    listing is what the size and expansion checks read; the bytes must not say more)."""
+    written = 0
+    while chunk := src.read(COPY_CHUNK):
+        written += len(chunk)
+        if written > member.size:
+            raise UploadRefused(
+                f"{member.name} holds more bytes than the archive's listing declares; refused."
+            )
+        dst.write(chunk)
+
+
 def extract_archive(archive_path: Path, members: list[ArchiveMember], target: Path) -> None:
     """Extracts the regular files listed (already checked) flat into target.
 
@@ -85,7 +98,7 @@ def extract_archive(archive_path: Path, members: list[ArchiveMember], target: Pa
                 if info.filename not in wanted:
                     continue
                 with archive.open(info) as src, open(out_path(info.filename), "wb") as dst:
-                    shutil.copyfileobj(src, dst, COPY_CHUNK)
+                    _copy_at_most(src, dst, wanted[info.filename])
         return
     with tarfile.open(archive_path, mode="r:*") as archive:
         for info in archive:
@@ -95,4 +108,4 @@ def extract_archive(archive_path: Path, members: list[ArchiveMember], target: Pa
             if src is None:
                 continue
             with src, open(out_path(info.name), "wb") as dst:
-                shutil.copyfileobj(src, dst, COPY_CHUNK)
+                _copy_at_most(src, dst, wanted[info.name])

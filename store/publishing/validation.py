@@ -36,6 +36,14 @@ FOLDER_FILE_NAMES = {
     "LICENSE.txt",
 }
 IGNORED_NAMES = {".gitattributes", ".DS_Store"}
+# Compression bombs. A model folder has a few dozen files (sharded weights, config, tokenizer),
+# and weights barely compress (floats: about 1.1 : 1), so an archive that expands more than
+# MAX_EXPANSION_RATIO times its size, past RATIO_FLOOR_BYTES, or lists more than
+# MAX_ARCHIVE_MEMBERS entries is not a model folder: it is refused from its listing, before
+# anything is extracted. Small archives (a tiny model of zeros) may compress better.
+MAX_ARCHIVE_MEMBERS = 1000
+MAX_EXPANSION_RATIO = 20
+RATIO_FLOOR_BYTES = 64 * 1024 * 1024
 TOKENIZER_FILE_SETS = (("tokenizer.json",), ("tokenizer.model",), ("vocab.json", "merges.txt"))
 
 
@@ -166,12 +174,22 @@ def _safe_member_path(name: str) -> PurePosixPath:
     return path
 
 
+def _count(index: int) -> None:
+    if index >= MAX_ARCHIVE_MEMBERS:
+        raise UploadRefused(
+            f"The archive lists more than {MAX_ARCHIVE_MEMBERS:,} entries; a model folder has a "
+            "few dozen files. Refused."
+        )
+
+
 def list_archive(path: Path) -> list[ArchiveMember]:
-    """The regular files of a zip or tar, refusing links, devices and escaping paths."""
+    """The regular files of a zip or tar, refusing links, devices, escaping paths and
+    listings longer than any model folder's."""
     members: list[ArchiveMember] = []
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
+            for index, info in enumerate(archive.infolist()):
+                _count(index)
                 _safe_member_path(info.filename)
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
@@ -189,7 +207,8 @@ def list_archive(path: Path) -> list[ArchiveMember]:
             "The archive cannot be read: it is not a valid zip or tar file."
         ) from exc
     with archive:
-        for info in archive:
+        for index, info in enumerate(archive):
+            _count(index)
             _safe_member_path(info.name)
             if info.issym() or info.islnk():
                 raise UploadRefused(f"The archive holds a link ({info.name}); refused.")
@@ -209,13 +228,25 @@ def common_folder(names: list[str]) -> str:
     return ""
 
 
+def check_expansion(*, expanded: int, archive_bytes: int) -> None:
+    """Refuses an archive that expands like a compression bomb (see MAX_EXPANSION_RATIO)."""
+    if expanded > RATIO_FLOOR_BYTES and expanded > MAX_EXPANSION_RATIO * max(archive_bytes, 1):
+        raise UploadRefused(
+            f"The archive expands {expanded // max(archive_bytes, 1):,} times its size "
+            f"({archive_bytes:,} bytes to {expanded:,}); model weights barely compress, so this "
+            "is refused as a compression bomb. Upload the folder's files instead."
+        )
+
+
 def check_archive(path: Path) -> list[ArchiveMember]:
     """Everything an archive's listing can tell: safe paths, no links, sizes, a complete folder."""
     members = [m for m in list_archive(path) if PurePosixPath(m.name).name not in IGNORED_NAMES]
     if not members:
         raise UploadRefused("The archive is empty.")
     # The uncompressed size counts: a small zip can expand to fill the disk.
-    check_size(sum(m.size for m in members))
+    expanded = sum(m.size for m in members)
+    check_size(expanded)
+    check_expansion(expanded=expanded, archive_bytes=path.stat().st_size)
     prefix = common_folder([m.name for m in members])
     relative = [
         str(PurePosixPath(m.name).relative_to(prefix)) if prefix else m.name for m in members

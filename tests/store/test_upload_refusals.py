@@ -172,6 +172,44 @@ def test_an_archive_expanding_past_the_limit_is_refused(
     assert_refused(response, "over the limit", media, listing)
 
 
+BOMB_BYTES = 70 * 1024 * 1024  # past the 64 MiB floor below which compression is not judged
+
+
+def test_a_zip_that_expands_like_a_compression_bomb_is_refused(
+    owner_client, listing, media, model_folder
+):
+    data = zip_of(model_folder, extra={"tiny-model/README.md": b" " * BOMB_BYTES})
+    assert len(data) * 20 < BOMB_BYTES  # well within the size limit, and 20× smaller
+    response = upload(owner_client, listing, [SimpleUploadedFile("model.zip", data)])
+    assert_refused(response, "refused as a compression bomb", media, listing)
+
+
+def test_a_tar_gz_that_expands_like_a_compression_bomb_is_refused(
+    owner_client, listing, media, model_folder
+):
+    readme = tarfile.TarInfo("tiny-model/README.md")
+    readme.size = BOMB_BYTES
+    data = tar_of(model_folder, members=[readme])
+    response = upload(owner_client, listing, [SimpleUploadedFile("model.tar.gz", data)])
+    assert_refused(response, "refused as a compression bomb", media, listing)
+
+
+def test_an_archive_listing_thousands_of_entries_is_refused(
+    owner_client, listing, media, model_folder
+):
+    extra = {f"tiny-model/shard-{i:05d}.safetensors": b"" for i in range(1001)}
+    data = zip_of(model_folder, extra=extra)
+    response = upload(owner_client, listing, [SimpleUploadedFile("model.zip", data)])
+    assert_refused(response, "more than 1,000 entries", media, listing)
+
+
+def test_an_ordinary_archive_is_not_judged_a_bomb(owner_client, listing, media, model_folder):
+    data = zip_of(model_folder, extra={"tiny-model/README.md": b" " * 1_000_000})
+    response = upload(owner_client, listing, [SimpleUploadedFile("model.zip", data)])
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert ListingVersion.objects.get(listing=listing).status == "uploaded"
+
+
 def test_it_refuses_files_that_are_not_part_of_a_model_folder(
     owner_client, listing, media, model_folder
 ):
