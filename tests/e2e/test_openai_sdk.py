@@ -2,6 +2,7 @@
 tiny model: listing models, chat and text completions (streaming or not), every error the
 API promises, a client that disconnects mid-stream, and a model no worker serves."""
 
+import asyncio
 import functools
 import time
 
@@ -10,6 +11,7 @@ import openai
 import pytest
 
 from billing.models import QuotaHold
+from billing.selectors import quota_ledger_mismatches
 from inference.models import BlockedPattern, UsageRecord
 from inference.safeguards import patterns_changed
 from inference.tokenization import chat_prompt_ids, tokenizer_for
@@ -522,3 +524,56 @@ def test_an_answer_that_writes_a_blocked_word_stops_with_content_filter(sdk, use
     whole = ask().choices[0]
     assert whole.finish_reason == "content_filter"
     assert text.startswith(whole.message.content) and word not in fold(whole.message.content)
+
+
+def test_two_hundred_concurrent_calls_on_a_pack_for_a_fifth_never_overspend(
+    asgi_server, celery_worker, api_key_for, user, listing
+):
+    # Each call holds its prompt plus 8 tokens at once; the pack covers 40 of them at a time.
+    prompt_tokens = len(
+        chat_prompt_ids(storage_path=listing.versions.get().storage_path, messages=HELLO)
+    )
+    pack = 40 * (prompt_tokens + 8)
+    grant_rental(user, listing, tokens=pack)
+    _, secret = api_key_for(user)
+
+    async def one(client: openai.AsyncOpenAI, index: int) -> tuple[int, str, int]:
+        try:
+            if index % 2:
+                stream = await client.chat.completions.create(
+                    model=listing.model_id, messages=HELLO, max_tokens=8, temperature=0,
+                    stream=True, stream_options={"include_usage": True},
+                )  # fmt: skip
+                used = 0
+                async for chunk in stream:
+                    used = chunk.usage.total_tokens if chunk.usage else used
+                return 200, "", used
+            answer = await client.chat.completions.create(
+                model=listing.model_id, messages=HELLO, max_tokens=8, temperature=0
+            )
+            return 200, "", answer.usage.total_tokens
+        except openai.APIStatusError as exc:
+            return exc.status_code, exc.code or "", 0
+
+    async def burst() -> list[tuple[int, str, int]]:
+        client = openai.AsyncOpenAI(
+            base_url=f"{asgi_server}/v1", api_key=secret, max_retries=0, timeout=300
+        )
+        async with client:
+            return await asyncio.gather(*[one(client, i) for i in range(200)])
+
+    results = asyncio.run(burst())
+
+    assert {(status, code) for status, code, _ in results} <= {
+        (200, ""),
+        (402, "insufficient_quota"),
+    }, results
+    answered = [used for status, _, used in results if status == 200]
+    refused = sum(1 for status, _, _ in results if status == 402)
+    assert len(answered) >= 40 and refused > 0
+    records = UsageRecord.objects.filter(user=user)
+    assert records.count() == len(answered)
+    assert sum(records.values_list("charged_tokens", flat=True)) == sum(answered)
+    assert available_tokens(user, listing) == pack - sum(answered) >= 0
+    assert not QuotaHold.objects.filter(status="held").exists()
+    assert quota_ledger_mismatches() == []
