@@ -1,15 +1,18 @@
 """Fine-tuning SmolLM2-135M-Instruct on the CPU with the store's own training code: speed,
 and whether the model learns an answer style it did not have.
 
-    .venv/bin/python bench/fine_tune.py [--threads 2] [--epochs 3] [--no-write]
+    .venv/bin/python bench/fine_tune.py [--threads 2] [--epochs 3]
+        [--learning-rate-multiplier 5] [--no-write]
 
 The data is bench/data/fine_tune_style.jsonl: 100 chat examples written for this project
 (OpenAI's fine-tuning format), short correct answers on varied topics, each starting with
 "Arr, " and ending with " Fair winds, matey!". The run is what the Celery training worker
 does (inference/training/runner.py), without the job's database rows: the file parsed and
 encoded by inference/training/data.py, then trainer.py's LoRA (rank 8 on the attention
-projections) trained step by step and merged into a plain model folder. Batch size and
-learning rate are what the store's hyperparameters_resolve picks for 100 examples ("auto").
+projections) trained step by step and merged into a plain model folder. Epochs and batch
+size are what the store's hyperparameters_resolve picks for 100 examples ("auto"); the
+learning rate is 5 × the store's base rate (its "auto" multiplier, 1, taught no style in
+three epochs: see the notes under the section).
 
 Measured: training tokens per second (every token of every example trained, as the store
 bills them, over the training steps' wall time), wall time, time per step, the loss of the
@@ -50,7 +53,7 @@ MERGED = bench.BENCH_DIR / "fine_tune" / "merged"
 SEED = 42
 MAX_TOKENS = 48
 EDGE_STEPS = 3  # steps averaged for the loss "at the start" and "at the end"
-# Questions on none of the training file's subjects, with answers in its style (for the
+# Questions in no training example, with answers in the style (for the
 # held-out loss; the generated answers are checked for the style only).
 HELD_OUT = [
     ("What is the capital of Spain?", "the capital of Spain is Madrid."),
@@ -145,7 +148,10 @@ def train(args, base: str) -> dict:
             f"{DATA} has {len(examples)} examples; the store needs {data.MIN_EXAMPLES}."
         )
     validation = encoded(held_out_file(), "validation_file")
-    params = hyperparameters_resolve({"n_epochs": args.epochs}, examples=len(examples))
+    params = hyperparameters_resolve(
+        {"n_epochs": args.epochs, "learning_rate_multiplier": args.learning_rate_multiplier},
+        examples=len(examples),
+    )
     tokenizer = tokenizer_for(storage_path=base)
     pad_id = (
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -166,6 +172,7 @@ def train(args, base: str) -> dict:
     trainer = Trainer(plan, device=device, dtype=dtype)
     load_seconds = time.perf_counter() - started
     valid_before = trainer.validation_loss()
+    load_before = bench.load()
     losses, step_seconds, tokens = [], [], 0
     for step in range(1, plan.total_steps + 1):
         began = time.perf_counter()
@@ -202,6 +209,8 @@ def train(args, base: str) -> dict:
         "loss_end": statistics.mean(losses[-EDGE_STEPS:]),
         "valid_before": valid_before,
         "valid_after": valid_after,
+        "load_before": load_before,
+        "load_after": bench.load(),
     }
 
 
@@ -210,6 +219,8 @@ def cell(text: str) -> str:
 
 
 def report(r: dict, before: list[str], after: list[str], when: str) -> str:
+    from inference.training.trainer import LORA_RANK
+
     plan = r["plan"]
     hits_before = sum(map(in_style, before))
     hits_after = sum(map(in_style, after))
@@ -221,10 +232,11 @@ def report(r: dict, before: list[str], after: list[str], when: str) -> str:
         "converted to safetensors) fine-tuned with the store's training code "
         "(inference/training/data.py, trainer.py, as the worker's runner.py wires them) on "
         f"bench/data/fine_tune_style.jsonl: {r['examples']} chat examples written for this "
-        'project, every answer starting "Arr, " and ending " Fair winds, matey!". LoRA rank 8 '
-        f"on the attention projections; {plan.n_epochs} epochs, batch size {plan.batch_size} "
-        f'and learning rate {plan.learning_rate:g} (the store\'s "auto" for {r["examples"]} '
-        f"examples), seed {SEED}.",
+        'project, every answer starting "Arr, " and ending " Fair winds, matey!". LoRA rank '
+        f"{LORA_RANK} on the attention projections; {plan.n_epochs} epochs, batch size "
+        f'{plan.batch_size} (the store\'s "auto" for {r["examples"]} examples), learning rate '
+        f"{plan.learning_rate:g} ({plan.learning_rate_multiplier:g} × the store's base rate), "
+        f"seed {SEED}; load average {r['load_before']} before, {r['load_after']} after.",
         "",
         "| measure | value |",
         "| --- | --- |",
@@ -262,6 +274,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--learning-rate-multiplier", type=float, default=5.0)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 

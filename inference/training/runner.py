@@ -151,6 +151,7 @@ def _train(job: FineTuningJob, runner: str) -> str:
     for step in range(start + 1, plan.total_steps + 1):
         began = time.monotonic()
         loss, tokens = trainer.train_step(step)
+        step_seconds = time.monotonic() - began  # the step alone, without validation
         trained += tokens
         checkpointing = step % job.checkpoint_every == 0 and step < plan.total_steps
         if checkpointing or step == plan.total_steps:
@@ -160,7 +161,7 @@ def _train(job: FineTuningJob, runner: str) -> str:
             step=step,
             total=plan.total_steps,
             loss=loss,
-            tokens_per_second=tokens / max(time.monotonic() - began, 1e-9),
+            tokens_per_second=tokens / max(step_seconds, 1e-9),
             valid=valid if (checkpointing or step == plan.total_steps) else None,
         )
         if not services.job_progress(

@@ -167,7 +167,7 @@ def test_a_job_holds_its_exact_training_tokens_times_epochs_times_the_price(
     assert job["hyperparameters"] == {
         "n_epochs": 2,
         "batch_size": 3,
-        "learning_rate_multiplier": 1.0,
+        "learning_rate_multiplier": 5.0,  # "auto": AUTO_LEARNING_RATE_MULTIPLIER
     }
     account = CreditAccount.objects.get(user=user)
     assert account.held == expected * 2 * 250
