@@ -29,10 +29,11 @@ def redis_client(url: str | None = None) -> redis.Redis:
     return client
 
 
-def redis_dedicated_client(**options) -> redis.Redis:
+def redis_dedicated_client(url: str | None = None, **options) -> redis.Redis:
     """A client of its own (close it after use): for a long blocking read, or with
-    ``socket_timeout`` options for a health probe."""
-    return redis.Redis.from_url(settings.REDIS_URL, **options)
+    ``socket_timeout`` options for a health probe; of REDIS_URL unless ``url`` names
+    another server (the broker's, for beat's health check)."""
+    return redis.Redis.from_url(url or settings.REDIS_URL, **options)
 
 
 def redis_async_client() -> aioredis.Redis:

@@ -62,6 +62,18 @@ def live_workers() -> list[dict]:
     return [json.loads(raw) for raw in client.mget(keys) if raw]
 
 
+def live_workers_on(host: str, *, queue: str | None = None) -> list[dict]:
+    """Live workers whose Celery node name ("<name>@<host>") is on ``host`` (a container's
+    health check: another machine's worker never makes this one look alive), and that
+    consume ``queue`` when one is given."""
+    return [
+        worker
+        for worker in live_workers()
+        if worker.get("hostname", "").rpartition("@")[2] == host
+        and (queue is None or queue in worker.get("queues", []))
+    ]
+
+
 def queue_has_worker(queue: str) -> bool:
     return any(queue in worker.get("queues", []) for worker in live_workers())
 
