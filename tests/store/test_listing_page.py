@@ -3,7 +3,12 @@
 import pytest
 
 from store.models import Listing, ListingVersion
-from tests.store.factories import ListingVersionFactory, WeightFileFactory, published_listing
+from tests.store.factories import (
+    ListingFactory,
+    ListingVersionFactory,
+    WeightFileFactory,
+    published_listing,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -137,9 +142,13 @@ def test_the_page_renders_in_a_bounded_number_of_queries(
     version = listing.versions.get()
     for n in range(20):
         WeightFileFactory(version=version, path=f"shard-{n}.safetensors")
+    for n in range(5):  # "Fine-tuned from this model": one query for all their cards
+        ListingFactory(name=f"Derived {n}", fine_tuned_from=listing)
     client.force_login(user)
-    with django_assert_max_num_queries(15):
-        assert client.get(listing.get_absolute_url()).status_code == 200
+    with django_assert_max_num_queries(16):
+        page = client.get(listing.get_absolute_url())
+    assert page.status_code == 200
+    assert page.content.decode().count('data-testid="listing-card"') == 5
 
 
 def test_the_publisher_page_lists_only_public_listings(client, publisher):
