@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.forms import ApiKeyForm, PublisherApplicationForm, SignUpForm
 from config.api_errors import ApplicationError
+from config.html_refusals import REFUSED, act_on_form
 
 
 def signup(request):
@@ -18,15 +19,15 @@ def signup(request):
         return redirect("accounts:dashboard")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            user = services.user_sign_up(
+        user = act_on_form(
+            form,
+            lambda: services.user_sign_up(
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
                 name=form.cleaned_data["name"],
-            )
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+            ),
+        )
+        if user is not REFUSED:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome! Your account is ready.")
             return redirect("accounts:dashboard")
@@ -55,11 +56,10 @@ def api_keys(request):
         return redirect("accounts:api_keys")
     issued = None
     if request.method == "POST" and form.is_valid():
-        try:
-            issued = services.api_key_create(user=request.user, **form.cleaned_data)
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+        issued = act_on_form(
+            form, lambda: services.api_key_create(user=request.user, **form.cleaned_data)
+        )
+        if issued is not REFUSED:
             if form_id:
                 request.session["api_key_forms_used"] = [*used[-19:], form_id]
             form = ApiKeyForm()
@@ -95,11 +95,11 @@ def publisher_apply(request):
     profile = selectors.publisher_profile_of(user=request.user)
     form = PublisherApplicationForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
-        try:
-            profile = services.publisher_apply(user=request.user, **form.cleaned_data)
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+        applied = act_on_form(
+            form, lambda: services.publisher_apply(user=request.user, **form.cleaned_data)
+        )
+        if applied is not REFUSED:
+            profile = applied
             if profile.rename_pending:
                 messages.success(request, "Saved. Staff will review your new name and slug.")
             elif profile.status == profile.Status.APPROVED:

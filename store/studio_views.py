@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from config.api_errors import ApplicationError
+from config.html_refusals import REFUSED, act, act_on_form
 from store import services as store_services
 from store.models import Listing
 from store.publishing import selectors
@@ -65,15 +65,15 @@ def listing_new(request):
         request.POST or None, initial={"license": "apache-2.0", "task": Listing.Task.CHAT}
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            listing = store_services.listing_create(
+        listing = act_on_form(
+            form,
+            lambda: store_services.listing_create(
                 publisher=request.user.publisher,
                 slug=form.cleaned_data["slug"],
                 **form.service_fields(),
-            )
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+            ),
+        )
+        if listing is not REFUSED:
             messages.success(request, "Listing created as a draft. Upload its weights next.")
             return redirect("studio:upload", listing_id=listing.pk)
     return render(request, "store/studio/listing_form.html", {"form": form, "listing": None})
@@ -84,11 +84,10 @@ def listing_edit(request, listing_id: int):
     listing = _listing_or_404(request, listing_id)
     form = ListingForm(request.POST or None, initial=ListingForm.initial_for(listing), editing=True)
     if request.method == "POST" and form.is_valid():
-        try:
-            store_services.listing_update(listing=listing, **form.service_fields())
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+        saved = act_on_form(
+            form, lambda: store_services.listing_update(listing=listing, **form.service_fields())
+        )
+        if saved is not REFUSED:
             messages.success(request, "Listing saved.")
             return redirect("studio:listing", listing_id=listing.pk)
     return render(request, "store/studio/listing_form.html", {"form": form, "listing": listing})
@@ -116,16 +115,13 @@ def listing_detail(request, listing_id: int):
 @publisher_required
 def listing_submit(request, listing_id: int):
     listing = _listing_or_404(request, listing_id)
-    try:
-        store_services.listing_transition(
+    act(
+        request,
+        lambda: store_services.listing_transition(
             listing_id=listing.pk, to_status="pending", actor=request.user
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, "Submitted for review. Staff will approve it or tell you what to fix."
-        )
+        ),
+        success="Submitted for review. Staff will approve it or tell you what to fix.",
+    )
     return redirect("studio:listing", listing_id=listing.pk)
 
 
@@ -133,14 +129,13 @@ def listing_submit(request, listing_id: int):
 @publisher_required
 def listing_withdraw(request, listing_id: int):
     listing = _listing_or_404(request, listing_id)
-    try:
-        store_services.listing_transition(
+    act(
+        request,
+        lambda: store_services.listing_transition(
             listing_id=listing.pk, to_status="draft", actor=request.user
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Withdrawn from review: the listing is a draft again.")
+        ),
+        success="Withdrawn from review: the listing is a draft again.",
+    )
     return redirect("studio:listing", listing_id=listing.pk)
 
 
@@ -166,14 +161,16 @@ def _version_upload(request, listing_id: int):
             errors = [
                 f"The upload is over the size limit of {filesizeformat(settings.UPLOAD_MAX_BYTES)}; nothing was stored."
             ]
-        elif form.is_valid():
-            try:
-                version = version_create(
-                    listing=listing, created_by=request.user, files=form.cleaned_data["files"]
+        else:
+            version = REFUSED
+            if form.is_valid():
+                version = act_on_form(
+                    form,
+                    lambda: version_create(
+                        listing=listing, created_by=request.user, files=form.cleaned_data["files"]
+                    ),
                 )
-            except ApplicationError as exc:
-                errors = [exc.message]
-            else:
+            if version is not REFUSED:
                 url = (
                     reverse("studio:listing", kwargs={"listing_id": listing.pk})
                     + f"#version-{version.number}"
@@ -184,7 +181,6 @@ def _version_upload(request, listing_id: int):
                     request, f"Version {version.number} uploaded; processing has started."
                 )
                 return redirect(url)
-        else:
             errors = [str(e) for e in form.non_field_errors()] + [
                 str(e) for e in form.errors.get("files", [])
             ]

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from config.api_errors import ApplicationError
+from config.html_refusals import act
 from store import policies, selectors, services
 from store.forms import CatalogFilterForm, RejectForm, ReportForm, ReviewForm
 from store.markdown import render_markdown
@@ -104,10 +105,6 @@ def _back_to(listing: Listing, anchor: str = ""):
     return redirect(reverse("listing_detail", args=[listing.publisher.slug, listing.slug]) + anchor)
 
 
-def _report_error(request, error: ApplicationError) -> None:
-    messages.error(request, error.message)
-
-
 @login_required
 @require_POST
 def review_save(request, publisher_slug: str, listing_slug: str):
@@ -117,15 +114,22 @@ def review_save(request, publisher_slug: str, listing_slug: str):
         messages.error(request, "Give between 1 and 5 stars.")
         return _back_to(listing, "#reviews")
     existing = selectors.review_by(user=request.user, listing=listing)
-    try:
-        if existing is None:
-            services.review_create(listing=listing, author=request.user, **form.cleaned_data)
-            messages.success(request, "Thanks, your review is published.")
-        else:
-            services.review_update(review_id=existing.pk, author=request.user, **form.cleaned_data)
-            messages.success(request, "Your review is updated.")
-    except ApplicationError as error:
-        _report_error(request, error)
+    if existing is None:
+        act(
+            request,
+            lambda: services.review_create(
+                listing=listing, author=request.user, **form.cleaned_data
+            ),
+            success="Thanks, your review is published.",
+        )
+    else:
+        act(
+            request,
+            lambda: services.review_update(
+                review_id=existing.pk, author=request.user, **form.cleaned_data
+            ),
+            success="Your review is updated.",
+        )
     return _back_to(listing, "#reviews")
 
 
@@ -133,13 +137,12 @@ def review_save(request, publisher_slug: str, listing_slug: str):
 @require_POST
 def review_delete(request, review_id: int):
     review = get_object_or_404(Review.objects.select_related("listing__publisher"), pk=review_id)
-    try:
-        services.review_delete(review_id=review.pk, actor=request.user)
-        messages.success(request, "The review is deleted.")
-    except ApplicationError as error:
-        if error.status == 403:
-            raise PermissionDenied(error.message) from None
-        _report_error(request, error)
+    act(
+        request,
+        lambda: services.review_delete(review_id=review.pk, actor=request.user),
+        success="The review is deleted.",
+        forbidden_page=True,
+    )
     return _back_to(review.listing, "#reviews")
 
 
@@ -151,11 +154,11 @@ def report_create(request, publisher_slug: str, listing_slug: str):
     if not form.is_valid():
         messages.error(request, "Pick a reason and tell us what is wrong.")
         return _back_to(listing, "#report")
-    try:
-        services.report_create(listing=listing, reporter=request.user, **form.cleaned_data)
-        messages.success(request, "Thanks, staff will look at your report.")
-    except ApplicationError as error:
-        _report_error(request, error)
+    act(
+        request,
+        lambda: services.report_create(listing=listing, reporter=request.user, **form.cleaned_data),
+        success="Thanks, staff will look at your report.",
+    )
     return _back_to(listing, "#report")
 
 
@@ -214,44 +217,46 @@ def curate_listing(request, listing_id: int):
     listing = get_object_or_404(Listing, pk=listing_id)
     action = request.POST.get("action", "")
     reason = request.POST.get("reason", "")
-    try:
+
+    def decide():
         if action in CURATOR_ACTIONS:
-            services.listing_transition(
+            return services.listing_transition(
                 listing_id=listing.pk,
                 to_status=CURATOR_ACTIONS[action],
                 actor=request.user,
                 reason=reason,
             )
-        elif action in {"feature", "unfeature"}:
-            services.listing_set_featured(
+        if action in {"feature", "unfeature"}:
+            return services.listing_set_featured(
                 listing_id=listing.pk, featured=action == "feature", actor=request.user
             )
-        else:
-            raise ApplicationError("Unknown action.")
-        messages.success(request, f"{listing.name}: {action} done.")
-    except ApplicationError as error:
-        _report_error(request, error)
+        raise ApplicationError("Unknown action.")
+
+    act(request, decide, success=f"{listing.name}: {action} done.")
     return redirect("curate")
 
 
 @staff_required
 @require_POST
 def curate_version(request, version_id: int):
+    version = get_object_or_404(ListingVersion, pk=version_id)
     action = request.POST.get("action", "")
-    try:
+
+    def decide():
         if action not in {"approve", "reject"}:
             raise ApplicationError("Unknown action.")
-        version = services.version_review(
-            version_id=get_object_or_404(ListingVersion, pk=version_id).pk,
+        return services.version_review(
+            version_id=version.pk,
             approve=action == "approve",
             actor=request.user,
             reason=request.POST.get("reason", ""),
         )
-        messages.success(
-            request, f"{version.listing.model_id} version {version.number}: {version.review}."
-        )
-    except ApplicationError as error:
-        _report_error(request, error)
+
+    act(
+        request,
+        decide,
+        success=lambda done: f"{done.listing.model_id} version {done.number}: {done.review}.",
+    )
     return redirect("curate")
 
 
@@ -263,16 +268,16 @@ def curate_report(request, report_id: int):
         "resolve": ListingReport.Status.RESOLVED,
         "dismiss": ListingReport.Status.DISMISSED,
     }.get(request.POST.get("action", ""))
-    try:
+
+    def close():
         if status is None:
             raise ApplicationError("Unknown action.")
-        services.report_close(
+        return services.report_close(
             report_id=report.pk,
             actor=request.user,
             status=status,
             note=request.POST.get("note", ""),
         )
-        messages.success(request, f"Report on {report.listing.name} {status}.")
-    except ApplicationError as error:
-        _report_error(request, error)
+
+    act(request, close, success=f"Report on {report.listing.name} {status}.")
     return redirect("curate")

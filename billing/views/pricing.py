@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from billing import policies, selectors, services
 from billing.forms import PriceOptionForm, TermsForm, TokenPriceForm
 from billing.models import PriceOption
-from config.api_errors import ApplicationError
+from config.html_refusals import REFUSED, act_on_form
 from store.models import Listing
 
 
@@ -49,11 +49,10 @@ def pricing(request, listing_id: int):
         unbound, service, success = actions[posted]
         form = type(unbound)(request.POST, prefix=unbound.prefix)
         if form.is_valid():
-            try:
-                service(listing=listing, actor=request.user, **form.cleaned_data)
-            except ApplicationError as exc:
-                exc.add_to_form(form)
-            else:
+            done = act_on_form(
+                form, lambda: service(listing=listing, actor=request.user, **form.cleaned_data)
+            )
+            if done is not REFUSED:
                 messages.success(request, success)
                 return redirect("billing:pricing", listing_id=listing.pk)
         token_form, price_form, terms_form = (

@@ -13,6 +13,7 @@ from billing.forms import TopUpForm
 from billing.models import CreditTopUp
 from billing.views.checkout import card_token_answer, pay_page, payment_landing
 from config.api_errors import ApplicationError
+from config.html_refusals import REFUSED, act
 
 
 def own_topup(request, number) -> CreditTopUp:
@@ -30,11 +31,11 @@ def own_topup(request, number) -> CreditTopUp:
 def topup_start(request):
     form = TopUpForm(request.POST)
     if form.is_valid():
-        try:
-            topup = services.topup_start(user=request.user, cents=form.cleaned_data["cents"])
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
+        topup = act(
+            request,
+            lambda: services.topup_start(user=request.user, cents=form.cleaned_data["cents"]),
+        )
+        if topup is not REFUSED:
             return redirect("billing:topup_pay", number=topup.number)
     else:
         messages.error(request, (form.non_field_errors() or ["Choose an amount."])[0])

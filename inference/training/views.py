@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from billing.money import format_microcents, per_mtok_label
 from config.api_errors import ApplicationError
+from config.html_refusals import REFUSED, act, act_on_form
 from inference.training import selectors, services
 from inference.training.api.shapes import event_object, file_object, job_object
 from inference.training.forms import JobForm, PublishForm, TermsForm
@@ -47,11 +48,11 @@ def _job_form(user, data=None) -> JobForm:
 def jobs_page(request):
     form = _job_form(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            job = services.fine_tuning_job_create(user=request.user, **form.job_arguments())
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+        job = act_on_form(
+            form,
+            lambda: services.fine_tuning_job_create(user=request.user, **form.job_arguments()),
+        )
+        if job is not REFUSED:
             return redirect("training:job", job_id=job.public_id)
     return render(
         request,
@@ -160,12 +161,12 @@ def job_status(request, job_id: str):
 @require_POST
 @login_required
 def job_cancel(request, job_id: str):
-    try:
-        job = services.fine_tuning_job_cancel(job=_job_or_404(request, job_id))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Cancelled; charged {format_microcents(job.charged or 0)}.")
+    job = _job_or_404(request, job_id)
+    act(
+        request,
+        lambda: services.fine_tuning_job_cancel(job=job),
+        success=lambda done: f"Cancelled; charged {format_microcents(done.charged or 0)}.",
+    )
     return redirect("training:job", job_id=job_id)
 
 
@@ -196,13 +197,13 @@ def model_publish(request, model_id: int):
         request.POST or None, initial={"name": f"{base.name} ({model.job.suffix or 'fine-tuned'})"}
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            listing = services.derived_listing_create(
+        listing = act_on_form(
+            form,
+            lambda: services.derived_listing_create(
                 actor=request.user, fine_tuned_model=model, **form.cleaned_data
-            )
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+            ),
+        )
+        if listing is not REFUSED:
             messages.success(
                 request,
                 "Your listing is created and its weights are being checked; submit it for "
@@ -236,11 +237,13 @@ def terms_page(request, listing_id: int):
     )
     form = TermsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.fine_tuning_terms_set(actor=request.user, listing=listing, **form.cleaned_data)
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+        saved = act_on_form(
+            form,
+            lambda: services.fine_tuning_terms_set(
+                actor=request.user, listing=listing, **form.cleaned_data
+            ),
+        )
+        if saved is not REFUSED:
             messages.success(request, "Fine-tuning terms saved.")
             return redirect("training:terms", listing_id=listing.pk)
     return render(request, "inference/training/terms.html", {"listing": listing, "form": form})

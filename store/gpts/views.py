@@ -3,7 +3,6 @@ reads a selector or calls a service; an ApplicationError becomes a message on th
 came from (``_acting``), or an error event in a chat stream (``_stream_error``)."""
 
 import json
-from functools import wraps
 from pathlib import Path
 
 from django.conf import settings
@@ -15,25 +14,12 @@ from django.views.decorators.http import require_POST
 
 from config.api_errors import ApplicationError
 from config.db import sync_to_async_released
+from config.html_refusals import REFUSED, act_on_form, refusals_shown_back
 from store.gpts import policies, selectors, services
 from store.gpts.forms import BuilderProfileForm, GptForm, PublishForm
 from store.gpts.models import Gpt, GptReport
 
-
-def _acting(view):
-    """POST actions: an ApplicationError is shown on the page the action came from."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return redirect(
-                request.POST.get("next") or request.headers.get("Referer") or "gpts:store"
-            )
-
-    return wrapper
+_acting = refusals_shown_back("gpts:store")
 
 
 def _usable(request, handle: str, slug: str) -> Gpt:
@@ -350,11 +336,8 @@ def builder_new(request):
     if request.method == "POST" and form.is_valid():
         values = form.values()
         values["base_listing"] = selectors.base_model(values["base_listing"])
-        try:
-            gpt = services.gpt_create(builder=request.user, **values)
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+        gpt = act_on_form(form, lambda: services.gpt_create(builder=request.user, **values))
+        if gpt is not REFUSED:
             messages.success(request, "GPT created. Try it in the preview, then publish it.")
             return redirect("gpts:edit", gpt_id=gpt.pk)
     return render(request, "store/gpts/builder_edit.html", {"form": form, "gpt": None})
@@ -373,11 +356,10 @@ def builder_edit(request, gpt_id: int):
     if request.method == "POST" and form.is_valid():
         values = form.values()
         values["base_listing"] = selectors.base_model(values["base_listing"])
-        try:
-            services.gpt_update(gpt=gpt, actor=request.user, **values)
-        except ApplicationError as exc:
-            exc.add_to_form(form)
-        else:
+        saved = act_on_form(
+            form, lambda: services.gpt_update(gpt=gpt, actor=request.user, **values)
+        )
+        if saved is not REFUSED:
             messages.success(
                 request, "Draft saved. The preview runs it now; publish to let others use it."
             )
