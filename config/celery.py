@@ -38,7 +38,6 @@ app.conf.beat_schedule["store-refresh-recent-usage"] = {
     "schedule": 600.0,
 }
 app.autodiscover_tasks()
-app.autodiscover_tasks(related_name="catalog_tasks")
 # Fine-tuning: its tasks (the training run on the "training" queue, the upkeep on beat).
 app.autodiscover_tasks(["inference.training"])
 app.conf.beat_schedule["training-upkeep"] = {"task": "training.upkeep", "schedule": 60.0}

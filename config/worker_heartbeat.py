@@ -74,8 +74,24 @@ def live_workers_on(host: str, *, queue: str | None = None) -> list[dict]:
     ]
 
 
-def queue_has_worker(queue: str) -> bool:
-    return any(queue in worker.get("queues", []) for worker in live_workers())
+def serves(payloads, queue: str) -> bool:
+    """Whether one of these heartbeat payloads (as stored) is a live worker consuming
+    ``queue``: the one rule for "does a live worker serve this queue", which the synchronous,
+    asynchronous and cached readers all apply."""
+    return any(queue in json.loads(raw).get("queues", []) for raw in payloads if raw)
+
+
+def queue_has_worker(queue: str, *, client=None) -> bool:
+    """Whether a live worker consumes ``queue`` (on ``client``, else a shared connection)."""
+    client = client or _redis()
+    keys = list(client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=100))
+    return bool(keys) and serves(client.mget(keys), queue)
+
+
+async def queue_has_worker_async(client, queue: str) -> bool:
+    """queue_has_worker for an asyncio Redis client."""
+    keys = [key async for key in client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=100)]
+    return bool(keys) and serves(await client.mget(keys), queue)
 
 
 def current_worker() -> str | None:

@@ -11,6 +11,12 @@ import asyncio
 import json
 import time
 
+from config.worker_heartbeat import (
+    heartbeat_key,
+    is_alive,
+    queue_has_worker,
+    queue_has_worker_async,
+)
 from inference.protocol import CLAIMED
 
 
@@ -104,35 +110,11 @@ class WorkerLost(StreamTimeout):
     """
 
 
-def _serves(payloads, queue: str) -> bool:
-    import json
-
-    return any(queue in json.loads(raw).get("queues", []) for raw in payloads if raw)
-
-
-def queue_served(client, queue: str) -> bool:
-    from config.worker_heartbeat import HEARTBEAT_PREFIX
-
-    keys = list(client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=100))
-    return bool(keys) and _serves(client.mget(keys), queue)
-
-
-async def queue_served_async(client, queue: str) -> bool:
-    from config.worker_heartbeat import HEARTBEAT_PREFIX
-
-    keys = [key async for key in client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=100)]
-    return bool(keys) and _serves(await client.mget(keys), queue)
-
-
 def claimant_alive(client, worker: str) -> bool:
-    from config.worker_heartbeat import heartbeat_key, is_alive
-
     return is_alive(client.get(heartbeat_key(worker)), worker)
 
 
 async def claimant_alive_async(client, worker: str) -> bool:
-    from config.worker_heartbeat import heartbeat_key, is_alive
-
     return is_alive(await client.get(heartbeat_key(worker)), worker)
 
 
@@ -229,7 +211,7 @@ async def events_read_async(client, request_id: str, *, timeout: float, queue: s
         if cursor.worker_check_due(answer) and not await (
             claimant_alive_async(client, cursor.worker)
             if cursor.worker
-            else queue_served_async(client, queue)
+            else queue_has_worker_async(client, queue)
         ):
             raise WorkerLost(request_id)
         for event in cursor.events(answer):
@@ -244,7 +226,9 @@ def events_read(client, request_id: str, *, timeout: float, queue: str | None = 
     while True:
         answer = client.xread({cursor.key: cursor.last_id}, block=cursor.block_ms(), count=256)
         if cursor.worker_check_due(answer) and not (
-            claimant_alive(client, cursor.worker) if cursor.worker else queue_served(client, queue)
+            claimant_alive(client, cursor.worker)
+            if cursor.worker
+            else queue_has_worker(queue, client=client)
         ):
             raise WorkerLost(request_id)
         for event in cursor.events(answer):

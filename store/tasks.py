@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from store.publishing.services import version_process
+from store.services import listing_usage_refresh
 
 
 # Converting a multi-GB GGUF outlasts the default 10-minute limit; past the soft limit the
@@ -21,3 +22,9 @@ def version_process_task(self, version_id: int) -> None:
     # leaving it "processing" for ever.
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     version_process(version_id=version_id, resume=redelivered)
+
+
+# Periodic catalog upkeep (beat: "store-refresh-recent-usage" in config/celery.py).
+@shared_task(name="store.listing_usage_refresh", queue="default", ignore_result=True)
+def listing_usage_refresh_task() -> None:
+    listing_usage_refresh()

@@ -4,7 +4,7 @@ from store import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("publish/", include("store.studio_urls")),
+    path("publish/", include("store.publishing.urls")),
     path("catalog/", views.catalog, name="catalog"),
     path(
         "models/<slug:publisher_slug>/<slug:listing_slug>/",

@@ -11,7 +11,7 @@ import random
 
 from config.api_errors import ApplicationError
 from inference.pools.models import WorkerPool
-from inference.routing import queue_for, queue_is_served
+from inference.queues import queue_for, queue_is_served
 
 
 def pool_queues_for(*, listing_id: int) -> list[str]:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from inference.models import BlockedPattern
-from inference.routing import queue_for
+from inference.queues import queue_for
 from tests.inference import api_model_builders
 from tests.inference.api_model_builders import grant_purchase, servable_listing
 

@@ -4,7 +4,11 @@ One machine: every model on settings.INFERENCE_DEFAULT_QUEUE. Scale-out: GPU nod
 to per-model queues named in settings.INFERENCE_QUEUE_ROUTES ("publisher/listing" -> queue).
 """
 
+import time
+
 from django.conf import settings
+
+from config.worker_heartbeat import queue_has_worker
 
 
 def queue_for(*, model_id: str) -> str:
@@ -21,10 +25,6 @@ def queue_is_served(queue: str) -> bool:
     Reading the heartbeats scans Redis's keyspace, whose size grows with the streams in
     flight; once a second per web process keeps that off the path of every request.
     """
-    import time
-
-    from config.worker_heartbeat import queue_has_worker
-
     now = time.monotonic()
     cached = _served.get(queue)
     if cached is not None and now - cached[0] < _SERVED_TTL_SECONDS:

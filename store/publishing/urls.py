@@ -1,6 +1,6 @@
 from django.urls import path
 
-from store import studio_views as views
+from store.publishing import views
 
 app_name = "studio"
 

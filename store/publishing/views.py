@@ -20,9 +20,9 @@ from config.html_refusals import REFUSED, act, act_on_form
 from store import services as store_services
 from store.models import Listing
 from store.publishing import selectors
+from store.publishing.forms import ListingForm, UploadForm
 from store.publishing.services import version_create
 from store.publishing.upload_limits import install_size_limit
-from store.studio_forms import ListingForm, UploadForm
 
 
 def publisher_required(view):
