@@ -4,25 +4,14 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-import factory
 from django.conf import settings
 from django.utils import timezone
 
 from billing.models import PriceOption
 from store.models import Listing, ListingVersion, WeightFile
-from tests.factories import PublisherFactory
+from tests.store.factories import ListingFactory  # the one listing factory, re-exported
 
-
-class ListingFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Listing
-
-    publisher = factory.SubFactory(PublisherFactory)
-    name = factory.Sequence(lambda n: f"Tiny GPT {n}")
-    slug = factory.Sequence(lambda n: f"tiny-gpt-{n}")
-    summary = "A tiny model for tests."
-    status = Listing.Status.APPROVED
-    approved_at = factory.LazyFunction(timezone.now)
+__all__ = ["ListingFactory", "days_ago", "purchase_price", "ready_version", "rental_price"]
 
 
 def ready_version(
