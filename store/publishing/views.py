@@ -111,32 +111,35 @@ def listing_detail(request, listing_id: int):
     )
 
 
-@require_POST
-@publisher_required
-def listing_submit(request, listing_id: int):
+# The publisher's own moves of a listing along its lifecycle: to review, and back to draft.
+LISTING_MOVES = {
+    "pending": "Submitted for review. Staff will approve it or tell you what to fix.",
+    "draft": "Withdrawn from review: the listing is a draft again.",
+}
+
+
+def _listing_move(request, listing_id: int, to_status: str):
     listing = _listing_or_404(request, listing_id)
     act(
         request,
         lambda: store_services.listing_transition(
-            listing_id=listing.pk, to_status="pending", actor=request.user
+            listing_id=listing.pk, to_status=to_status, actor=request.user
         ),
-        success="Submitted for review. Staff will approve it or tell you what to fix.",
+        success=LISTING_MOVES[to_status],
     )
     return redirect("studio:listing", listing_id=listing.pk)
+
+
+@require_POST
+@publisher_required
+def listing_submit(request, listing_id: int):
+    return _listing_move(request, listing_id, "pending")
 
 
 @require_POST
 @publisher_required
 def listing_withdraw(request, listing_id: int):
-    listing = _listing_or_404(request, listing_id)
-    act(
-        request,
-        lambda: store_services.listing_transition(
-            listing_id=listing.pk, to_status="draft", actor=request.user
-        ),
-        success="Withdrawn from review: the listing is a draft again.",
-    )
-    return redirect("studio:listing", listing_id=listing.pk)
+    return _listing_move(request, listing_id, "draft")
 
 
 @csrf_exempt

@@ -58,3 +58,24 @@ def trainable_listing(source, *, price_per_mtok: int = 100, derived_publishable:
 
 def give_credits(user, staff_user, cents: int = 100):
     credits_grant(user=user, cents=cents, actor=staff_user, reason="test")
+
+
+def fine_tuned_model(user, listing, *, records: int = 10, **job_fields):
+    """A finished one-epoch job of ``user`` on ``listing``, trained in this process (no
+    worker); returns its FineTunedModel."""
+    from inference.training.models import FineTunedModel
+    from inference.training.runner import job_run
+    from inference.training.services import fine_tuning_job_create, training_file_upload
+
+    uploaded = training_file_upload(
+        user=user, filename="d.jsonl", content=jsonl(chat_lines(records)), purpose="fine-tune"
+    )
+    job = fine_tuning_job_create(
+        user=user,
+        model=listing.model_id,
+        training_file=uploaded.public_id,
+        hyperparameters={"n_epochs": 1},
+        **job_fields,
+    )
+    assert job_run(job_id=job.public_id, runner="test") == "succeeded"
+    return FineTunedModel.objects.select_related("job", "base_listing").get(job=job)

@@ -9,7 +9,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inference.training.models import FineTuningJob, FineTuningTerms
 from inference.training.services import training_file_upload
-from tests.inference.training.builders import chat_lines, give_credits, jsonl, trainable_listing
+from tests.inference.training.builders import (
+    chat_lines,
+    fine_tuned_model,
+    give_credits,
+    jsonl,
+    trainable_listing,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -97,21 +103,9 @@ def test_the_publisher_sets_the_fine_tuning_terms(client, publisher, user, tiny_
 def test_only_the_owner_downloads_a_fine_tuned_models_files(
     client, user, other_user, tiny_llama_dir
 ):
-    from inference.training.runner import job_run
-    from inference.training.services import fine_tuning_job_create
-
     listing = trainable_listing(tiny_llama_dir, price_per_mtok=0)
-    uploaded = training_file_upload(
-        user=user, filename="d.jsonl", content=jsonl(chat_lines(10)), purpose="fine-tune"
-    )
-    job = fine_tuning_job_create(
-        user=user,
-        model=listing.model_id,
-        training_file=uploaded.public_id,
-        hyperparameters={"n_epochs": 1},
-    )
-    assert job_run(job_id=job.public_id, runner="test") == "succeeded"
-    model = FineTuningJob.objects.get(pk=job.pk).fine_tuned_model
+    model = fine_tuned_model(user, listing)
+    job = model.job
     weights = model.files.get(path="model.safetensors")
     url = f"/fine-tuning/models/{model.pk}/files/model.safetensors"
 

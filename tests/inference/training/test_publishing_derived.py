@@ -6,18 +6,15 @@ import pytest
 
 from config.api_errors import ApplicationError
 from inference.training.models import FineTunedModel
-from inference.training.runner import job_run
 from inference.training.services import (
     derived_listing_create,
-    fine_tuning_job_create,
-    training_file_upload,
 )
 from store.models import Listing, ListingVersion
 from store.publishing import storage
 from store.publishing.services import version_process
 from store.services import listing_transition
 from tests.factories import UserFactory
-from tests.inference.training.builders import chat_lines, jsonl, trainable_listing
+from tests.inference.training.builders import fine_tuned_model, trainable_listing
 
 pytestmark = pytest.mark.django_db
 
@@ -26,18 +23,7 @@ def _fine_tuned(user, tiny_llama_dir, *, derived_publishable: bool) -> FineTuned
     base = trainable_listing(
         tiny_llama_dir, price_per_mtok=0, derived_publishable=derived_publishable
     )
-    uploaded = training_file_upload(
-        user=user, filename="d.jsonl", content=jsonl(chat_lines(10)), purpose="fine-tune"
-    )
-    job = fine_tuning_job_create(
-        user=user,
-        model=base.model_id,
-        training_file=uploaded.public_id,
-        hyperparameters={"n_epochs": 1},
-        suffix="answers",
-    )
-    assert job_run(job_id=job.public_id, runner="test") == "succeeded"
-    return FineTunedModel.objects.select_related("job", "base_listing").get(job=job)
+    return fine_tuned_model(user, base, suffix="answers")
 
 
 def test_the_owner_publishes_a_fine_tuned_model_with_its_lineage(
