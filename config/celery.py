@@ -5,6 +5,8 @@ import os
 from celery import Celery
 from kombu import Queue
 
+import config.broker_restarts  # noqa: F401 - a worker outlives its broker's restart
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 QUEUES = ("default", "inference.cpu", "inference.gpu", "training")

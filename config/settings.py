@@ -140,8 +140,11 @@ if env_bool("DATABASE_POOL", True):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN", 2),
         "max_size": env_int("DATABASE_POOL_MAX", 20),
-        "timeout": 10,
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
     }
+    # Django's PostgreSQL backend, noticing the pooled connections a restart of PostgreSQL
+    # cut before a request uses one (config/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -4,10 +4,15 @@
 a choice finished, done, failed). It owns settlement, exactly once on every path:
 
 - the final event (done or a worker error): settled from it, here, before it is yielded;
-- the worker died (its claim is gone): settled as "worker lost" (what it produced);
-- the reader gives up (timeout, Redis lost) or the caller stops reading (the client went
-  away, so the generator is closed): a background reader cancels the generation and
-  settles what was produced (``completion_abandon_in_background``).
+- the worker died (its claim is gone), or Redis or the database was lost while following:
+  the client hears the answer failed and nothing was charged, so the hold is released
+  ("worker lost"; for a lost store, once it answers again);
+- the reader gives up (timeout) or the caller stops reading (the client went away, so the
+  generator is closed): a background reader cancels the generation and settles what was
+  produced (``completion_abandon_in_background``).
+
+A settlement that meets the database or Redis down is tried again in the background until
+it lands (``completion_in_background``), never left to the stale-hold sweep.
 
 The API formatters (inference/api/responses.py) only turn these events into OpenAI's JSON
 or Server-Sent Events; the playground goes through the same formatters, so through here.
@@ -18,10 +23,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from redis.exceptions import RedisError
 
 from config.db import sync_to_async_released
 from config.redis_clients import redis_async_client
+from inference.api.errors import SERVICE_DOWN
 from inference.models import UsageRecord
 from inference.monitoring.observer import timed
 from inference.protocol import DELTA, DONE, ERROR, FINISH
@@ -29,6 +34,7 @@ from inference.safeguards import AnswerScreen, active_patterns, match_count
 from inference.services import (
     StartedCompletion,
     completion_abandon_in_background,
+    completion_in_background,
     completion_settle_from_events,
     completion_worker_lost,
 )
@@ -76,18 +82,23 @@ Event = Text | ChoiceFinished | Done | Failed
 CONTENT_FILTER = "content_filter"
 
 
-def _settle_or_log(*, request_id: str, events: list[dict]) -> UsageRecord | None:
-    # The answer is complete whatever happens here: a failed settlement (billing refused a
-    # conflicting update) must not break the response; its hold is left to the stale-hold sweep.
+def _settle_or_later(settle, **kwargs) -> UsageRecord | None:
+    # The answer is complete (or its failure told) whatever happens here: a settlement that
+    # meets the database or Redis down must not break the response, and is tried again in
+    # the background until it lands; any other failure (billing refused a conflicting
+    # update) leaves the hold to the stale-hold sweep.
+    request_id = kwargs["request_id"]
     try:
-        return completion_settle_from_events(request_id=request_id, events=events)
+        return settle(**kwargs)
+    except SERVICE_DOWN:
+        logger.warning("Settling %s failed for now; retrying it", request_id, exc_info=True)
+        completion_in_background(settle, **kwargs)
     except Exception:  # noqa: BLE001
         logger.exception("Settling %s failed; the stale-hold sweep will release it", request_id)
-        return None
+    return None
 
 
-_settle = sync_to_async_released(_settle_or_log)
-_settle_lost = sync_to_async_released(completion_worker_lost)
+_settle = sync_to_async_released(_settle_or_later)
 _patterns = sync_to_async_released(active_patterns)
 _count = sync_to_async_released(match_count)
 
@@ -97,9 +108,9 @@ async def follow(started: StartedCompletion) -> AsyncIterator[Event]:
     client = redis_async_client()
     finals: list[dict] = []
     settled = False
-    screen = AnswerScreen(await _patterns())
     filtered: set[int] = set()  # choices the safeguards stopped
     try:
+        screen = AnswerScreen(await _patterns())
         async for event in timed(
             started,
             events_read_async(
@@ -130,7 +141,9 @@ async def follow(started: StartedCompletion) -> AsyncIterator[Event]:
             elif kind in (DONE, ERROR):
                 finals.append(event)
                 settled = True
-                record = await _settle(request_id=started.request_id, events=finals)
+                record = await _settle(
+                    completion_settle_from_events, request_id=started.request_id, events=finals
+                )
                 if kind == ERROR:
                     yield Failed("generation", event)
                 else:
@@ -140,12 +153,16 @@ async def follow(started: StartedCompletion) -> AsyncIterator[Event]:
                 return
     except WorkerLost:
         settled = True
-        await _settle_lost(request_id=started.request_id)
+        await _settle(completion_worker_lost, request_id=started.request_id)
         yield Failed("worker_lost")
     except StreamTimeout:
         yield Failed("timeout")
-    except RedisError:
-        logger.exception("Lost Redis while following %s", started.request_id)
+    except SERVICE_DOWN:
+        # The client is told nothing was charged: so it is (the hold released, the
+        # generation stopped), once the store answers again.
+        logger.exception("Lost a part of the store while following %s", started.request_id)
+        settled = True
+        completion_in_background(completion_worker_lost, request_id=started.request_id)
         yield Failed("store_unavailable")
     finally:
         if not settled:

@@ -14,6 +14,7 @@ covers a request whose final event never came.
 """
 
 import dataclasses
+import itertools
 import json
 import logging
 import threading
@@ -27,8 +28,10 @@ from django.db import transaction
 
 from accounts.models import ApiKey, User
 from config.api_errors import ApplicationError
+from config.db import release_connections
 from config.redis_clients import redis_client, redis_dedicated_client
 from inference import tokenization
+from inference.api.errors import SERVICE_DOWN
 from inference.limits import (
     free_limits_admit,
     in_flight_admit,
@@ -364,20 +367,35 @@ def completion_start(
             ) from exc
         return started
     except Exception:
-        if in_flight:
-            in_flight_release(user_id=user.pk, request_id=request_id)
+        # Each step is undone on its own: with Redis down, the Redis steps fail, and that
+        # must not keep the hold (in the database) from being released.
         if held:
-            (credits_release if payer == "credits" else quota_release)(request_id=request_id)
+            release = credits_release if payer == "credits" else quota_release
+            _undo(release, background=True, request_id=request_id)
+        if in_flight:
+            _undo(in_flight_release, user_id=user.pk, request_id=request_id)
         for counted in (ticket, free_ticket):
             if counted is not None:
-                limits_correct(
+                _undo(
+                    limits_correct,
                     tokens_key=counted.tokens_key,
                     month_key=counted.month_key,
                     counted=counted.tokens,
                     used=0,
                 )
-        _redis().delete(_context_key(request_id))
+        _undo(_redis().delete, _context_key(request_id))
         raise
+
+
+def _undo(step, *args, background: bool = False, **kwargs) -> None:
+    """One step of undoing a refused admission; ``background``: a step that met a part of the
+    store down is tried again until it lands (completion_in_background)."""
+    try:
+        step(*args, **kwargs)
+    except SERVICE_DOWN:
+        logger.warning("Undoing an admission: %s%s failed", step.__name__, args or kwargs)
+        if background:
+            completion_in_background(step, *args, **kwargs)
 
 
 def completion_settle(
@@ -535,9 +553,10 @@ def completion_stop(*, request_id: str, user) -> bool:
 
 
 def completion_worker_lost(*, request_id: str) -> UsageRecord | None:
-    """The worker died mid-answer and none took over: the client gets an error, so nothing is
-    charged and the hold is released now (not after the stale-hold sweep). The cancel flag
-    stops a broker redelivery from computing an answer nobody reads."""
+    """The worker died mid-answer and none took over (or the store lost Redis or the
+    database while following the answer): the client gets an error, so nothing is charged
+    and the hold is released now (not after the stale-hold sweep). The cancel flag stops a
+    broker redelivery, or the generation still running, from computing an answer nobody reads."""
     generation_cancel(_redis(), request_id)
     return completion_settle(
         request_id=request_id, prompt_tokens=0, completion_tokens=0, status="error"
@@ -548,16 +567,42 @@ def completion_abandon_in_background(
     *, request_id: str, queue: str | None = None
 ) -> threading.Thread:
     """Runs completion_abandon in a daemon thread, so a view can return (or be cancelled) at once."""
-    from django.db import connection
+    return completion_in_background(completion_abandon, request_id=request_id, queue=queue)
+
+
+# A settlement (or release) that meets a part of the store down (the database restarting,
+# Redis unreachable) is tried again until it lands: each is idempotent, and the stale-hold
+# sweep would release the hold without charging what was produced. Past this long the
+# sweep (billing.tasks.STALE_HOLD_SECONDS, longer) follows up.
+SETTLE_RETRY_SECONDS = 600
+SETTLE_RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0)
+
+
+def completion_in_background(settle, /, *args, **kwargs) -> threading.Thread:
+    """Runs ``settle`` (a settling service above) in a daemon thread, again after a pause
+    whenever the database or Redis is unreachable, until it lands or SETTLE_RETRY_SECONDS
+    have passed."""
+    name = kwargs.get("request_id") or (args[0] if args else "")
 
     def run():
-        try:
-            completion_abandon(request_id=request_id, queue=queue)
-        except Exception:  # noqa: BLE001 - a thread has nobody to raise to; the stale-hold sweep follows up
-            logger.exception("Settling abandoned request %s failed", request_id)
-        finally:
-            connection.close()
+        deadline = time.monotonic() + SETTLE_RETRY_SECONDS
+        for attempt in itertools.count():
+            try:
+                settle(*args, **kwargs)
+                return
+            except SERVICE_DOWN:
+                if time.monotonic() > deadline:
+                    logger.exception("Gave up settling %s; the stale-hold sweep follows up", name)
+                    return
+                if attempt == 0:
+                    logger.warning("Settling %s waits for the store to answer", name, exc_info=True)
+                time.sleep(SETTLE_RETRY_PAUSES[min(attempt, len(SETTLE_RETRY_PAUSES) - 1)])
+            except Exception:  # noqa: BLE001 - a thread has nobody to raise to; the stale-hold sweep follows up
+                logger.exception("Settling %s failed", name)
+                return
+            finally:
+                release_connections()  # a connection the database dropped is not reused
 
-    thread = threading.Thread(target=run, name=f"abandon-{request_id[:8]}", daemon=True)
+    thread = threading.Thread(target=run, name=f"settle-{str(name)[:8]}", daemon=True)
     thread.start()
     return thread

@@ -43,7 +43,7 @@ def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_production_starts_with_all_its_secrets():
     result = load_settings(PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "django.db.backends.postgresql", "db", "store"]
+    assert result.stdout.split() == ["False", "config.postgresql", "db", "store"]
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_the_embedded_defaults_use_the_embedded_postgresql_server_under_var(tmp_
     # The server `make run` starts listens on a Unix socket in its data directory.
     assert result.stdout.split() == [
         "True",
-        "django.db.backends.postgresql",
+        "config.postgresql",
         str(tmp_path.resolve() / "postgres"),
         "gptstore",
     ]

@@ -69,7 +69,8 @@ def failure_event(exc: BaseException) -> dict:
     database restarting, Redis) is worth a retry (503); anything else is the worker's fault."""
     if isinstance(exc, (DatabaseError, RedisError)):
         return error_event(
-            "service_unavailable", "A part of the store was unreachable; nothing was charged."
+            "service_unavailable",
+            "A part of the store was unreachable; nothing was charged. Try again shortly.",
         )
     return error_event("generation_failed", "The worker failed before it answered.")
 
