@@ -368,6 +368,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
     "EXCEPTION_HANDLER": "config.api_errors.store_exception_handler",
+    # ?format= is the catalog's source-format filter, not DRF's renderer override (which
+    # answered an empty 404 to every ?format=safetensors).
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "GPT Store API",
