@@ -1,4 +1,4 @@
-"""Database connections of async views.
+"""Database connections of async views, and text PostgreSQL cannot hold.
 
 Under the ASGI server, an async view's sync_to_async calls run in a thread of the request's
 own, and Django hands that thread's connection back to the pool only when the response ends.
@@ -12,6 +12,13 @@ from functools import wraps
 
 from asgiref.sync import sync_to_async
 from django.db import connections
+
+
+def holds_nul(text: str) -> bool:
+    """PostgreSQL text holds no NUL character, and a query comparing a column with such a
+    value fails (DataError) instead of matching nothing: a lookup by an id from a request
+    checks this first and finds nothing."""
+    return "\x00" in text
 
 
 def release_connections() -> None:

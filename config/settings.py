@@ -371,6 +371,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
     "EXCEPTION_HANDLER": "config.api_errors.store_exception_handler",
+    # ?format= is the catalog's source-format filter, not DRF's renderer override (which
+    # answered an empty 404 to every ?format=safetensors).
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "GPT Store API",
@@ -381,6 +384,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The /v1 API (plain Django views) is described in inference/api/openapi/.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "inference.api.openapi.merge_v1",
+    ],
 }
 
 if PRODUCTION:

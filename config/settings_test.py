@@ -48,4 +48,8 @@ os.makedirs(os.environ["VAR_DIR"], exist_ok=True)
 # tests/conftest.py empties it once per test process, before any of them starts.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(os.environ["VAR_DIR"]) / "metrics"))
 
+# Hypothesis (under schemathesis: tests/reliability/test_fuzz_schema.py) keeps its caches
+# under var/test rather than in a .hypothesis folder wherever pytest runs.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(_TEST_VAR / "hypothesis"))
+
 from config.settings import *  # noqa: E402,F403

@@ -4,8 +4,9 @@ or ``<publisher>/<listing>@v<N>`` (that version, pinned). Parsed here and nowher
 import re
 from dataclasses import dataclass
 
+# No NUL either: PostgreSQL text cannot hold one, so such an id names nothing.
 _MODEL_ID = re.compile(
-    r"^(?P<publisher>[^/@\s]+)/(?P<slug>[^/@\s]+)(?:@v(?P<version>[1-9]\d{0,8}))?$"
+    r"^(?P<publisher>[^/@\s\x00]+)/(?P<slug>[^/@\s\x00]+)(?:@v(?P<version>[1-9]\d{0,8}))?$"
 )
 
 

@@ -41,6 +41,16 @@ class OpenAIError(Exception):
         return response
 
 
+def method_not_allowed(*methods: str) -> OpenAIError:
+    """405 with the Allow header (RFC 9110 requires it) naming the methods the route answers."""
+    return OpenAIError(
+        f"Use {' or '.join(methods)} for this endpoint.",
+        status=405,
+        code="method_not_allowed",
+        headers={"Allow": ", ".join(methods)},
+    )
+
+
 def invalid_api_key(message: str = "Incorrect API key provided.") -> OpenAIError:
     return OpenAIError(message, status=401, type="invalid_request_error", code="invalid_api_key")
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("completions", views.completions, name="completions"),
     # Fine-tuning: /v1/files and /v1/fine_tuning/jobs (inference/training).
     *fine_tuning_urls,
-    # Last: any other path under /v1 gets OpenAI's error body, not the site's HTML 404 page.
-    re_path(r"^.*$", views.unknown_url),
+    # Last: any other path under /v1 gets OpenAI's error body, not the site's HTML 404 page
+    # (a line break in the path too: "." alone would not match it).
+    re_path(r"^[\s\S]*$", views.unknown_url),
 ]

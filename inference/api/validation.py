@@ -6,6 +6,7 @@ as ``n`` and ``max_tokens``."""
 
 import json
 import math
+import re
 
 from inference.api.errors import OpenAIError
 from inference.services import CompletionParams
@@ -14,6 +15,14 @@ ROLES = {"system", "developer", "user", "assistant", "tool"}
 MAX_N = 8
 MAX_STOP = 4
 MAX_LOGIT_BIAS = 300
+# Bounds of the numeric fields (also published in the OpenAPI schema: inference/api/openapi/).
+TEMPERATURE = (0.0, 2.0)
+TOP_P = (0.0, 1.0)
+PENALTY = (-2.0, 2.0)
+BIAS = (-100.0, 100.0)
+SEED = (-(2**63), 2**63 - 1)
+MAX_TEXT_LOGPROBS = 5
+MAX_TOP_LOGPROBS = 20
 
 
 def _bad(message: str, param: str | None, code: str | None = None) -> OpenAIError:
@@ -85,12 +94,16 @@ def _logit_bias(data: dict) -> dict[int, float]:
         )
     biases = {}
     for token in value:
-        if not (isinstance(token, str) and token.isdigit() and int(token) <= MAX_TOKEN_ID):
+        # ASCII digits only: str.isdigit() also takes "²" and any number of digits, which
+        # int() refuses.
+        if not (
+            isinstance(token, str) and TOKEN_ID.fullmatch(token) and int(token) <= MAX_TOKEN_ID
+        ):
             raise _bad(
                 f"'logit_bias' key {token!r} is not a token id.", "logit_bias", "invalid_value"
             )
         biases[int(token)] = _number(
-            value, token, low=-100.0, high=100.0, default=0.0, param="logit_bias"
+            value, token, low=BIAS[0], high=BIAS[1], default=0.0, param="logit_bias"
         )
     return biases
 
@@ -145,6 +158,7 @@ def _messages(data: dict) -> list[dict]:
 
 # No vocabulary comes near 2^31; past 2^32 the tokenizer's decoder overflows (a 500).
 MAX_TOKEN_ID = 2**31 - 1
+TOKEN_ID = re.compile(r"[0-9]{1,10}")
 
 
 def _token_ids(value) -> bool:
@@ -211,11 +225,11 @@ def _logprobs(data: dict, *, kind: str) -> int | None:
     """None when not asked; else how many alternatives per token. Chat asks with
     logprobs=true (+ top_logprobs 0..20); text completions with logprobs=0..5."""
     if kind == "text":
-        return _integer(data, "logprobs", low=0, high=5)
+        return _integer(data, "logprobs", low=0, high=MAX_TEXT_LOGPROBS)
     asked = data.get("logprobs")
     if asked is not None and not isinstance(asked, bool):
         raise _bad("'logprobs' must be a boolean.", "logprobs", "invalid_type")
-    top = _integer(data, "top_logprobs", low=0, high=20)
+    top = _integer(data, "top_logprobs", low=0, high=MAX_TOP_LOGPROBS)
     if top is not None and not asked:
         raise _bad("'top_logprobs' needs 'logprobs' set to true.", "top_logprobs", "invalid_value")
     return (top or 0) if asked else None
@@ -300,7 +314,7 @@ def completion_params(data: dict, *, kind: str) -> CompletionParams:
                 "invalid_value",
             )
         include_usage = bool(options.get("include_usage", False))
-    seed = _integer(data, "seed", low=-(2**63), high=2**63 - 1)
+    seed = _integer(data, "seed", low=SEED[0], high=SEED[1])
     _refuse_unsupported(data)
     return CompletionParams(
         model=model.strip(),
@@ -308,15 +322,21 @@ def completion_params(data: dict, *, kind: str) -> CompletionParams:
         messages=_messages(data) if kind == "chat" else None,
         prompt=_prompt(data) if kind == "text" else None,
         max_tokens=max_tokens,
-        temperature=_number(data, "temperature", low=0.0, high=2.0, default=None),
-        top_p=_number(data, "top_p", low=0.0, high=1.0, default=1.0),
+        temperature=_number(
+            data, "temperature", low=TEMPERATURE[0], high=TEMPERATURE[1], default=None
+        ),
+        top_p=_number(data, "top_p", low=TOP_P[0], high=TOP_P[1], default=1.0),
         n=_integer(data, "n", low=1, high=MAX_N) or 1,
         stop=_stop(data),
         seed=seed,
         stream=stream,
         include_usage=include_usage,
-        presence_penalty=_number(data, "presence_penalty", low=-2.0, high=2.0, default=0.0),
-        frequency_penalty=_number(data, "frequency_penalty", low=-2.0, high=2.0, default=0.0),
+        presence_penalty=_number(
+            data, "presence_penalty", low=PENALTY[0], high=PENALTY[1], default=0.0
+        ),
+        frequency_penalty=_number(
+            data, "frequency_penalty", low=PENALTY[0], high=PENALTY[1], default=0.0
+        ),
         logit_bias=_logit_bias(data),
         logprobs=_logprobs(data, kind=kind),
     )

@@ -19,6 +19,7 @@ from inference.api.errors import (
     SERVICE_DOWN,
     OpenAIError,
     from_application_error,
+    method_not_allowed,
     store_unavailable,
 )
 from inference.api.responses import completion_body, completion_events
@@ -53,12 +54,16 @@ def openai_endpoint(view):
 @openai_endpoint
 def models_list(request):
     if request.method != "GET":
-        raise OpenAIError("Use GET for this endpoint.", status=405, code="method_not_allowed")
+        raise method_not_allowed("GET")
     return JsonResponse({"object": "list", "data": models_for_key(api_key=request.api_key)})
 
 
 @openai_endpoint
 def model_detail(request, model_id: str):
+    # OpenAI's DELETE here deletes a fine-tuned model: answering it with the card would
+    # tell a client the model is gone when nothing was done.
+    if request.method != "GET":
+        raise method_not_allowed("GET")
     card = model_card_for_key(api_key=request.api_key, model_id=model_id)
     if card is None:
         raise OpenAIError(
@@ -145,9 +150,7 @@ async def completion_response(
 
 async def _completion_view(request, *, kind: str):
     if request.method != "POST":
-        return OpenAIError(
-            "Use POST for this endpoint.", status=405, code="method_not_allowed"
-        ).response()
+        return method_not_allowed("POST").response()
     try:
         api_key = await sync_to_async_released(authenticate)(request)
     except OpenAIError as exc:

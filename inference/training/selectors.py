@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from config.db import holds_nul
 from inference.training.models import (
     FineTunedModel,
     FineTuningCheckpoint,
@@ -20,11 +21,15 @@ FINE_TUNED_PREFIX = "ft:"
 
 def files_for(*, user, purpose: str | None = None) -> QuerySet[TrainingFile]:
     files = TrainingFile.objects.filter(user=user, deleted_at__isnull=True)
+    if purpose and holds_nul(purpose):
+        return files.none()
     return files.filter(purpose=purpose) if purpose else files
 
 
 def file_for(*, user, public_id: str) -> TrainingFile | None:
     """The user's live file with that id; another customer's file is as missing as none."""
+    if holds_nul(public_id):
+        return None
     return files_for(user=user).filter(public_id=public_id).first()
 
 
@@ -35,13 +40,15 @@ def jobs_for(*, user) -> QuerySet[FineTuningJob]:
 
 
 def job_for(*, user, public_id: str) -> FineTuningJob | None:
+    if holds_nul(public_id):
+        return None
     return jobs_for(user=user).filter(public_id=public_id).first()
 
 
 def page_after(queryset: QuerySet, *, after: str | None, limit: int) -> tuple[list, bool]:
     """OpenAI's cursor pagination, newest first: the ``limit`` rows after the row ``after``
     (a public id), and whether more follow."""
-    if after:
+    if after and not holds_nul(after):
         anchor = queryset.filter(public_id=after).values_list("id", flat=True).first()
         if anchor is not None:
             queryset = queryset.filter(id__lt=anchor)
@@ -121,6 +128,8 @@ def fine_tuned_for_completion(
 ) -> tuple[Listing | None, ServedWeights | None]:
     """An "ft:" model id → its base listing (whose terms pay for the tokens) and its own
     weights; (None, None) when it does not exist or belongs to someone else."""
+    if holds_nul(model_id):
+        return None, None
     model = fine_tuned_models_for(user=user).filter(model_id=model_id).first()
     if model is None:
         return None, None
@@ -149,6 +158,8 @@ def fine_tuned_cards(*, user) -> list[dict]:
 
 
 def fine_tuned_card(*, user, model_id: str) -> dict | None:
+    if holds_nul(model_id):
+        return None
     model = fine_tuned_models_for(user=user).select_related("owner").filter(model_id=model_id)
     found = model.first()
     return _card(found) if found else None

@@ -52,6 +52,7 @@ TRAIN_TASK = "training.fine_tune"
 SUFFIX = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")
 MAX_EPOCHS = 50
 MAX_BATCH_SIZE = 256
+MIN_LR_MULTIPLIER = 1e-6
 MAX_LR_MULTIPLIER = 100.0
 MAX_SEED = 2**31 - 1
 
@@ -177,7 +178,7 @@ def hyperparameters_resolve(raw: dict | None, *, examples: int) -> Hyperparamete
             raw.get("learning_rate_multiplier"),
             name="learning_rate_multiplier",
             kind=float,
-            low=1e-6,
+            low=MIN_LR_MULTIPLIER,
             high=MAX_LR_MULTIPLIER,
             auto=AUTO_LEARNING_RATE_MULTIPLIER,
         ),
@@ -301,7 +302,7 @@ def fine_tuning_job_create(
             status=404,
             field="model",
         )
-    if suffix and not SUFFIX.match(suffix):
+    if suffix and (not isinstance(suffix, str) or not SUFFIX.match(suffix)):
         raise ApplicationError(
             "suffix: up to 40 letters, digits, '-' or '_'.", code="invalid_suffix", field="suffix"
         )

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from store.api import views
 
@@ -9,4 +9,6 @@ urlpatterns = [
         views.ListingDetailApi.as_view(),
         name="catalog-api-listing",
     ),
+    # Last: any other path (a line break in it too) gets the API's JSON error, not a web page.
+    re_path(r"^[\s\S]*$", views.unknown_url),
 ]

@@ -1,5 +1,7 @@
 """Catalog API: one view per operation; same visibility rules as the pages (store.selectors)."""
 
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -43,7 +45,8 @@ class ListingListApi(APIView):
         operation_id="catalog_listings_list",
         summary="Search and filter the public catalog",
         parameters=[CatalogQuerySerializer],
-        responses={200: ListingSummarySerializer(many=True), 400: ERROR},
+        # 404: a page number past the last page (or below 1).
+        responses={200: ListingSummarySerializer(many=True), 400: ERROR, 404: ERROR},
         tags=["catalog"],
     )
     def get(self, request):
@@ -73,3 +76,13 @@ class ListingDetailApi(APIView):
             raise NotFound("No such model.")
         versions = selectors.listing_versions_for_viewer(listing=listing, user=request.user)
         return Response(ListingDetailSerializer(listing, context={"versions": versions}).data)
+
+
+@csrf_exempt
+def unknown_url(request):
+    """Any other path under the catalog API: the API's error shape, not the site's HTML page
+    (a listing id that is no slug lands here too)."""
+    return JsonResponse(
+        {"error": {"message": f"No such API URL: {request.path}", "code": "not_found"}},
+        status=404,
+    )

@@ -11,6 +11,7 @@ answer drew on.
 from dataclasses import dataclass, field
 
 from config.api_errors import ApplicationError
+from config.db import holds_nul
 from store.gpts import policies
 from store.gpts.knowledge import passages_for
 from store.gpts.models import Gpt, GptRevision
@@ -37,7 +38,7 @@ class GptTurn:
 def gpt_named(model_id: str) -> Gpt | None:
     """The GPT "gpt:<builder handle>/<slug>" names (one query), or None."""
     handle, _, slug = model_id.removeprefix(GPT_PREFIX).partition("/")
-    if not model_id.startswith(GPT_PREFIX) or not handle or not slug:
+    if not model_id.startswith(GPT_PREFIX) or not handle or not slug or holds_nul(model_id):
         return None
     return (
         Gpt.objects.select_related(

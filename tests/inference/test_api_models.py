@@ -62,3 +62,20 @@ def test_a_delisted_model_leaves_the_list(client, user, api_key_for, tiny_model_
 def test_anonymous_callers_get_401(client):
     assert client.get("/v1/models").status_code == 401
     assert client.get("/v1/models/a/b").status_code == 401
+
+
+def test_a_model_answers_get_only_and_405_says_so(client, user, api_key_for, tiny_model_dirs):
+    """OpenAI's DELETE /v1/models/{id} deletes a fine-tuned model: answering it with the card
+    would tell the client it was deleted."""
+    listing = servable_listing(tiny_model_dirs[True])
+    grant_purchase(user, listing)
+    _, secret = api_key_for(user)
+
+    for method in ("DELETE", "POST"):
+        response = client.generic(
+            method, f"/v1/models/{listing.model_id}", HTTP_AUTHORIZATION=f"Bearer {secret}"
+        )
+        assert response.status_code == 405
+        assert response["Allow"] == "GET"
+        assert response.json()["error"]["code"] == "method_not_allowed"
+    assert get(client, f"/v1/models/{listing.model_id}", secret).status_code == 200

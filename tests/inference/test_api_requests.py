@@ -86,6 +86,10 @@ def test_it_refuses_malformed_json_with_400(client, owner_secret):
         ({"logit_bias": {"hello": 5}}, "logit_bias"),
         ({"logit_bias": {"50": 101}}, "logit_bias"),
         ({"logit_bias": [1, 2]}, "logit_bias"),
+        # Python's int() refuses these although str.isdigit() accepts them (was a 500).
+        ({"logit_bias": {"\u00b2": 1}}, "logit_bias"),  # superscript two
+        ({"logit_bias": {"1" * 5000: 1}}, "logit_bias"),  # past int()'s 4,300 digits
+        ({"logit_bias": {"\u0661": 1}}, "logit_bias"),  # an Arabic-Indic one: no token id
         ({"logprobs": 3}, "logprobs"),  # a boolean for chat
         ({"top_logprobs": 3}, "top_logprobs"),  # only with logprobs=true
         ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
@@ -298,6 +302,25 @@ def test_an_unknown_url_under_v1_gets_an_openai_error_not_a_web_page(
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert error_of(response)["message"] == f"Invalid URL ({method} {path})."
+
+
+def test_an_unknown_url_with_a_line_break_gets_an_openai_error_too(client, owner_secret):
+    response = client.get("/v1/models/a%0Ab", HTTP_AUTHORIZATION=f"Bearer {owner_secret}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert error_of(response)["code"] == "unknown_url"
+
+
+@pytest.mark.parametrize("model", ["publisher/listing\x00", "ft:a:b\x00", "gpt:someone/\x00"])
+def test_a_model_id_with_a_nul_character_is_not_found(client, owner_secret, model):
+    """PostgreSQL text holds no NUL: the id names no model rather than failing the query."""
+    response = post(client, owner_secret, {"model": model, "prompt": "hi"}, "/v1/completions")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "model_not_found"
+    response = client.get(
+        "/v1/models/" + model.replace("\x00", "%00"), HTTP_AUTHORIZATION=f"Bearer {owner_secret}"
+    )
+    assert response.status_code == 404
 
 
 def test_redis_down_answers_503_and_holds_nothing(client, user, listing, api_key_for, settings):

@@ -55,6 +55,7 @@ MATRIX = {
         "/api/catalog/listings/{publisher_slug}/{listing_slug}/",
         same(200),
     ),
+    r"api/catalog/^[\s\S]*$": ("GET", "/api/catalog/nothing-here", same(404)),
     "accounts/": ("GET", "/accounts/", login_only()),
     "accounts/signup/": ("GET", "/accounts/signup/", row(200, *[302] * 6)),
     "accounts/login/": ("GET", "/accounts/login/", same(200)),
@@ -185,7 +186,7 @@ MATRIX = {
         "/v1/fine_tuning/jobs/{job_id}/checkpoints",
         row(401, 200, *[404] * 5),
     ),
-    "v1/^.*$": ("GET", "/v1/nothing-here", row(404, *[404] * 6)),
+    r"v1/^[\s\S]*$": ("GET", "/v1/nothing-here", row(404, *[404] * 6)),
     "fine-tuning/": ("GET", "/fine-tuning/", login_only()),
     "fine-tuning/files": ("POST", "/fine-tuning/files", row(302, *[400] * 6)),  # no file
     "fine-tuning/estimate": ("POST", "/fine-tuning/estimate", row(302, *[400] * 6)),

@@ -51,6 +51,27 @@ def test_it_paginates_with_a_page_size(client, django_assert_max_num_queries):
     assert len(client.get(LIST, {"page_size": 5, "page": 2}).json()["results"]) == 2
 
 
+def test_the_format_filter_is_a_filter_not_a_renderer_choice(client):
+    published_listing(name="Gguf model", version__source_format="gguf")
+    published_listing(name="Safetensors model", version__source_format="safetensors")
+
+    response = client.get(LIST, {"format": "gguf"})
+
+    assert response.status_code == 200
+    assert [row["name"] for row in response.json()["results"]] == ["Gguf model"]
+    assert client.get(LIST, {"format": "safetensors"}).json()["count"] == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["listings/no%20slug/x/", "listings/a/b%0Ac/", "listings/a/b/c/", "nothing", ""]
+)
+def test_an_unknown_catalog_url_gets_the_api_error_shape_not_a_web_page(client, path):
+    response = client.post(f"/api/catalog/{path}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
+
+
 def test_bad_filters_get_the_store_error_shape(client):
     response = client.get(LIST, {"task": "juggling", "sort": "random"})
     assert response.status_code == 400

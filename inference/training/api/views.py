@@ -1,12 +1,16 @@
 """/v1/files and /v1/fine_tuning/jobs: authenticate, validate, call one service or
 selector, shape the answer as OpenAI does. Refusals are OpenAI-shaped errors."""
 
+import re
 from functools import wraps
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from config.api_errors import ApplicationError
-from inference.api.errors import OpenAIError, from_application_error
+from inference.api.errors import OpenAIError, from_application_error, method_not_allowed
 from inference.api.validation import parse_json
 from inference.api.views import openai_endpoint
 from inference.training import selectors, services
@@ -27,11 +31,7 @@ def fine_tuning_endpoint(*methods: str):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if request.method not in methods:
-                raise OpenAIError(
-                    f"Use {' or '.join(methods)} for this endpoint.",
-                    status=405,
-                    code="method_not_allowed",
-                )
+                raise method_not_allowed(*methods)
             try:
                 return view(request, *args, **kwargs)
             except ApplicationError as exc:
@@ -46,7 +46,9 @@ def _limit(request, default: int = 20) -> int:
     raw = request.GET.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII digits only: str.isdigit() also takes "²" and any number of digits, which int()
+    # refuses.
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise OpenAIError(f"limit must be between 1 and {MAX_LIMIT}.", param="limit")
     return int(raw)
 
@@ -72,17 +74,35 @@ def _job_or_404(request, job_id: str):
 # --- files -----------------------------------------------------------------------------
 
 
+def _multipart(request) -> tuple[UploadedFile | None, str]:
+    """The upload and its purpose. Django refuses a body it cannot parse with its HTML 400
+    page; here the refusal is OpenAI's error."""
+    try:
+        return request.FILES.get("file"), request.POST.get("purpose", "")
+    except RequestDataTooBig as exc:
+        raise OpenAIError(
+            "A form field of the upload is too large.",
+            status=413,
+            param="file",
+            code="request_too_large",
+        ) from exc
+    except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent) as exc:
+        raise OpenAIError(
+            f"The multipart body could not be read: {exc}", param="file", code="invalid_multipart"
+        ) from exc
+
+
 @fine_tuning_endpoint("GET", "POST")
 def files(request):
     if request.method == "POST":
-        upload = request.FILES.get("file")
+        upload, purpose = _multipart(request)
         if upload is None:
             raise OpenAIError("Send the file as multipart field 'file'.", param="file")
         created = services.training_file_upload(
             user=request.api_key.user,
             filename=upload.name,
             content=upload.read(),
-            purpose=request.POST.get("purpose", ""),
+            purpose=purpose,
         )
         return JsonResponse(file_object(created))
     rows, more = selectors.page_after(
@@ -129,7 +149,12 @@ def jobs(request):
                     param="method",
                     code="unsupported_parameter",
                 )
-            hyperparameters = (method.get("supervised") or {}).get("hyperparameters")
+            supervised = method.get("supervised") or {}
+            if not isinstance(supervised, dict):
+                raise OpenAIError(
+                    "method.supervised must be an object.", param="method", code="invalid_type"
+                )
+            hyperparameters = supervised.get("hyperparameters")
         job = services.fine_tuning_job_create(
             user=request.api_key.user,
             model=body.get("model"),

@@ -78,6 +78,26 @@ def test_every_bad_line_is_reported_with_its_number_and_nothing_is_stored(client
     assert not TrainingFile.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"no boundary"),
+        ("multipart/form-data; boundary=zz", b"".join(b"--zz\r\nContent-Disposition: form-data; "
+            b'name="f%d"\r\n\r\nx\r\n' % i for i in range(1001)) + b"--zz--\r\n"),
+    ],
+    ids=["no-boundary", "1001-fields"],
+)  # fmt: skip
+def test_a_multipart_body_django_cannot_read_gets_an_openai_error(
+    client, secret, content_type, body
+):
+    response = client.post(
+        "/v1/files", body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {secret}"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "invalid_multipart"
+
+
 def test_a_file_with_another_purpose_is_refused(client, secret):
     response = upload(client, secret, jsonl(chat_lines(10)), purpose="assistants")
     assert response.status_code == 400
@@ -236,6 +256,62 @@ def test_unknown_models_files_and_bad_hyperparameters_are_refused(client, secret
         response = create_job(client, secret, **body)
         assert (response.status_code, response.json()["error"]["param"]) == (status, param), body
     assert not FineTuningJob.objects.exists()
+
+
+def test_a_suffix_or_method_of_the_wrong_type_is_a_400(client, secret, tiny_llama_dir):
+    listing = trainable_listing(tiny_llama_dir)
+    file_id = upload(client, secret, jsonl(chat_lines(10))).json()["id"]
+    base = {"model": listing.model_id, "training_file": file_id}
+    cases = [
+        ({"suffix": 5}, "suffix"),
+        ({"suffix": ["paris"]}, "suffix"),
+        ({"method": {"type": "supervised", "supervised": "fast"}}, "method"),
+        ({"method": {"supervised": {"hyperparameters": ["auto"]}}}, "hyperparameters"),
+    ]
+    for extra, param in cases:
+        response = create_job(client, secret, **base, **extra)
+        assert (response.status_code, response.json()["error"]["param"]) == (400, param), extra
+    assert not FineTuningJob.objects.exists()
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "x", "\u00b2", "1" * 5000])
+def test_a_limit_that_is_no_page_size_is_a_400(client, secret, limit):
+    # str.isdigit() accepts a superscript two and 5,000 digits, int() refuses both (was a 500).
+    for path in ("/v1/files", "/v1/fine_tuning/jobs"):
+        response = client.get(path, {"limit": limit}, HTTP_AUTHORIZATION=f"Bearer {secret}")
+        assert (response.status_code, response.json()["error"]["param"]) == (400, "limit")
+
+
+def test_ids_with_a_nul_character_name_nothing(client, secret, tiny_llama_dir):
+    """PostgreSQL text holds no NUL: such an id is looked up as missing, not sent to the
+    database (which refuses the query: a 500)."""
+    listing = trainable_listing(tiny_llama_dir)
+    file_id = upload(client, secret, jsonl(chat_lines(10))).json()["id"]
+    for method, path in [
+        ("get", "/v1/files/file-%00"),
+        ("get", "/v1/files/file-%00/content"),
+        ("delete", "/v1/files/file-%00"),
+        ("get", "/v1/fine_tuning/jobs/ftjob-%00"),
+        ("post", "/v1/fine_tuning/jobs/ftjob-%00/cancel"),
+        ("get", "/v1/fine_tuning/jobs/ftjob-%00/events"),
+        ("get", "/v1/fine_tuning/jobs/ftjob-%00/checkpoints"),
+    ]:
+        assert call(client, method, path, secret).status_code == 404, path
+    for path in ("/v1/files?purpose=%00", "/v1/files?after=%00", "/v1/fine_tuning/jobs?after=%00"):
+        assert call(client, "get", path, secret).status_code == 200, path
+    cases = [
+        ({"model": f"{listing.model_id}\x00", "training_file": file_id}, 404, "model"),
+        ({"model": "ft:\x00", "training_file": file_id}, 404, "model"),
+        ({"model": listing.model_id, "training_file": "file-\x00"}, 400, "training_file"),
+        (
+            {"model": listing.model_id, "training_file": file_id, "validation_file": "\x00"},
+            400,
+            "validation_file",
+        ),
+    ]
+    for body, status, param in cases:
+        response = create_job(client, secret, **body)
+        assert (response.status_code, response.json()["error"]["param"]) == (status, param), body
 
 
 def test_jobs_of_another_customer_are_not_found(client, secret, other_user, api_key_for):
