@@ -9,6 +9,7 @@ import pytest
 from inference.models import BlockedPattern
 from inference.safeguards import AnswerScreen, Pattern, fold, patterns_changed
 from tests.inference import api_model_builders
+from tests.inference.api_checks import admitted
 from tests.inference.api_model_builders import grant_purchase, servable_listing
 from tests.inference.test_api_safeguards_admin import ask
 
@@ -69,8 +70,7 @@ def test_ordinary_text_still_passes(client, user, api_key_for, tiny_model_dirs):
     patterns_changed()
     # Admitted: only the missing worker stops it (503), not the safeguards.
     allowed = ask(client, secret, listing, "The train", "was late at the station, then on time.")
-    assert allowed.status_code == 503
-    assert allowed.json()["error"]["code"] != "content_policy_violation"
+    assert admitted(allowed)
 
 
 def test_an_answer_is_read_folded_across_the_pieces_it_streams_in():
