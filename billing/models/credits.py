@@ -201,7 +201,24 @@ class CreditLedgerEntry(AppendOnly):
         return f"{self.kind} {self.available_delta:+d}/{self.held_delta:+d} µ¢ on {self.account_id}"
 
 
-class UsageEarningsEntry(AppendOnly):
+class EarningsRoll(AppendOnly):
+    """One roll-up of earnings (µ¢): ``requests`` settled holds, their ``gross``, the platform
+    ``fee`` (``fee_percent`` of gross, rounded down; billing.services.earnings) and the
+    ``net`` paid out. The earner and what was earned on are the subclass's."""
+
+    requests = models.PositiveIntegerField()
+    gross = models.BigIntegerField()
+    fee = models.BigIntegerField()
+    net = models.BigIntegerField()
+    fee_percent = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
+class UsageEarningsEntry(EarningsRoll):
     """A publisher's share of what customers spent per token on one listing, rolled up from
     settled credit holds (each hold counted in exactly one entry). Immutable; µ¢.
 
@@ -215,15 +232,8 @@ class UsageEarningsEntry(AppendOnly):
     listing = models.ForeignKey(
         "store.Listing", on_delete=models.PROTECT, related_name="usage_earnings"
     )
-    requests = models.PositiveIntegerField()
-    gross = models.BigIntegerField()
-    fee = models.BigIntegerField()
-    net = models.BigIntegerField()
-    fee_percent = models.PositiveSmallIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(EarningsRoll.Meta):
         verbose_name_plural = "usage earnings entries"
         constraints = [
             models.CheckConstraint(
@@ -238,7 +248,7 @@ class UsageEarningsEntry(AppendOnly):
         )
 
 
-class BuilderEarningsEntry(AppendOnly):
+class BuilderEarningsEntry(EarningsRoll):
     """A GPT builder's share of what customers spent on one GPT: the markup part of settled
     credit holds (each counted once, with the publisher's part in UsageEarningsEntry).
     Immutable; µ¢; the same fee rule as every other earning."""
@@ -247,15 +257,8 @@ class BuilderEarningsEntry(AppendOnly):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="builder_earnings"
     )
     gpt = models.ForeignKey("store.Gpt", on_delete=models.PROTECT, related_name="earnings")
-    requests = models.PositiveIntegerField()
-    gross = models.BigIntegerField()
-    fee = models.BigIntegerField()
-    net = models.BigIntegerField()
-    fee_percent = models.PositiveSmallIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(EarningsRoll.Meta):
         verbose_name_plural = "builder earnings entries"
         constraints = [
             models.CheckConstraint(
