@@ -16,18 +16,7 @@
   let busyNow = false;
   const previewTurns = [];  // the preview keeps its conversation here; the chat keeps it server-side
 
-  function turn(role, text) {
-    const item = document.createElement("li");
-    item.className = "chat-turn " + role;
-    item.dataset.testid = role === "user" ? "question" : "answer";
-    const body = document.createElement("span");
-    body.className = "chat-text";
-    body.textContent = text;
-    item.appendChild(body);
-    log.appendChild(item);
-    log.scrollTop = log.scrollHeight;
-    return item;
-  }
+  const turn = (role, text) => window.chatTurn(log, role, text);
 
   function showSources(item, sources) {
     if (!sources || !sources.length) return;
@@ -44,10 +33,7 @@
     item.appendChild(line);
   }
 
-  function fail(message) {
-    errorBox.textContent = message;
-    errorBox.hidden = false;
-  }
+  const fail = (message) => window.chatFail(errorBox, message);
 
   function busy(on) {
     busyNow = on;
@@ -79,41 +65,29 @@
         body: JSON.stringify(payload),
       });
       if (!response.ok) {
-        const problem = await response.json().catch(() => ({}));
-        throw new Error((problem.error && problem.error.message) || "The store refused this message.");
+        throw new Error(await window.chatRefusal(response, "The store refused this message."));
       }
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const {value, done} = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, {stream: true});
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const line = buffer.slice(0, cut).replace(/^data: /, "");
-          buffer = buffer.slice(cut + 2);
-          const event = JSON.parse(line);
-          if (event.request_id) requestId = event.request_id;
-          if (event.conversation && !conversation) {
-            conversation = String(event.conversation);
-            window.history.replaceState(null, "", root.dataset.conversationBase + conversation + "/");
-          }
-          if (event.text) {
-            written += event.text;
-            body.textContent = written;
-            log.scrollTop = log.scrollHeight;
-          }
-          if (event.done) {
-            showSources(answer, event.sources);
-            costLine.textContent = "This answer: " + event.usage.prompt_tokens + " + " +
-              event.usage.completion_tokens + " tokens, " + event.cost +
-              (event.finish_reason === "cancelled" ? " (stopped)" : "") +
-              (event.finish_reason === "content_filter" ?
-                " (stopped: the store's content policy)" : "");
-          }
-          if (event.error) fail(event.error.message);
+      for await (const data of window.chatEvents(response)) {
+        const event = JSON.parse(data);
+        if (event.request_id) requestId = event.request_id;
+        if (event.conversation && !conversation) {
+          conversation = String(event.conversation);
+          window.history.replaceState(null, "", root.dataset.conversationBase + conversation + "/");
         }
+        if (event.text) {
+          written += event.text;
+          body.textContent = written;
+          log.scrollTop = log.scrollHeight;
+        }
+        if (event.done) {
+          showSources(answer, event.sources);
+          costLine.textContent = "This answer: " + event.usage.prompt_tokens + " + " +
+            event.usage.completion_tokens + " tokens, " + event.cost +
+            (event.finish_reason === "cancelled" ? " (stopped)" : "") +
+            (event.finish_reason === "content_filter" ?
+              " (stopped: the store's content policy)" : "");
+        }
+        if (event.error) fail(event.error.message);
       }
       if (preview) previewTurns.push({role: "assistant", content: written});
     } catch (err) {

@@ -41,23 +41,8 @@
     errorBox.hidden = true;
   }
 
-  function turn(role, text) {
-    const item = document.createElement("li");
-    item.className = "chat-turn " + role;
-    item.dataset.testid = role === "user" ? "question" : "answer";
-    const body = document.createElement("span");
-    body.className = "chat-text";
-    body.textContent = text;
-    item.appendChild(body);
-    log.appendChild(item);
-    log.scrollTop = log.scrollHeight;
-    return item;
-  }
-
-  function fail(message) {
-    errorBox.textContent = message;
-    errorBox.hidden = false;
-  }
+  const turn = (role, text) => window.chatTurn(log, role, text);
+  const fail = (message) => window.chatFail(errorBox, message);
 
   function busy(on) {
     send.disabled = on;
@@ -95,35 +80,21 @@
         }),
       });
       if (!response.ok) {
-        let message = "The request failed (" + response.status + ").";
-        try { message = (await response.json()).error.message; } catch (e) { /* not JSON */ }
-        throw new Error(message);
+        throw new Error(
+          await window.chatRefusal(response, "The request failed (" + response.status + ").")
+        );
       }
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      let done = false;
-      while (!done) {
-        const part = await reader.read();
-        if (part.done) break;
-        buffer += decoder.decode(part.value, {stream: true});
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const event = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          if (!event.startsWith("data: ")) continue;
-          const data = event.slice(6);
-          if (data === "[DONE]") { done = true; break; }
-          const chunk = JSON.parse(data);
-          if (chunk.error) throw new Error(chunk.error.message);
-          if (chunk.usage) usage = chunk.usage;
-          const delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
-          if (delta && delta.content) {
-            if (firstAt === null) firstAt = performance.now();
-            content += delta.content;
-            body.textContent = content;
-            log.scrollTop = log.scrollHeight;
-          }
+      for await (const data of window.chatEvents(response)) {
+        if (data === "[DONE]") break;
+        const chunk = JSON.parse(data);
+        if (chunk.error) throw new Error(chunk.error.message);
+        if (chunk.usage) usage = chunk.usage;
+        const delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
+        if (delta && delta.content) {
+          if (firstAt === null) firstAt = performance.now();
+          content += delta.content;
+          body.textContent = content;
+          log.scrollTop = log.scrollHeight;
         }
       }
       history.push({role: "assistant", content: content});
