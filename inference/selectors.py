@@ -3,13 +3,25 @@ and usage aggregates for the dashboards."""
 
 from datetime import timedelta
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import CharField, Count, F, Q, Sum, Value
+from django.db.models.functions import Concat, TruncDate
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
+from billing.models import PriceOption
+from billing.money import exact_major_units
+from billing.selectors import access_for, key_spend_this_month, token_prices_for
+from inference.limits import limits_usage
 from inference.models import UsageRecord
+from inference.training.selectors import (
+    FINE_TUNED_PREFIX,
+    fine_tuned_card,
+    fine_tuned_cards,
+    fine_tuned_playground_models,
+)
 from store import model_ids
+from store.gpts.completion import GPT_PREFIX
+from store.gpts.selectors import gpt_model_cards
 from store.models import Listing, ListingVersion
 from store.policies import live_version_q
 from store.selectors import publisher_slug_now
@@ -85,9 +97,6 @@ def usable_listings(*, user: User):
 
 
 def _prices(listing_ids) -> dict[int, dict]:
-    from billing.models import PriceOption
-    from billing.money import exact_major_units
-    from billing.selectors import token_prices_for
 
     prices: dict[int, dict] = {pk: {"purchase": None, "rental_packs": []} for pk in listing_ids}
     # Per token, in the OpenRouter shape: major units per token as exact decimal strings.
@@ -138,8 +147,6 @@ def _cards(listings: list[Listing]) -> list[dict]:
 def models_for_key(*, api_key: ApiKey) -> list[dict]:
     """The models this key's owner may call (owned or rented, with a ready version), in
     OpenAI's model object shape plus context length and prices."""
-    from inference.training.selectors import fine_tuned_cards
-    from store.gpts.selectors import gpt_model_cards
 
     # Then the key owner's fine-tuned models (inference/training) and the GPTs they may call.
     return (
@@ -150,9 +157,6 @@ def models_for_key(*, api_key: ApiKey) -> list[dict]:
 
 
 def model_card_for_key(*, api_key: ApiKey, model_id: str) -> dict | None:
-    from inference.training.selectors import FINE_TUNED_PREFIX, fine_tuned_card
-    from store.gpts.completion import GPT_PREFIX
-    from store.gpts.selectors import gpt_model_cards
 
     if model_id.startswith(FINE_TUNED_PREFIX):  # a fine-tuned model (inference/training)
         return fine_tuned_card(user=api_key.user, model_id=model_id)
@@ -182,7 +186,6 @@ def model_card_for_key(*, api_key: ApiKey, model_id: str) -> dict | None:
 
 def playground_models(*, user: User) -> list[dict]:
     """What the playground offers: usable models with a ready version and their starters."""
-    from inference.training.selectors import fine_tuned_playground_models
 
     listings = list(usable_listings(user=user))
     versions = latest_live_versions([listing.pk for listing in listings])
@@ -231,8 +234,6 @@ def _daily(records, group_field: str, label_field: str) -> list[dict]:
 
 
 def _with_model_label(records):
-    from django.db.models import CharField, F, Value
-    from django.db.models.functions import Concat
 
     return records.annotate(
         model=Concat(
@@ -317,7 +318,6 @@ def usage_by_version(*, listing: Listing, days: int = 30) -> dict[int, dict]:
 
 def quota_remaining(*, user: User) -> list[dict]:
     """Remaining rental quota per model (billing's balances)."""
-    from billing.selectors import access_for
 
     now = timezone.now()
     listings = (
@@ -341,8 +341,6 @@ def quota_remaining(*, user: User) -> list[dict]:
 def key_budgets(*, user: User) -> list[dict]:
     """The user's active keys that have limits, with this month's tokens and credit spend
     (µ¢, held included) counted against them."""
-    from billing.selectors import key_spend_this_month
-    from inference.limits import limits_usage
 
     keys = ApiKey.objects.filter(user=user, revoked_at__isnull=True).filter(
         Q(requests_per_minute__isnull=False)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from config.model_loading import causal_lm_from_pretrained
 from inference.engine.device import select_device
 from inference.engine.llama import LlamaRunner
 from inference.engine.packing import PRECISIONS, pack_linears, packing_supported
@@ -215,7 +216,7 @@ class ModelCache:
                 log.info("Evicted model %s to make room", key)
 
     def _load(self, key: str) -> LoadedModel:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         path = self.root / key
         if not (path / "config.json").is_file() or not list(path.glob("*.safetensors")):
@@ -230,9 +231,7 @@ class ModelCache:
             tokenizer = AutoTokenizer.from_pretrained(
                 str(path), local_files_only=True, trust_remote_code=False
             )
-            model = AutoModelForCausalLM.from_pretrained(
-                str(path), local_files_only=True, trust_remote_code=False, dtype=dtype
-            )
+            model = causal_lm_from_pretrained(path, dtype=dtype)
         except Exception as exc:  # noqa: BLE001 - any loader failure means this model cannot serve
             raise ModelUnavailable(f"Cannot load {key!r}: {exc}") from exc
         model.to(device)

@@ -21,18 +21,25 @@ import math
 import random
 import re
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from billing.models import CreditHold
+from billing.money import format_microcents
+from billing.services import credits_hold, credits_release, credits_settle
+from billing.services.credits import MAX_PRICE_PER_MTOK
 from config.api_errors import ApplicationError
+from config.celery import app as celery_app
+from inference.selectors import listing_for_model
 from inference.training import data
 from inference.training.models import (
     FineTunedModel,
@@ -44,7 +51,11 @@ from inference.training.models import (
     TrainingFile,
     public_id,
 )
-from inference.training.policies import may_edit_terms, training_price_for
+from inference.training.policies import derived_publish_refusal, may_edit_terms, training_price_for
+from inference.training.selectors import FINE_TUNED_PREFIX, file_for
+from store.publishing.checksum import sha256_file
+from store.publishing.services import version_create
+from store.services import listing_create
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +224,6 @@ class JobEstimate:
 
 
 def _file(user, identifier, *, field: str) -> TrainingFile:
-    from inference.training.selectors import file_for
 
     found = file_for(user=user, public_id=identifier) if isinstance(identifier, str) else None
     if found is None:
@@ -262,7 +272,6 @@ def job_estimate(
 
 
 def _send(job_id: str) -> None:
-    from config.celery import app as celery_app
 
     celery_app.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, queue=settings.TRAINING_QUEUE)
 
@@ -290,9 +299,6 @@ def fine_tuning_job_create(
 ) -> FineTuningJob:
     """Validates the files against the base model, holds the whole training's cost from
     credits (402 insufficient_quota: no job), and queues the run on the training queue."""
-    from billing.money import format_microcents
-    from billing.services import credits_hold
-    from inference.selectors import listing_for_model
 
     listing, version = listing_for_model(model_id=model) if isinstance(model, str) else (None,) * 2
     if listing is None or version is None:
@@ -374,8 +380,6 @@ def fine_tuning_job_create(
 def fine_tuning_job_cancel(*, job: FineTuningJob) -> FineTuningJob:
     """Stops the job: a queued one is never trained and costs nothing; a running one is
     charged the steps done by now, and its worker stops at the end of the step it is in."""
-    from billing.money import format_microcents
-    from billing.services import credits_release, credits_settle
 
     with transaction.atomic():
         job = FineTuningJob.objects.select_for_update().get(pk=job.pk)
@@ -516,7 +520,6 @@ def job_resumed(*, job: FineTuningJob, runner: str, checkpoint: FineTuningCheckp
 
 
 def _sha256(path: Path) -> str:
-    from store.publishing.checksum import sha256_file
 
     return sha256_file(path)
 
@@ -525,9 +528,6 @@ def job_succeed(*, job: FineTuningJob, runner: str, folder: str, metrics: dict) 
     """The merged model is in ``folder`` (relative to MEDIA_ROOT): it becomes the job's
     private model and the whole training is debited, in one transaction. False (and the
     folder removed) when the job was cancelled meanwhile."""
-    from billing.money import format_microcents
-    from billing.services import credits_settle
-    from inference.training.selectors import FINE_TUNED_PREFIX
 
     root = _media(folder)
     files = [
@@ -584,7 +584,6 @@ def job_succeed(*, job: FineTuningJob, runner: str, folder: str, metrics: dict) 
 
 def job_fail(*, job: FineTuningJob, runner: str | None, code: str, message: str) -> bool:
     """The job failed: it says why, and nothing is charged (the hold is released)."""
-    from billing.services import credits_release
 
     with transaction.atomic():
         rows = FineTuningJob.objects.filter(pk=job.pk, status__in=FineTuningJob.ACTIVE)
@@ -650,13 +649,6 @@ def derived_listing_create(
     policies.derived_publish_refusal says nothing against it; on any refusal no listing
     is left behind.
     """
-    from contextlib import ExitStack
-
-    from django.core.files import File
-
-    from inference.training.policies import derived_publish_refusal
-    from store.publishing.services import version_create
-    from store.services import listing_create
 
     refusal = derived_publish_refusal(actor, fine_tuned_model)
     if refusal:
@@ -697,7 +689,6 @@ def fine_tuning_terms_set(
     *, actor, listing, allowed: bool, price_per_mtok: int, derived_publishable: bool
 ) -> FineTuningTerms:
     """The publisher's terms for fine-tuning their listing (cents per 1M training tokens)."""
-    from billing.services.credits import MAX_PRICE_PER_MTOK
 
     if not may_edit_terms(actor, listing):
         raise ApplicationError(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from config.model_loading import causal_lm_from_pretrained
 from inference.training.data import IGNORE, EncodedExample
 
 BASE_LEARNING_RATE = 2e-4
@@ -82,15 +83,12 @@ def _tensors(batch: list[EncodedExample], pad_id: int, device):
 class Trainer:
     def __init__(self, plan: Plan, *, device: torch.device, dtype: torch.dtype):
         from peft import LoraConfig, get_peft_model
-        from transformers import AutoModelForCausalLM
 
         self.plan = plan
         self.device = device
         self.dtype = dtype
         torch.manual_seed(plan.seed)
-        base = AutoModelForCausalLM.from_pretrained(
-            str(plan.base_dir), dtype=dtype, local_files_only=True, trust_remote_code=False
-        )
+        base = causal_lm_from_pretrained(plan.base_dir, dtype=dtype)
         config = LoraConfig(
             r=LORA_RANK,
             lora_alpha=LORA_ALPHA,

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from config.model_loading import causal_lm_from_pretrained
 from store.publishing.validation import UploadRefused, check_parameter_count
 
 
@@ -32,11 +33,9 @@ def gguf_to_safetensors(*, gguf_path: Path, output_dir: Path) -> None:
         tokenizer = AutoTokenizer.from_pretrained(
             folder, gguf_file=name, local_files_only=True, trust_remote_code=False
         )
-        loaded = AutoModelForCausalLM.from_pretrained(
+        loaded = causal_lm_from_pretrained(
             folder,
             gguf_file=name,
-            local_files_only=True,
-            trust_remote_code=False,
             dtype=torch.float32,
             quantization_config=GgufConfig(dequantize=True),
         )

@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+from config.model_loading import causal_lm_from_pretrained
 from inference.chat_templates import ChatTemplateError
 from inference.tokenization import chat_text
 from store.publishing.validation import UploadRefused
@@ -15,7 +16,7 @@ def smoke_test(folder: Path, *, chat: bool) -> dict:
     """Returns the sample (prompt, text, timings) and the parameter count; refuses a model
     that does not load, lacks weights its config needs, or cannot generate."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     started = time.monotonic()
     try:
@@ -25,12 +26,8 @@ def smoke_test(folder: Path, *, chat: bool) -> dict:
     except Exception as exc:
         raise UploadRefused(f"The tokenizer cannot be loaded: {_short(exc)}") from exc
     try:
-        model, info = AutoModelForCausalLM.from_pretrained(
-            folder,
-            dtype=torch.float32,
-            output_loading_info=True,
-            local_files_only=True,
-            trust_remote_code=False,
+        model, info = causal_lm_from_pretrained(
+            folder, dtype=torch.float32, output_loading_info=True
         )
     except Exception as exc:
         raise UploadRefused(f"The model cannot be loaded: {_short(exc)}") from exc

@@ -139,3 +139,29 @@ def test_an_evicted_model_is_freed_after_serving_requests(root):
 
     assert cache.resident() == ["c"]
     assert freed() is None
+
+
+def test_different_models_loaded_at_once_by_several_threads_all_load(root):
+    # transformers builds a model on the "meta" device through process-wide state, so two
+    # threads loading two models at once could leave one with no weights ("Cannot copy out
+    # of meta tensor"): a threaded worker asked for two models at once answered an error.
+    for _ in range(3):
+        cache = ModelCache(root=root, budget_bytes=2**30)
+        start = threading.Barrier(3)
+        loaded, failures = {}, []
+
+        def load(name, cache=cache, start=start, loaded=loaded, failures=failures):
+            start.wait()
+            try:
+                loaded[name] = cache.acquire(name)
+            except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
+                failures.append(f"{name}: {exc}")
+
+        threads = [threading.Thread(target=load, args=(name,)) for name in ("a", "b", "c")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        for entry in loaded.values():
+            assert not any(p.is_meta for p in entry.model.parameters())
