@@ -23,8 +23,7 @@ from store import model_ids
 from store.gpts.completion import GPT_PREFIX
 from store.gpts.selectors import gpt_model_cards
 from store.models import Listing, ListingVersion
-from store.policies import live_version_q
-from store.selectors import publisher_slug_now
+from store.selectors import latest_live_versions, listing_for_model, served_model_id
 
 
 def _public_listings():
@@ -33,47 +32,6 @@ def _public_listings():
         .select_related("publisher")
         .order_by("publisher__slug", "slug")
     )
-
-
-def latest_live_versions(listing_ids) -> dict[int, ListingVersion]:
-    """Each listing's latest version customers get (store.policies.live_version_q)."""
-    latest: dict[int, ListingVersion] = {}
-    versions = ListingVersion.objects.filter(live_version_q(), listing_id__in=listing_ids).order_by(
-        "listing_id", "-number"
-    )
-    for version in versions:
-        latest.setdefault(version.listing_id, version)
-    return latest
-
-
-def listing_for_model(*, model_id: str) -> tuple[Listing | None, ListingVersion | None]:
-    """The approved listing named "<publisher>/<listing>" and its latest live version, or the
-    pinned version of "<publisher>/<listing>@v<N>" when that one is live (one query: this
-    runs on every completion request)."""
-    ref = model_ids.parse(model_id)
-    if ref is None:
-        return None, None
-    versions = ListingVersion.objects.filter(
-        live_version_q(),
-        listing__publisher__slug=ref.publisher_slug,
-        listing__slug=ref.slug,
-        listing__status=Listing.Status.APPROVED,
-    )
-    if ref.version is not None:
-        versions = versions.filter(number=ref.version)
-    version = versions.select_related("listing__publisher").order_by("-number").first()
-    if version is None:
-        # A publisher's slug before a rename still names their models.
-        moved = publisher_slug_now(ref.publisher_slug)
-        return listing_for_model(model_id=ref.named(moved)) if moved else (None, None)
-    return version.listing, version
-
-
-def served_model_id(*, requested: str, listing: Listing) -> str:
-    """The id answers carry: the listing's current id, with the pin when one was asked for."""
-    ref = model_ids.parse(requested)
-    pinned = ref is not None and ref.version is not None
-    return f"{listing.model_id}@v{ref.version}" if pinned else listing.model_id
 
 
 def usable_listings(*, user: User):

@@ -50,11 +50,11 @@ from inference.protocol import (
     stream_key,
 )
 from inference.safeguards import prompt_screen
-from inference.selectors import listing_for_model, served_model_id
 from inference.streams import StreamTimeout, events_read, generation_cancel
 from inference.training.selectors import FINE_TUNED_PREFIX, fine_tuned_for_completion
 from store.gpts.completion import GPT_PREFIX, gpt_for_use
 from store.gpts.completion import turn_for as gpt_turn_for
+from store.selectors import listing_for_model, served_model_id
 
 logger = logging.getLogger(__name__)
 

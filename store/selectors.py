@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from accounts.models import PublisherProfile, PublisherSlug
 from billing.models import TokenPrice
-from store import policies
+from store import model_ids, policies
 from store.models import Collection, CollectionItem, Listing, ListingReport, ListingVersion, Review
 from store.search import normalize_query, search_listings
 
@@ -233,6 +233,50 @@ def home_collections(*, per_collection: int = 8) -> list[Collection]:
         if collection.shelf:
             shown.append(collection)
     return shown
+
+
+# --- what a model id serves ------------------------------------------------------------
+
+
+def latest_live_versions(listing_ids) -> dict[int, ListingVersion]:
+    """Each listing's latest version customers get (store.policies.live_version_q)."""
+    latest: dict[int, ListingVersion] = {}
+    versions = ListingVersion.objects.filter(
+        policies.live_version_q(), listing_id__in=listing_ids
+    ).order_by("listing_id", "-number")
+    for version in versions:
+        latest.setdefault(version.listing_id, version)
+    return latest
+
+
+def listing_for_model(*, model_id: str) -> tuple[Listing | None, ListingVersion | None]:
+    """The approved listing named "<publisher>/<listing>" and its latest live version, or the
+    pinned version of "<publisher>/<listing>@v<N>" when that one is live (one query: this
+    runs on every completion request)."""
+    ref = model_ids.parse(model_id)
+    if ref is None:
+        return None, None
+    versions = ListingVersion.objects.filter(
+        policies.live_version_q(),
+        listing__publisher__slug=ref.publisher_slug,
+        listing__slug=ref.slug,
+        listing__status=Listing.Status.APPROVED,
+    )
+    if ref.version is not None:
+        versions = versions.filter(number=ref.version)
+    version = versions.select_related("listing__publisher").order_by("-number").first()
+    if version is None:
+        # A publisher's slug before a rename still names their models.
+        moved = publisher_slug_now(ref.publisher_slug)
+        return listing_for_model(model_id=ref.named(moved)) if moved else (None, None)
+    return version.listing, version
+
+
+def served_model_id(*, requested: str, listing: Listing) -> str:
+    """The id answers carry: the listing's current id, with the pin when one was asked for."""
+    ref = model_ids.parse(requested)
+    pinned = ref is not None and ref.version is not None
+    return f"{listing.model_id}@v{ref.version}" if pinned else listing.model_id
 
 
 # --- listing and publisher pages --------------------------------------------------------

@@ -84,7 +84,7 @@ def pool_warm(*, queues: list[str]) -> list[str]:
     """
     from inference.engine import process_engine
     from inference.engine.model_cache import ModelUnavailable
-    from inference.selectors import listing_for_model
+    from store.selectors import listing_for_model
 
     warmed: list[str] = []
     pools = pools_consuming(queues)

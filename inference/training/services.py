@@ -39,7 +39,6 @@ from billing.services import credits_hold, credits_release, credits_settle
 from billing.services.credits import MAX_PRICE_PER_MTOK
 from config.api_errors import ApplicationError
 from config.celery import app as celery_app
-from inference.selectors import listing_for_model
 from inference.training import data
 from inference.training.models import (
     FineTunedModel,
@@ -55,6 +54,7 @@ from inference.training.policies import derived_publish_refusal, may_edit_terms,
 from inference.training.selectors import FINE_TUNED_PREFIX, file_for
 from store.publishing.checksum import sha256_file
 from store.publishing.services import version_create
+from store.selectors import listing_for_model
 from store.services import listing_create
 
 logger = logging.getLogger(__name__)

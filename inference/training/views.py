@@ -85,7 +85,7 @@ def file_upload(request):
 @login_required
 def estimate(request):
     """What a job would train and cost (nothing is held): the form's cost line."""
-    from inference.selectors import listing_for_model
+    from store.selectors import listing_for_model
 
     form = _job_form(request.user, request.POST)
     if not form.is_valid():

@@ -8,8 +8,13 @@ from django.db.models import Avg, Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from billing.models import BuilderEarningsEntry
+from billing.money import exact_major_units
+from billing.selectors import token_prices_for
 from config.api_errors import ApplicationError
+from inference.models import UsageRecord
 from store.gpts import policies
+from store.gpts.completion import gpt_for_use
 from store.gpts.models import (
     ChatMessage,
     Conversation,
@@ -18,6 +23,9 @@ from store.gpts.models import (
     GptRating,
     GptReport,
 )
+from store.models import Listing
+from store.policies import live_version_q
+from store.selectors import latest_live_versions
 
 TRENDING_DAYS = 7
 SHELF = 8
@@ -154,8 +162,6 @@ def gpts_of_builder(*, user) -> list[Gpt]:
 def builder_stats(*, user, days: int = 30) -> dict:
     """Per GPT of ``user``: conversations, users, tokens, earnings (µ¢, net), ratings; and
     per day over ``days`` days, for the charts."""
-    from billing.models import BuilderEarningsEntry
-    from inference.models import UsageRecord
 
     since = timezone.now() - timedelta(days=days)
     gpts = list(Gpt.objects.filter(builder=user).select_related("profile").order_by("name"))
@@ -259,8 +265,6 @@ def curation_queue() -> dict:
 
 
 def _base_models():
-    from store.models import Listing
-    from store.policies import live_version_q
 
     return (
         Listing.objects.filter(
@@ -300,7 +304,6 @@ def gpt_models_for(*, user) -> list[Gpt]:
 
 
 def _gpt_card(gpt: Gpt, version, price) -> dict:
-    from billing.money import exact_major_units
 
     revision = gpt.published
     return {
@@ -322,9 +325,6 @@ def _gpt_card(gpt: Gpt, version, price) -> dict:
 def gpt_model_cards(*, user, model_id: str | None = None) -> list[dict]:
     """/v1/models entries of the GPTs ``user`` may call (one of them: ``model_id``), in
     OpenAI's shape plus the base model, context length and prices (base + markup)."""
-    from billing.selectors import token_prices_for
-    from inference.selectors import latest_live_versions
-    from store.gpts.completion import gpt_for_use
 
     if model_id is not None:
         try:

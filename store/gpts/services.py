@@ -135,7 +135,7 @@ def _clean_starters(starters) -> list[str]:
 
 def _check_base(user, listing) -> None:
     from billing.selectors import token_price_for
-    from inference.selectors import listing_for_model
+    from store.selectors import listing_for_model
 
     _, version = listing_for_model(model_id=listing.model_id)
     if version is None or token_price_for(listing=listing) is None:

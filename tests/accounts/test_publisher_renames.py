@@ -7,7 +7,7 @@ import pytest
 from accounts.models import PublisherProfile
 from accounts.services import publisher_rename_review
 from config.api_errors import ApplicationError
-from inference.selectors import listing_for_model
+from store.selectors import listing_for_model
 from tests.accounts.test_publisher_application import apply
 from tests.inference import api_model_builders
 from tests.inference.api_model_builders import servable_listing

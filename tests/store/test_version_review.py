@@ -9,9 +9,9 @@ import pytest
 
 from config.api_errors import ApplicationError
 from inference.models import UsageRecord
-from inference.selectors import listing_for_model
 from store.models import Listing, ListingVersion
 from store.publishing.services import version_create, version_process
+from store.selectors import listing_for_model
 from store.services import listing_transition, version_review
 from tests.factories import UserFactory
 from tests.inference import api_model_builders
