@@ -98,11 +98,16 @@ def choose_tokens(
     index = torch.tensor(sampled, device=logits.device)
     temps = torch.tensor([temperatures[r] for r in sampled], device=logits.device)
     scaled = logits.index_select(0, index) / temps.unsqueeze(-1)
+    # A temperature so close to 0 (1e-308 is a valid request) that the scaled logits overflow
+    # is at its limit, the argmax, which ``chosen`` already holds for that row.
+    overflowed = (torch.isposinf(scaled) | torch.isnan(scaled)).any(dim=-1).tolist()
     ps = torch.tensor([top_ps[r] for r in sampled], device=logits.device)
     if bool((ps < 1.0).any()):
         scaled = top_p_filter(scaled, ps)
     probs = scaled.softmax(dim=-1).cpu()
     for position, row in enumerate(sampled):
+        if overflowed[position]:
+            continue
         chosen[row] = int(torch.multinomial(probs[position], 1, generator=generators[row]).item())
     return chosen
 

@@ -74,3 +74,16 @@ def test_a_greedy_row_follows_its_bias_and_the_others_do_not():
     )
 
     assert chosen == [1, 2]
+
+
+def test_a_temperature_next_to_zero_answers_the_argmax_instead_of_failing():
+    # 1e-308 is a valid temperature; dividing by it overflows float32 to inf (the fuzzer sent
+    # it and got a 500 "probability tensor contains inf or nan"). Its limit is greedy.
+    logits = torch.tensor([[1.0, 3.0, 2.0], [0.5, 0.1, 0.2]])
+    chosen = choose_tokens(
+        logits,
+        temperatures=[1e-308, 1e-300],
+        top_ps=[1.0, 0.9],
+        generators=[make_generator(1), make_generator(2)],
+    )
+    assert chosen == [1, 0]
