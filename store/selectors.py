@@ -289,7 +289,12 @@ def listing_versions_for_viewer(*, listing: Listing, user) -> list[ListingVersio
     versions = listing.versions.prefetch_related("files").order_by("-number")
     if not (user and user.is_authenticated and (user.is_staff or _is_owner(user, listing))):
         versions = versions.filter(policies.live_version_q())
-    versions = list(versions)
+    return mark_served(list(versions))
+
+
+def mark_served(versions: list[ListingVersion]) -> list[ListingVersion]:
+    """Sets ``is_served`` on the version /v1 serves when no version is pinned (the first live
+    one of ``versions``, newest first) and clears it on the others."""
     served = next((v for v in versions if policies.version_is_live(v)), None)
     for version in versions:
         version.is_served = version is served
@@ -344,7 +349,7 @@ def review_queue() -> list[Listing]:
     versions = ListingVersion.objects.order_by("-number")
     return list(
         Listing.objects.filter(status=Listing.Status.PENDING)
-        .select_related("publisher")
+        .select_related("publisher", "fine_tuned_from__publisher", "fine_tuned_from_version")
         .prefetch_related(Prefetch("versions", queryset=versions, to_attr="versions_newest_first"))
         .order_by("updated_at", "id")
     )

@@ -116,6 +116,15 @@ class ServedWeights:
     pk: None = None
 
 
+def owned_fine_tuned_model(*, user, pk: int) -> FineTunedModel | None:
+    """The fine-tuned model ``pk`` when ``user`` owns it (its files, its publishing), else None."""
+    return (
+        FineTunedModel.objects.filter(pk=pk, owner=user)
+        .select_related("base_listing__publisher", "base_version", "job")
+        .first()
+    )
+
+
 def fine_tuned_models_for(*, user) -> QuerySet[FineTunedModel]:
     """The user's fine-tuned models whose base is still in the store."""
     return FineTunedModel.objects.filter(

@@ -19,7 +19,6 @@ from config.html_refusals import REFUSED, act, act_on_form
 from inference.training import selectors, services
 from inference.training.api.shapes import event_object, file_object, job_object
 from inference.training.forms import JobForm, PublishForm, TermsForm
-from inference.training.models import FineTunedModel
 from inference.training.policies import derived_publish_refusal
 from store.models import Listing
 
@@ -170,12 +169,17 @@ def job_cancel(request, job_id: str):
     return redirect("training:job", job_id=job_id)
 
 
+def _own_model_or_404(request, model_id: int):
+    model = selectors.owned_fine_tuned_model(user=request.user, pk=model_id)
+    if model is None:
+        raise Http404("No such model.")
+    return model
+
+
 @login_required
 def model_file_download(request, model_id: int, path: str):
     """The owner downloads a file of their fine-tuned model (its sha256 is on the job page)."""
-    model = get_object_or_404(FineTunedModel, pk=model_id)
-    if model.owner_id != request.user.pk:
-        raise Http404("No such model.")
+    model = _own_model_or_404(request, model_id)
     weight_file = model.files.filter(path=path).first()
     if weight_file is None:
         raise Http404("No such file.")
@@ -186,12 +190,7 @@ def model_file_download(request, model_id: int, path: str):
 @login_required
 def model_publish(request, model_id: int):
     """The owner publishes their fine-tuned model as a draft listing (then to review)."""
-    model = get_object_or_404(
-        FineTunedModel.objects.select_related("base_listing__publisher", "base_version", "job"),
-        pk=model_id,
-    )
-    if model.owner_id != request.user.pk:
-        raise Http404("No such model.")
+    model = _own_model_or_404(request, model_id)
     base = model.base_listing
     form = PublishForm(
         request.POST or None, initial={"name": f"{base.name} ({model.job.suffix or 'fine-tuned'})"}

@@ -5,7 +5,6 @@ from django.db.models import Count, Prefetch, Q
 
 from accounts.models import User
 from store.models import Listing, ListingStatusChange, ListingVersion
-from store.policies import version_is_live
 
 
 def studio_listings_of(*, user: User) -> list[Listing]:
@@ -60,11 +59,10 @@ def studio_versions(*, listing: Listing) -> list[ListingVersion]:
     ``is_served`` (what /v1 serves when no version is pinned) and ``usage`` over the last
     USAGE_DAYS days (requests, errors, tokens, customers; None when unused)."""
     from inference.selectors import usage_by_version
+    from store.selectors import mark_served
 
-    versions = list(listing.versions.all())
-    served = next((v for v in versions if version_is_live(v)), None)
+    versions = mark_served(list(listing.versions.all()))
     usage = usage_by_version(listing=listing, days=USAGE_DAYS)
     for version in versions:
-        version.is_served = version is served
         version.usage = usage.get(version.pk)
     return versions
