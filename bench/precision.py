@@ -1,9 +1,9 @@
-"""What serving SmolLM2's linear weights in bfloat16 changes: quality against float32, and speed.
+"""What serving SmolLM2's linear weights in bfloat16 or int8 changes: quality against float32, and speed.
 
     .venv/bin/python bench/precision.py [--threads 1] [--max-tokens 64] [--no-write]
 
-The engine alone, the model loaded twice (inference/engine/packing.py: float32, and bfloat16
-where the CPU multiplies it natively). Measured:
+The engine alone, the model loaded three times (inference/engine/packing.py: float32; and,
+where the CPU multiplies bfloat16 natively, bfloat16 and int8 weights). Measured:
 
 - greedy agreement: the 16 chat prompts of bench/inference.py, answered in one batch by
   each; how many answers are identical, and how many tokens agree before the first
@@ -102,11 +102,10 @@ def main() -> None:
 
     configure_torch_threads(args.threads)
     model_dir = bench.ensure_model()
+    cache = ModelCache(root=model_dir.parent, budget_bytes=2**34)
     models = {
-        precision: ModelCache(
-            root=model_dir.parent, budget_bytes=2**33, precision=precision
-        ).acquire(model_dir.name)
-        for precision in ("float32", "bfloat16")
+        precision: cache.acquire(model_dir.name, precision)
+        for precision in ("float32", "bfloat16", "int8")
     }
     if models["bfloat16"].precision != "bfloat16":
         raise SystemExit("This CPU has no native bfloat16: the store serves float32 here.")
@@ -132,35 +131,37 @@ def main() -> None:
             "mbytes": model.nbytes / 1e6,
         }
         print({k: v for k, v in results[precision].items() if k != "answers"}, flush=True)
-    same, prefix = agreement(results["bfloat16"]["answers"], results["float32"]["answers"])
-    full, half = results["float32"], results["bfloat16"]
+    full = results["float32"]
     lines = [
         HEADING,
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `bench/precision.py` on "
         f"{bench.machine()}; the engine alone, {args.threads} torch thread(s), SmolLM2-135M-Instruct "
-        "with its linear weights packed in float32 or in bfloat16 (inputs rounded to bfloat16 "
-        "for each product, sums in float32; embeddings, norms, attention and KV cache in float32).",
+        "with its linear weights packed in float32, in bfloat16, or as int8 with a scale per "
+        "row (inputs rounded to bfloat16 for each product, sums in float32; embeddings, norms, "
+        "attention and KV cache in float32).",
         "",
         "| linear weights | held in memory | decode step, 1 row | decode step, 16 rows | "
         "perplexity, held-out text |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for name, r in (("float32", full), ("bfloat16", half)):
+    for name, r in results.items():
         lines.append(
             f"| {name} | {r['mbytes']:.0f} MB | {r['step_1']:.1f} ms | {r['step_16']:.1f} ms | "
             f"{r['perplexity']:.3f} |"
         )
-    lines += [
-        "",
-        f"Greedy answers ({len(prompt_ids)} chat prompts, up to {args.max_tokens} tokens, one batch): "
-        f"{same} of {len(prompt_ids)} identical to float32's; on average the first {prefix:.1f} "
-        "tokens agree. Perplexity on the first 1,024 tokens of docs/ARCHITECTURE.md (written for "
-        f"this project, in no training set): {half['perplexity'] / full['perplexity'] - 1:+.2%} "
-        "for bfloat16.",
-        "",
-        GENERATED_END,
-    ]
+    lines += ["", f"Greedy answers ({len(prompt_ids)} chat prompts, up to {args.max_tokens} "
+              "tokens, one batch) against float32's; perplexity on the first 1,024 tokens of "
+              "docs/ARCHITECTURE.md (written for this project, in no training set):", ""]  # fmt: skip
+    for name, r in results.items():
+        if name == "float32":
+            continue
+        same, prefix = agreement(r["answers"], full["answers"])
+        lines.append(
+            f"- {name}: {same} of {len(prompt_ids)} answers identical; on average the first "
+            f"{prefix:.1f} tokens agree; perplexity {r['perplexity'] / full['perplexity'] - 1:+.2%}."
+        )
+    lines += ["", GENERATED_END]
     section = "\n".join(lines)
     print(section)
     if not args.no_write:

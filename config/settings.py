@@ -322,9 +322,6 @@ INFERENCE_MODEL_CACHE_BYTES = env_int("INFERENCE_MODEL_CACHE_BYTES", 4 * 1024**3
 INFERENCE_PACK_WEIGHTS = env_bool("INFERENCE_PACK_WEIGHTS", True)
 # Llama-architecture models run on the engine's own forward pass (inference/engine/llama.py).
 INFERENCE_OWN_FORWARD = env_bool("INFERENCE_OWN_FORWARD", True)
-# The packed linear weights' precision on the CPU: float32, or bfloat16 where the CPU has it
-# (half the bytes read per token; answers change a little, bench/precision.py).
-INFERENCE_CPU_PRECISION = env_str("INFERENCE_CPU_PRECISION", "float32")
 INFERENCE_TORCH_THREADS = env_int("INFERENCE_TORCH_THREADS", 0)
 INFERENCE_DEFAULT_QUEUE = env_str("INFERENCE_DEFAULT_QUEUE", "inference.cpu")
 INFERENCE_REQUEST_TIMEOUT = env_int("INFERENCE_REQUEST_TIMEOUT", 300)

@@ -59,6 +59,7 @@ class GenerationJob:
     frequency_penalty: float = 0.0
     logit_bias: list[list] = field(default_factory=list)  # [[token id, bias], …]: JSON-safe
     logprobs: int | None = None  # None: not asked; else alternatives per token (0 to 20)
+    precision: str = "float32"  # the version's serving precision (ListingVersion.serving_precision)
 
     def as_kwargs(self) -> dict:
         return asdict(self)

@@ -342,6 +342,7 @@ def completion_start(
         job = GenerationJob(
             request_id=request_id,
             model_dir=version.storage_path,
+            precision=version.serving_precision,
             prompt_ids=prompt_ids,
             max_tokens=max_tokens,
             temperature=1.0 if params.temperature is None else params.temperature,

@@ -4,6 +4,10 @@ A model is a Hugging Face folder (config.json, tokenizer files, *.safetensors) u
 MEDIA_ROOT. Loading happens on first use, in the thread that asked for it, so it always
 happens after the worker forked and never blocks the engine's decode loop. Models that
 have requests in flight are pinned: evicting one would not free its memory anyway.
+
+A model is loaded in the serving precision its version was published with
+(``ListingVersion.serving_precision``; inference/engine/packing.py), so one folder may be
+resident twice, once per precision.
 """
 
 import logging
@@ -44,6 +48,10 @@ class LoadedModel:
     runner: LlamaRunner | None = None  # our own forward pass (inference/engine/llama.py)
     pins: int = 0
     last_used: float = field(default_factory=time.monotonic)
+
+
+def _name(precision: torch.dtype) -> str:
+    return next(name for name, dtype in PRECISIONS.items() if dtype == precision)
 
 
 def parameter_bytes(model: torch.nn.Module) -> int:
@@ -112,26 +120,27 @@ class ModelCache:
         device_setting: str = "auto",
         pack_weights: bool = True,
         own_forward: bool = True,
-        precision: str = "float32",
     ):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}.")
         self.pack_weights = pack_weights
-        self.precision = precision
         self.own_forward = own_forward
         self.root = Path(root).resolve()
         self.budget_bytes = budget_bytes
         self.device_setting = device_setting
-        self._entries: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
-        # One lock per model folder: concurrent first requests for a model load it once.
-        self._loading: dict[str, threading.Lock] = {}
+        # One lock per model: concurrent first requests for a model load it once.
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
 
     # -- public -------------------------------------------------------------------------
 
-    def acquire(self, model_dir: str) -> LoadedModel:
-        """Returns the loaded model, loading it if needed, pinned until ``release``."""
-        key = self._key(model_dir)
+    def acquire(self, model_dir: str, precision: str = "float32") -> LoadedModel:
+        """Returns the model in ``model_dir`` served in ``precision``, loading it if needed,
+        pinned until ``release``."""
+        if precision not in PRECISIONS:
+            raise ModelUnavailable(
+                f"Serving precision must be one of {sorted(PRECISIONS)}, got {precision!r}."
+            )
+        key = (self._key(model_dir), precision)
         with self._lock:
             entry = self._hit(key)
             if entry is not None:
@@ -158,9 +167,9 @@ class ModelCache:
             self._evict(keep=None)
 
     def resident(self) -> list[str]:
-        """Keys of the loaded models, least recently used first."""
+        """Folders of the loaded models, least recently used first."""
         with self._lock:
-            return list(self._entries)
+            return list(dict.fromkeys(folder for folder, _ in self._entries))
 
     def used_bytes(self) -> int:
         with self._lock:
@@ -176,7 +185,7 @@ class ModelCache:
             raise ModelUnavailable("The model folder is outside the storage root.")
         return str(path.relative_to(self.root))
 
-    def _hit(self, key: str) -> LoadedModel | None:
+    def _hit(self, key: tuple[str, str]) -> LoadedModel | None:
         entry = self._entries.get(key)
         if entry is not None:
             entry.pins += 1
@@ -184,7 +193,7 @@ class ModelCache:
             self._entries.move_to_end(key)
         return entry
 
-    def _evict(self, *, keep: str | None) -> None:
+    def _evict(self, *, keep: tuple[str, str] | None) -> None:
         used = sum(entry.nbytes for entry in self._entries.values())
         for key in list(self._entries):
             if used <= self.budget_bytes:
@@ -215,9 +224,10 @@ class ModelCache:
                 used -= entry.nbytes
                 log.info("Evicted model %s to make room", key)
 
-    def _load(self, key: str) -> LoadedModel:
+    def _load(self, model: tuple[str, str]) -> LoadedModel:
         from transformers import AutoTokenizer
 
+        key, precision_name = model
         path = self.root / key
         if not (path / "config.json").is_file() or not list(path.glob("*.safetensors")):
             raise ModelUnavailable(f"No safetensors model in {key!r}.")
@@ -236,9 +246,10 @@ class ModelCache:
             raise ModelUnavailable(f"Cannot load {key!r}: {exc}") from exc
         model.to(device)
         model.eval()
-        precision = PRECISIONS[self.precision]
+        precision = PRECISIONS[precision_name]
         if not packing_supported(device, dtype, precision):
-            precision = torch.float32  # this CPU has no native bfloat16: serve float32
+            # CUDA has its own dtype (device.py); a CPU without native bfloat16 serves float32.
+            precision = torch.float32
         packed = (
             pack_linears(model, precision)
             if self.pack_weights and packing_supported(device, dtype, precision)
@@ -254,7 +265,7 @@ class ModelCache:
             dtype=dtype,
             nbytes=parameter_bytes(model) + packed,
             packed=bool(packed),
-            precision=str(precision).removeprefix("torch.") if packed else "float32",
+            precision=_name(precision) if packed else "float32",
             eos_token_ids=_eos_ids(model, tokenizer),
             max_positions=_max_positions(model, tokenizer),
             load_seconds=seconds,

@@ -20,6 +20,15 @@ decoding, bound by reading every weight once per step, goes up to twice as fast.
 layer's input is rounded to bfloat16 for the product (accumulated in float32), its output
 returned in float32; everything else (embeddings, norms, attention, the KV cache) stays
 float32. Answers change a little: bench/precision.py measures by how much.
+
+A serving precision of int8 keeps each weight as an 8-bit integer with one scale per output
+row (symmetric, the scale a bfloat16 number), and multiplies in two ways over the same
+integers: for one or two rows (single streams, where decoding waits on reading the weights)
+torch's weight-only int8 kernel, which reads one byte per weight, a quarter of float32's;
+for more rows (batches, where the product is the cost) oneDNN in bfloat16 over the integers
+(exact in bfloat16 up to 256), scaled after. Inputs are rounded to bfloat16 as above. It
+needs what bfloat16 needs, and holds 3 bytes per weight (the integers twice), still less
+than float32's 4.
 """
 
 import logging
@@ -33,7 +42,14 @@ log = logging.getLogger(__name__)
 BATCH_HINT = 16
 
 
-PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "int8": torch.int8}
+# Up to this many rows the int8 kernel is faster than oneDNN's bfloat16 product (measured
+# on the benchmark machine: 1.2 to 1.5 times at one row; slower from three rows on).
+INT8_KERNEL_ROWS = 2
+# The relative error (Frobenius norm) a packed layer may show against nn.Linear on a probe:
+# float32 reorders additions; bfloat16 keeps 8 bits of mantissa (0.4 % per rounding); int8
+# adds the rounding of each weight to 1/254 of its row's largest.
+TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 2e-2, torch.int8: 4e-2}
 
 
 class PackedLinear(nn.Module):
@@ -53,20 +69,38 @@ class PackedLinear(nn.Module):
             )
         self.out_features, self.in_features = weight.shape
         self.precision = precision
+        weight = weight.detach()
+        if precision == torch.int8:
+            self.qweight, self.scales = quantize_rows(weight)
+            self.scale = self.scales.float()
+            weight = self.qweight.to(torch.bfloat16)  # the same integers, for many rows
         # Neither parameter nor buffer: a oneDNN tensor has no storage to save or move.
         self.packed = torch.ops.mkldnn._reorder_linear_weight(
-            weight.detach().to(precision), BATCH_HINT
+            weight.to(torch.bfloat16 if precision == torch.int8 else precision), BATCH_HINT
         )
         self.bias = None if bias is None else bias.detach()
 
     @property
     def nbytes(self) -> int:
-        return self.out_features * self.in_features * self.precision.itemsize
+        weights = self.out_features * self.in_features
+        if self.precision == torch.int8:
+            return weights * 3 + self.out_features * 2
+        return weights * self.precision.itemsize
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         flat = x.reshape(-1, self.in_features)
-        if self.precision != torch.float32:
+        if self.precision == torch.int8:
+            half = flat.to(torch.bfloat16)
+            if half.shape[0] <= INT8_KERNEL_ROWS:
+                out = torch.ops.aten._weight_int8pack_mm(half, self.qweight, self.scales)
+                out = out.to(x.dtype)
+            else:
+                out = torch.ops.mkldnn._linear_pointwise(half, self.packed, None, "none", [], "")
+                out = out.to(x.dtype) * self.scale
+            if self.bias is not None:
+                out = out + self.bias
+        elif self.precision != torch.float32:
             out = torch.ops.mkldnn._linear_pointwise(
                 flat.to(self.precision), self.packed, None, "none", [], ""
             ).to(x.dtype)
@@ -85,6 +119,15 @@ class PackedLinear(nn.Module):
         )
 
 
+def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per output row: ``weight ≈ q * scale[:, None]``, |q| ≤ 127, the scale
+    a bfloat16 number, so that both products of int8 PackedLinear use the same one."""
+    largest = weight.abs().amax(dim=1).float()
+    scales = (largest / 127).clamp(min=torch.finfo(torch.bfloat16).tiny).to(torch.bfloat16)
+    q = torch.round(weight.float() / scales.float()[:, None]).clamp(-127, 127)
+    return q.to(torch.int8).contiguous(), scales
+
+
 def packing_supported(
     device: torch.device, dtype: torch.dtype, precision: torch.dtype = torch.float32
 ) -> bool:
@@ -94,6 +137,7 @@ def packing_supported(
         and torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
         and (precision == torch.float32 or bf16_supported())
+        and (precision != torch.int8 or hasattr(torch.ops.aten, "_weight_int8pack_mm"))
     )
 
 
@@ -128,9 +172,9 @@ def pack_linears(model: nn.Module, precision: torch.dtype = torch.float32) -> in
     probe_parent, probe_name, original, packed = replacements[0]
     with torch.inference_mode():
         sample = torch.randn(3, packed.in_features, generator=torch.Generator().manual_seed(0))
-        # bfloat16 keeps 8 bits of mantissa: about 0.4 % per rounding.
-        tolerance = (1e-4, 1e-5) if precision == torch.float32 else (5e-2, 5e-2)
-        if not torch.allclose(original(sample), packed(sample), *tolerance):
+        expected = original(sample)
+        error = (packed(sample) - expected).norm() / expected.norm()
+        if not error <= TOLERANCE[precision]:
             log.warning("oneDNN linear disagrees with nn.Linear here; weights stay unpacked")
             return 0
     for parent, name, _, packed in replacements:

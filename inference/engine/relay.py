@@ -191,7 +191,7 @@ def relay_job(
     failure: those end as an "error" event, so the web side always sees an ending.
     """
     try:
-        model = engine.cache.acquire(job.model_dir)
+        model = engine.cache.acquire(job.model_dir, job.precision)
     except ModelUnavailable as exc:
         return _refuse(engine.relay, job, error_event("model_unavailable", str(exc)))
     try:

@@ -47,7 +47,6 @@ def process_engine() -> Engine:
                     device_setting=settings.INFERENCE_DEVICE,
                     pack_weights=settings.INFERENCE_PACK_WEIGHTS,
                     own_forward=settings.INFERENCE_OWN_FORWARD,
-                    precision=settings.INFERENCE_CPU_PRECISION,
                 ),
                 scheduler=Scheduler(
                     max_batch_rows=settings.INFERENCE_MAX_BATCH_ROWS,

@@ -103,7 +103,9 @@ def pool_warm(*, queues: list[str]) -> list[str]:
                 continue
             model_named(version.storage_path, listing.model_id)
             try:
-                engine.cache.release(engine.cache.acquire(version.storage_path))
+                engine.cache.release(
+                    engine.cache.acquire(version.storage_path, version.serving_precision)
+                )
             except ModelUnavailable:
                 log.exception("Pool %s: cannot load %s", pool.name, listing.model_id)
                 continue

@@ -94,7 +94,8 @@ class VersionSerializer(serializers.ModelSerializer):
         model = ListingVersion
         fields = [
             "number", "status", "source_format", "architecture", "parameter_count", "context_length",
-            "vocab_size", "dtype", "has_chat_template", "size_bytes", "processed_at", "files",
+            "vocab_size", "dtype", "has_chat_template", "serving_precision", "size_bytes",
+            "processed_at", "files",
         ]  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from store.models.listing import Listing
 FROZEN_VERSION_FIELDS = (
     "listing_id", "number", "source_format", "status", "storage_path", "size_bytes",
     "architecture", "parameter_count", "context_length", "vocab_size", "dtype", "has_chat_template",
+    "serving_precision",
 )  # fmt: skip
 
 
@@ -32,6 +33,13 @@ class ListingVersion(models.Model):
         SAFETENSORS = "safetensors", "safetensors"
         GGUF = "gguf", "GGUF"
 
+    class Precision(models.TextChoices):
+        # inference/engine/packing.py; on a CPU without native bfloat16, and on CUDA (which
+        # has its own dtype), every version is served as float32 / the device's dtype.
+        FLOAT32 = "float32", "float32 (exact)"
+        BFLOAT16 = "bfloat16", "bfloat16 (half the bytes per token)"
+        INT8 = "int8", "int8 weights (a quarter of the bytes per token)"
+
     class Review(models.TextChoices):
         AWAITING = "awaiting", "Awaiting review"
         APPROVED = "approved", "Approved"
@@ -53,6 +61,10 @@ class ListingVersion(models.Model):
     vocab_size = models.PositiveIntegerField(null=True, blank=True)
     dtype = models.CharField(max_length=32, blank=True)
     has_chat_template = models.BooleanField(default=False)
+    # Chosen by the publisher at upload: how the CPU workers hold the linear weights.
+    serving_precision = models.CharField(
+        max_length=16, choices=Precision.choices, default=Precision.FLOAT32
+    )
     size_bytes = models.BigIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from store.licenses import LICENSES
-from store.models import Listing
+from store.models import Listing, ListingVersion
 from store.publishing.validation import UploadRefused, plan_upload
 
 
@@ -88,9 +88,25 @@ class UploadForm(forms.Form):
         ),
     )
 
+    serving_precision = forms.ChoiceField(
+        label="Serving precision",
+        choices=ListingVersion.Precision.choices,
+        initial=ListingVersion.Precision.FLOAT32,
+        required=False,  # left out: float32, as before the choice existed
+        help_text=(
+            "How CPU workers hold the weights. float32 answers exactly as the weights say; "
+            "bfloat16 and int8 read fewer bytes per token, so single answers come faster, and "
+            "change answers a little: processing measures by how much against float32. "
+            "Fixed for this version."
+        ),
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["files"].help_text += f" Limit: {filesizeformat(settings.UPLOAD_MAX_BYTES)}."
+
+    def clean_serving_precision(self):
+        return self.cleaned_data["serving_precision"] or ListingVersion.Precision.FLOAT32
 
     def clean_files(self):
         files = self.cleaned_data["files"]

@@ -26,6 +26,7 @@ from store.publishing import storage
 from store.publishing.checksum import sha256_file
 from store.publishing.conversion import gguf_to_safetensors
 from store.publishing.metadata import read_metadata
+from store.publishing.precision_check import precision_check
 from store.publishing.safetensors_header import check_safetensors
 from store.publishing.smoke_test import smoke_test
 from store.publishing.validation import (
@@ -49,16 +50,28 @@ def _can_publish(listing: Listing, user: User | None) -> bool:
 
 
 def version_create(
-    *, listing: Listing, created_by: User | None, files: list[File], enqueue: bool = True
+    *,
+    listing: Listing,
+    created_by: User | None,
+    files: list[File],
+    serving_precision: str = ListingVersion.Precision.FLOAT32,
+    enqueue: bool = True,
 ) -> ListingVersion:
     """Stores an upload as a new version (status uploaded) and queues its processing.
 
     Everything checkable from names, sizes and an archive's listing is refused here, before
-    the row is committed; on refusal the staged files are removed.
+    the row is committed; on refusal the staged files are removed. ``serving_precision`` is
+    how the workers will hold its weights; like the weights, it never changes afterwards.
     """
     if created_by is not None and not _can_publish(listing, created_by):
         raise ApplicationError(
             "Only the listing's publisher can upload versions.", status=403, code="forbidden"
+        )
+    if serving_precision not in ListingVersion.Precision.values:
+        raise ApplicationError(
+            f"Serving precision must be one of {', '.join(ListingVersion.Precision.values)}.",
+            status=400,
+            code="invalid_precision",
         )
     plan = plan_upload([(f.name, f.size) for f in files])
     with transaction.atomic():
@@ -75,6 +88,7 @@ def version_create(
             progress=0,
             progress_message="Waiting for a worker to process the upload",
             created_by=created_by,
+            serving_precision=serving_precision,
             size_bytes=plan.total_bytes,
             processing_report={
                 "upload": {"kind": plan.kind, "files": list(plan.names), "bytes": plan.total_bytes}
@@ -195,6 +209,11 @@ def version_process(*, version_id: int, resume: bool = False) -> ListingVersion:
         checked = time.monotonic()
         result = smoke_test(build, chat=metadata.has_chat_template)
         timings["smoke_test"] = round(time.monotonic() - checked, 2)
+        if version.serving_precision != ListingVersion.Precision.FLOAT32:
+            _progress(version.pk, 75, f"Measuring {version.serving_precision} against float32")
+            report["precision"] = precision_check(
+                build, precision=version.serving_precision, chat=metadata.has_chat_template
+            )
         _progress(version.pk, 85, "Computing the sha256 of every file")
         files = [
             {"path": path.name, "size_bytes": path.stat().st_size, "sha256": sha256_file(path)}

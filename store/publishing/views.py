@@ -170,7 +170,10 @@ def _version_upload(request, listing_id: int):
                 version = act_on_form(
                     form,
                     lambda: version_create(
-                        listing=listing, created_by=request.user, files=form.cleaned_data["files"]
+                        listing=listing,
+                        created_by=request.user,
+                        files=form.cleaned_data["files"],
+                        serving_precision=form.cleaned_data["serving_precision"],
                     ),
                 )
             if version is not REFUSED:
@@ -184,9 +187,7 @@ def _version_upload(request, listing_id: int):
                     request, f"Version {version.number} uploaded; processing has started."
                 )
                 return redirect(url)
-            errors = [str(e) for e in form.non_field_errors()] + [
-                str(e) for e in form.errors.get("files", [])
-            ]
+            errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
         if wants_json:
             return JsonResponse({"errors": errors or ["The upload was refused."]}, status=400)
     return render(

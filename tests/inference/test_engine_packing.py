@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
-from inference.engine.model_cache import ModelCache, parameter_bytes
+from inference.engine.model_cache import ModelCache, ModelUnavailable, parameter_bytes
 from inference.engine.packing import PackedLinear, bf16_supported, pack_linears
 from tests.inference.model_builders import build_model
 
@@ -73,21 +73,71 @@ def test_a_bfloat16_packed_linear_is_nn_linear_to_bfloat16_rounding_where_the_cp
     assert packed.nbytes == 96 * 64 * 2
 
 
-def test_the_cache_serves_bfloat16_where_the_cpu_multiplies_it_else_float32(tmp_path):
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+def test_the_cache_serves_a_smaller_precision_where_the_cpu_multiplies_bfloat16_else_float32(
+    tmp_path, precision
+):
     build_model(tmp_path / "llama", kind="llama", seed=3)
-    half = ModelCache(root=tmp_path, budget_bytes=2**30, precision="bfloat16").acquire("llama")
-    full = ModelCache(root=tmp_path, budget_bytes=2**30).acquire("llama")
+    cache = ModelCache(root=tmp_path, budget_bytes=2**30)
+    small = cache.acquire("llama", precision)
+    full = cache.acquire("llama")
 
-    layers = [m for m in half.model.modules() if isinstance(m, PackedLinear)]
-    expected = "bfloat16" if bf16_supported() else "float32"
-    assert half.precision == expected and full.precision == "float32"
+    layers = [m for m in small.model.modules() if isinstance(m, PackedLinear)]
+    expected = precision if bf16_supported() else "float32"
+    assert small.precision == expected and full.precision == "float32"
     assert {str(m.precision) for m in layers} == {f"torch.{expected}"}
-    assert half.nbytes < full.nbytes if expected == "bfloat16" else half.nbytes == full.nbytes
+    assert small.nbytes < full.nbytes if expected != "float32" else small.nbytes == full.nbytes
+    # One folder in two precisions: two models in memory, one folder listed as resident.
+    assert small is not full and cache.resident() == ["llama"]
+    assert cache.acquire("llama", precision) is small
     ids = torch.tensor([[5, 6, 7, 8]])
     with torch.inference_mode():
-        assert torch.allclose(half.model(ids).logits, full.model(ids).logits, atol=0.1)
+        assert torch.allclose(small.model(ids).logits, full.model(ids).logits, atol=0.15)
 
 
-def test_an_unknown_precision_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="precision"):
-        ModelCache(root=tmp_path, budget_bytes=2**30, precision="float8")
+def int8_refused_here(linear: nn.Linear) -> bool:
+    """Where the CPU lacks native bfloat16, int8 packing is refused clearly (the model cache
+    serves float32 instead); says whether it was."""
+    if bf16_supported():
+        return False
+    with pytest.raises(ValueError, match="serve float32 on this one"):
+        PackedLinear(linear.weight, linear.bias, torch.int8)
+    return True
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 16])
+def test_an_int8_packed_linear_is_nn_linear_to_the_rounding_of_each_weight(rows):
+    torch.manual_seed(4)
+    linear = nn.Linear(64, 96)
+    if int8_refused_here(linear):
+        return
+    packed = PackedLinear(linear.weight, linear.bias, torch.int8)
+    x = torch.randn(rows, 64)
+
+    with torch.inference_mode():
+        got, expected = packed(x), linear(x)
+        assert got.dtype == torch.float32 and got.shape == (rows, 96)
+        assert (got - expected).norm() / expected.norm() < 0.02
+    # The integers once for the one-byte kernel, once in bfloat16 for batches; a scale a row.
+    assert packed.qweight.dtype == torch.int8 and packed.qweight.abs().max() == 127
+    assert packed.nbytes == 96 * 64 * 3 + 96 * 2
+
+
+def test_both_int8_products_agree_so_an_answer_does_not_depend_on_the_batch(monkeypatch):
+    torch.manual_seed(5)
+    linear = nn.Linear(128, 64)
+    if int8_refused_here(linear):
+        return
+    packed = PackedLinear(linear.weight, linear.bias, torch.int8)
+    x = torch.randn(2, 128)
+    with torch.inference_mode():
+        kernel = packed(x)  # two rows: the one-byte int8 kernel
+        monkeypatch.setattr("inference.engine.packing.INT8_KERNEL_ROWS", 0)
+        batched = packed(x)  # the bfloat16 product of the same integers
+    assert (kernel - batched).norm() / kernel.norm() < 5e-3
+
+
+def test_an_unknown_precision_is_refused_as_a_model_that_cannot_serve(tmp_path):
+    build_model(tmp_path / "llama", kind="llama", seed=3)
+    with pytest.raises(ModelUnavailable, match="precision must be one of"):
+        ModelCache(root=tmp_path, budget_bytes=2**30).acquire("llama", "float8")
