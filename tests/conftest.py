@@ -7,13 +7,13 @@ import redis as redis_lib
 from django.conf import settings
 
 from config.ports import free_port
-from tests.factories import ApiKeyFactory, PublisherFactory, UserFactory
 from tests.services import (
     require_service,
     start_celery_worker,
     start_localstripe,
     stop_process,
 )
+from tests.support.factories import ApiKeyFactory, PublisherFactory, UserFactory
 
 
 def pytest_collection_modifyitems(config, items):

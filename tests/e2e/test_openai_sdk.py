@@ -16,7 +16,6 @@ from inference.models import BlockedPattern, UsageRecord
 from inference.safeguards import patterns_changed
 from inference.tokenization import chat_prompt_ids, tokenizer_for
 from tests.e2e import asgi_server as asgi_server_module
-from tests.factories import PublisherFactory
 from tests.inference import api_model_builders
 from tests.inference.api_model_builders import (
     available_tokens,
@@ -24,6 +23,7 @@ from tests.inference.api_model_builders import (
     grant_rental,
     servable_listing,
 )
+from tests.support.factories import PublisherFactory
 
 tiny_model_dirs = api_model_builders.tiny_model_dirs
 asgi_server = asgi_server_module.asgi_server

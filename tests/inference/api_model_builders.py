@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from billing.services.orders import grant_create
 from store.models import Listing, ListingVersion
-from tests.factories import PublisherFactory
+from tests.support.factories import PublisherFactory
 
 CONTEXT_LENGTH = 1024
 CHAT_TEMPLATE = (

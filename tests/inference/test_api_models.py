@@ -2,9 +2,9 @@
 
 import pytest
 
-from tests.billing.factories import purchase_price, rental_price
 from tests.inference import api_model_builders
 from tests.inference.api_model_builders import grant_purchase, grant_rental, servable_listing
+from tests.support.factories import purchase_price, rental_price
 
 tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db

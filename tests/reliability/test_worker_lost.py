@@ -111,9 +111,9 @@ def test_a_customer_whose_worker_dies_gets_503_and_pays_nothing(
     from inference.models import UsageRecord
     from inference.protocol import cancel_key
     from tests.e2e.asgi_server import start_asgi_server
-    from tests.factories import PublisherFactory
     from tests.inference.api_model_builders import available_tokens, grant_rental, servable_listing
     from tests.services import stop_process
+    from tests.support.factories import PublisherFactory
 
     listing = servable_listing(tiny_model_dirs[True], publisher=PublisherFactory(slug="doomed"))
     grant_rental(user, listing, tokens=5000)

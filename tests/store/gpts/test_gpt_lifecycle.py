@@ -7,9 +7,9 @@ from django.db import IntegrityError, InternalError, transaction
 from config.api_errors import ApplicationError
 from store.gpts import policies, services
 from store.gpts.models import Gpt, GptAuditEntry, GptRevision, KnowledgeFile
-from tests.factories import UserFactory
 from tests.inference.api_model_builders import tiny_model_dirs  # noqa: F401
 from tests.store.gpts.builders import draft_gpt, metered_listing, published_gpt, verified
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
