@@ -2,18 +2,20 @@
 
 import os
 
+import httpx
 import pytest
 import redis as redis_lib
 from django.conf import settings
 
 from config.ports import free_port
-from tests.services import (
+from tests.support.factories import ApiKeyFactory, PublisherFactory, UserFactory
+from tests.support.processes import (
     require_service,
+    start_asgi_server,
     start_celery_worker,
     start_localstripe,
     stop_process,
 )
-from tests.support.factories import ApiKeyFactory, PublisherFactory, UserFactory
 
 
 def pytest_collection_modifyitems(config, items):
@@ -132,6 +134,33 @@ def localstripe(tmp_path_factory):
     os.environ["STRIPE_API_BASE"] = base
     yield base
     settings.STRIPE_API_BASE, settings.STRIPE_JS_URL = previous
+    stop_process(process)
+
+
+def _point_localstripe_webhook(base: str, url: str) -> None:
+    httpx.post(
+        f"{base}/_config/webhooks/gptstore",
+        data={"url": url, "secret": settings.STRIPE_WEBHOOK_SECRET},
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+        timeout=10,
+    ).raise_for_status()
+
+
+@pytest.fixture
+def localstripe_webhook(localstripe, live_server):
+    """localstripe posts its signed events to the live server for this test only."""
+    _point_localstripe_webhook(localstripe, live_server.url + "/billing/webhook/stripe/")
+    yield live_server
+    # Later tests must not receive stray events: send them nowhere (localstripe only logs it).
+    _point_localstripe_webhook(localstripe, "http://127.0.0.1:9/")
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Base URL of the store served by uvicorn on the test database for this session (tests
+    using it must see committed data: mark them ``django_db(transaction=True)``)."""
+    process, base = start_asgi_server(log_path=tmp_path_factory.mktemp("asgi") / "uvicorn.log")
+    yield base
     stop_process(process)
 
 

@@ -1,7 +1,6 @@
 import pytest
 
 from billing.services import grant_create
-from tests.billing.localstripe_webhook import localstripe_webhook_fixture  # noqa: F401 (a fixture)
 from tests.support.factories import ListingFactory
 
 

@@ -6,7 +6,6 @@ import time
 import pytest
 
 from billing.models import Order, StripeEvent
-from tests.billing.localstripe_webhook import localstripe_webhook_fixture  # noqa: F401 (a fixture)
 from tests.support.factories import (
     ListingFactory,
     UserFactory,

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from store.models import ListingVersion
 from tests.store.model_builders import build_gpt2_folder
-from tests.store.publishing_support import draft_listing
+from tests.support.uploads import draft_listing
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

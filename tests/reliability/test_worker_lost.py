@@ -19,7 +19,7 @@ from inference.protocol import GENERATE_TASK, GenerationJob
 from inference.streams import StreamTimeout, WorkerLost, events_append, events_read
 from tests.inference import api_model_builders
 from tests.inference.model_builders import build_model
-from tests.services import start_celery_worker
+from tests.support.processes import start_celery_worker
 
 MODEL_DIR = "test-models/reliability-gpt2"
 tiny_model_dirs = api_model_builders.tiny_model_dirs
@@ -110,10 +110,9 @@ def test_a_customer_whose_worker_dies_gets_503_and_pays_nothing(
     from billing.models import QuotaHold
     from inference.models import UsageRecord
     from inference.protocol import cancel_key
-    from tests.e2e.asgi_server import start_asgi_server
     from tests.inference.api_model_builders import available_tokens, grant_rental, servable_listing
-    from tests.services import stop_process
     from tests.support.factories import PublisherFactory
+    from tests.support.processes import start_asgi_server, stop_process
 
     listing = servable_listing(tiny_model_dirs[True], publisher=PublisherFactory(slug="doomed"))
     grant_rental(user, listing, tokens=5000)

@@ -6,7 +6,7 @@ from config.api_errors import ApplicationError
 from store.models import ListingVersion, WeightFile
 from store.publishing.services import version_process
 from tests.store.model_builders import build_gpt2_folder
-from tests.store.publishing_support import draft_listing, folder_uploads, upload
+from tests.support.uploads import draft_listing, folder_uploads, upload
 
 pytestmark = pytest.mark.django_db
 

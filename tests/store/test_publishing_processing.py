@@ -17,7 +17,7 @@ from tests.store.model_builders import (
     build_llama_folder,
     build_llama_gguf,
 )
-from tests.store.publishing_support import (
+from tests.support.uploads import (
     draft_listing,
     files_under,
     folder_uploads,

@@ -11,7 +11,7 @@ from store.models import ListingVersion
 from store.models.version import ImmutableVersion
 from store.publishing.services import version_create, version_process
 from tests.store.model_builders import build_llama_folder
-from tests.store.publishing_support import draft_listing, folder_uploads
+from tests.support.uploads import draft_listing, folder_uploads
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.core.files.uploadhandler import StopUpload
 from store.models import ListingVersion
 from store.publishing.upload_limits import SizeLimitUploadHandler
 from tests.store.model_builders import build_llama_folder
-from tests.store.publishing_support import (
+from tests.support.uploads import (
     draft_listing,
     files_under,
     folder_uploads,

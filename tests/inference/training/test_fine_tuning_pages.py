@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inference.training.models import FineTuningJob, FineTuningTerms
 from inference.training.services import training_file_upload
-from tests.inference.training.builders import (
+from tests.support.fine_tuning import (
     chat_lines,
     fine_tuned_model,
     give_credits,
