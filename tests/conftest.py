@@ -9,6 +9,7 @@ from django.conf import settings
 
 from config.ports import free_port
 from tests.support.factories import ApiKeyFactory, PublisherFactory, UserFactory
+from tests.support.models import build_model_folder
 from tests.support.processes import (
     require_service,
     start_asgi_server,
@@ -16,6 +17,7 @@ from tests.support.processes import (
     start_localstripe,
     stop_process,
 )
+from tests.support.servable import SERVABLE_CONTEXT
 
 
 def pytest_collection_modifyitems(config, items):
@@ -162,6 +164,29 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
     process, base = start_asgi_server(log_path=tmp_path_factory.mktemp("asgi") / "uvicorn.log")
     yield base
     stop_process(process)
+
+
+# --- tiny models -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory) -> dict:
+    """Two servable 2-layer GPT-2 folders, with the chat template (``True``) and without
+    (``False``); servable_listing() copies one under MEDIA_ROOT for each listing.
+
+    Initialized as transformers does by default, their logits are nearly flat and their
+    tied embeddings make them repeat the prompt's last token: greedy answers are plain text
+    (">>>>" after a chat prompt), which the API tests read and block as such."""
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {
+        chat: build_model_folder(
+            root / ("chat" if chat else "plain"),
+            chat_template=chat,
+            context=SERVABLE_CONTEXT,
+            initializer_range=0.02,
+        )
+        for chat in (True, False)
+    }
 
 
 @pytest.fixture(scope="session")

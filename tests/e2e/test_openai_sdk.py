@@ -15,17 +15,16 @@ from billing.selectors import quota_ledger_mismatches
 from inference.models import BlockedPattern, UsageRecord
 from inference.safeguards import patterns_changed
 from inference.tokenization import chat_prompt_ids, tokenizer_for
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import (
+from tests.support.factories import PublisherFactory
+from tests.support.processes import UNSERVED_MODEL
+from tests.support.servable import (
+    SERVABLE_CONTEXT,
     available_tokens,
     grant_purchase,
     grant_rental,
     servable_listing,
 )
-from tests.support.factories import PublisherFactory
-from tests.support.processes import UNSERVED_MODEL
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HELLO = [{"role": "user", "content": "Say hello"}]
@@ -68,7 +67,7 @@ def test_it_lists_the_models_the_customer_may_use(sdk, user, other_user, listing
     assert [model.id for model in models.data] == [listing.model_id]
     card = sdk(user).models.retrieve(listing.model_id)
     assert card.id == listing.model_id
-    assert card.model_extra["context_length"] == api_model_builders.CONTEXT_LENGTH
+    assert card.model_extra["context_length"] == SERVABLE_CONTEXT
     assert sdk(other_user).models.list().data == []
     with pytest.raises(openai.NotFoundError):
         sdk(other_user).models.retrieve(listing.model_id)

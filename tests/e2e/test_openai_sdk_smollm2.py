@@ -7,7 +7,7 @@ import openai
 import pytest
 from django.conf import settings
 
-from tests.inference.api_model_builders import grant_purchase, servable_listing
+from tests.support.servable import grant_purchase, servable_listing
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

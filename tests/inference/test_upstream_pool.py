@@ -10,9 +10,9 @@ import openai
 import pytest
 
 from inference.models import UsageRecord, WorkerPool
-from tests.inference.api_model_builders import grant_purchase, servable_listing
 from tests.support.launched_store import LaunchedStore
 from tests.support.processes import start_celery_worker, stop_process
+from tests.support.servable import grant_purchase, servable_listing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -16,8 +16,6 @@ from config.worker_heartbeat import live_workers
 from inference.models import UsageRecord, WorkerPool
 from inference.protocol import stream_key
 from inference.streams import event_decode
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_purchase, servable_listing
 from tests.inference.prometheus_text import samples, value
 from tests.support.processes import (
     METRICS_TOKEN,
@@ -25,8 +23,8 @@ from tests.support.processes import (
     start_celery_worker,
     stop_process,
 )
+from tests.support.servable import grant_purchase, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HELLO = [{"role": "user", "content": "Say hello"}]

@@ -48,8 +48,6 @@ from config.embedded_postgres import Cluster
 from config.embedded_redis import redis_server_command
 from config.ports import free_port, wait_port
 from config.worker_heartbeat import HEARTBEAT_INTERVAL
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_rental, servable_listing
 from tests.support.factories import PublisherFactory
 from tests.support.processes import (
     ROOT,
@@ -58,8 +56,7 @@ from tests.support.processes import (
     start_celery_worker,
     stop_process,
 )
-
-tiny_model_dirs = api_model_builders.tiny_model_dirs
+from tests.support.servable import grant_rental, servable_listing
 
 QUEUE = "inference.restarts"
 LANES = 8
@@ -504,7 +501,7 @@ from pathlib import Path
 
 from billing.services import grant_create
 from tests.support.factories import ApiKeyFactory, PublisherFactory, UserFactory
-from tests.inference.api_model_builders import servable_listing
+from tests.support.servable import servable_listing
 
 publisher = PublisherFactory(slug={publisher!r})
 listing = servable_listing(Path({model!r}), publisher=publisher, slug="tiny-chat")

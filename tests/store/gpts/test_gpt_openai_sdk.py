@@ -14,11 +14,9 @@ from billing.services import credits_grant, usage_earnings_roll_up
 from inference.models import UsageRecord
 from store.gpts import services
 from store.gpts.models import Gpt
-from tests.inference import api_model_builders
 from tests.store.gpts.builders import INPUT, MARKUP, OUTPUT, draft_gpt, metered_listing, verified
 from tests.support.factories import UserFactory
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CENT = 1_000_000  # µ¢
