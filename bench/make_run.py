@@ -139,7 +139,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from inference.engine.device import cores_given
-    from tests.launched_store import LaunchedStore
+    from tests.support.launched_store import LaunchedStore
 
     threads = args.threads or cores_given()
     shutil.rmtree(bench.STACK_DIR, ignore_errors=True)

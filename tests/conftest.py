@@ -2,18 +2,22 @@
 
 import os
 
+import httpx
 import pytest
 import redis as redis_lib
 from django.conf import settings
 
 from config.ports import free_port
-from tests.factories import ApiKeyFactory, PublisherFactory, UserFactory
-from tests.services import (
+from tests.support.factories import ApiKeyFactory, PublisherFactory, UserFactory
+from tests.support.models import build_model_folder
+from tests.support.processes import (
     require_service,
+    start_asgi_server,
     start_celery_worker,
     start_localstripe,
     stop_process,
 )
+from tests.support.servable import SERVABLE_CONTEXT
 
 
 def pytest_collection_modifyitems(config, items):
@@ -133,6 +137,56 @@ def localstripe(tmp_path_factory):
     yield base
     settings.STRIPE_API_BASE, settings.STRIPE_JS_URL = previous
     stop_process(process)
+
+
+def _point_localstripe_webhook(base: str, url: str) -> None:
+    httpx.post(
+        f"{base}/_config/webhooks/gptstore",
+        data={"url": url, "secret": settings.STRIPE_WEBHOOK_SECRET},
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+        timeout=10,
+    ).raise_for_status()
+
+
+@pytest.fixture
+def localstripe_webhook(localstripe, live_server):
+    """localstripe posts its signed events to the live server for this test only."""
+    _point_localstripe_webhook(localstripe, live_server.url + "/billing/webhook/stripe/")
+    yield live_server
+    # Later tests must not receive stray events: send them nowhere (localstripe only logs it).
+    _point_localstripe_webhook(localstripe, "http://127.0.0.1:9/")
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Base URL of the store served by uvicorn on the test database for this session (tests
+    using it must see committed data: mark them ``django_db(transaction=True)``)."""
+    process, base = start_asgi_server(log_path=tmp_path_factory.mktemp("asgi") / "uvicorn.log")
+    yield base
+    stop_process(process)
+
+
+# --- tiny models -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory) -> dict:
+    """Two servable 2-layer GPT-2 folders, with the chat template (``True``) and without
+    (``False``); servable_listing() copies one under MEDIA_ROOT for each listing.
+
+    Initialized as transformers does by default, their logits are nearly flat and their
+    tied embeddings make them repeat the prompt's last token: greedy answers are plain text
+    (">>>>" after a chat prompt), which the API tests read and block as such."""
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {
+        chat: build_model_folder(
+            root / ("chat" if chat else "plain"),
+            chat_template=chat,
+            context=SERVABLE_CONTEXT,
+            initializer_range=0.02,
+        )
+        for chat in (True, False)
+    }
 
 
 @pytest.fixture(scope="session")

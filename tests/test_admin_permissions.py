@@ -10,8 +10,13 @@ from billing.services import grant_create, order_refund
 from config.api_errors import ApplicationError
 from store.models import Listing, ListingReport
 from store.services import listing_transition
-from tests.factories import ApiKeyFactory, PublisherFactory, UserFactory
-from tests.store.factories import ListingFactory, ListingVersionFactory
+from tests.support.factories import (
+    ApiKeyFactory,
+    ListingFactory,
+    ListingVersionFactory,
+    PublisherFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

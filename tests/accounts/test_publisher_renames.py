@@ -9,10 +9,8 @@ from accounts.services import publisher_rename_review
 from config.api_errors import ApplicationError
 from store.selectors import listing_for_model
 from tests.accounts.test_publisher_application import apply
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import servable_listing
+from tests.support.servable import servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

@@ -1,8 +1,7 @@
 import pytest
 
 from billing.services import grant_create
-from tests.billing.factories import ListingFactory
-from tests.billing.localstripe_webhook import localstripe_webhook_fixture  # noqa: F401 (a fixture)
+from tests.support.factories import ListingFactory
 
 
 @pytest.fixture

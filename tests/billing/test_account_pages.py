@@ -16,7 +16,12 @@ from billing.services import (
     quota_settle,
 )
 from store.models import WeightFile
-from tests.billing.factories import ListingFactory, purchase_price, ready_version, rental_price
+from tests.support.factories import (
+    ListingFactory,
+    downloadable_version,
+    purchase_price,
+    rental_price,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +74,7 @@ def test_your_models_lists_owned_models_only(client, user, other_user, listing):
 def test_publishers_see_their_earnings_net_of_the_platform_fee(client, user, publisher, listing):
     _sold(user, purchase_price(listing, amount=2000))
     _sold(user, rental_price(listing, amount=999))
-    weight_file = ready_version(listing)
+    weight_file = downloadable_version(listing)
     WeightFile.objects.filter(pk=weight_file.pk).update(download_count=3)
     client.force_login(publisher.user)
     html = client.get("/billing/earnings/").content.decode()

@@ -9,7 +9,7 @@ from billing.models import Order, TermsAcceptance
 from billing.selectors import access_for
 from billing.services import grant_create, listing_terms_set, order_start
 from store.models import Listing
-from tests.billing.factories import purchase_price, rental_price
+from tests.support.factories import purchase_price, rental_price
 from tests.test_csp import directives
 
 pytestmark = pytest.mark.django_db

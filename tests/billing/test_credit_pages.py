@@ -76,7 +76,7 @@ def test_the_credits_page_shows_balance_low_notice_and_history(
 
 
 def test_catalog_cards_show_prices_per_token_and_free_models_can_be_filtered(client, publisher):
-    from tests.billing.factories import ListingFactory
+    from tests.support.factories import ListingFactory
 
     metered = ListingFactory(publisher=publisher, name="Metered model")
     free = ListingFactory(publisher=publisher, name="Free model")

@@ -20,7 +20,7 @@ from billing.services import (
 )
 from config.api_errors import ApplicationError
 from tests.billing.ledger import outcomes_at_once
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

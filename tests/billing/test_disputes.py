@@ -5,9 +5,9 @@ import pytest
 
 from billing.models import EarningsEntry, Order, QuotaLedgerEntry
 from billing.selectors import access_for
-from tests.billing.factories import purchase_price, rental_price
 from tests.billing.stripe_events import deliver, dispute_event, intent_event
 from tests.billing.test_webhooks import _pending
+from tests.support.factories import purchase_price, rental_price
 
 pytestmark = pytest.mark.django_db
 

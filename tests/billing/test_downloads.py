@@ -9,14 +9,14 @@ from django.core import signing
 from billing.downloads import download_token_make
 from billing.services import grant_create, order_mark_refunded
 from store.models import WeightFile
-from tests.billing.factories import ready_version
+from tests.support.factories import downloadable_version
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def weight_file(listing):
-    return ready_version(listing, content=bytes(range(256)) * 40)  # 10,240 bytes
+    return downloadable_version(listing, content=bytes(range(256)) * 40)  # 10,240 bytes
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_under_asgi_the_file_streams_asynchronously_in_chunks(user, listing):
     from billing import downloads
 
     content = bytes(range(256)) * 4096  # 1 MiB: four chunks
-    weight_file = ready_version(listing, content=content)
+    weight_file = downloadable_version(listing, content=content)
     grant_create(user=user, listing=listing, actor=None, purchase=True)
     token = download_token_make(user_id=user.pk, weight_file_id=weight_file.pk)
     client = AsyncClient()

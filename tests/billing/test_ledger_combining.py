@@ -9,7 +9,7 @@ from billing.selectors import quota_ledger_mismatches
 from billing.services import quota_hold, quota_settle
 from billing.services.quota import _HOLDS
 from tests.billing.ledger import outcomes_at_once
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,7 +96,7 @@ def test_a_random_mix_of_credit_calls_on_shared_accounts_and_keys_keeps_every_in
         token_price_set,
     )
     from config.api_errors import ApplicationError
-    from tests.factories import ApiKeyFactory
+    from tests.support.factories import ApiKeyFactory
 
     price = token_price_set(
         listing=listing, actor=publisher.user, input_per_mtok=1_000, output_per_mtok=1_000

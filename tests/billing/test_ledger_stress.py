@@ -23,7 +23,7 @@ from billing.services import (
     quota_settle,
 )
 from config.api_errors import ApplicationError
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 THREADS = 12
 OPERATIONS = 50

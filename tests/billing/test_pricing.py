@@ -3,7 +3,7 @@ import pytest
 from billing.models import ListingTerms, PriceOption
 from billing.services import listing_terms_set, price_option_add
 from config.api_errors import ApplicationError
-from tests.billing.factories import rental_price
+from tests.support.factories import rental_price
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,8 @@ from billing.services import (
 )
 from config.api_errors import ApplicationError
 from store.services import listing_transition
-from tests.billing.factories import purchase_price, rental_price
 from tests.billing.test_stripe_payments import card_token
+from tests.support.factories import purchase_price, rental_price
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from billing.services import (
     order_start,
 )
 from config.api_errors import ApplicationError
-from tests.billing.factories import purchase_price, rental_price
+from tests.support.factories import purchase_price, rental_price
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from billing.services import (
 from config.api_errors import ApplicationError
 from tests.billing.stripe_events import deliver
 from tests.billing.test_stripe_payments import card_token
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from billing.models import (
 )
 from billing.selectors import access_for
 from billing.services import order_start
-from tests.billing.factories import purchase_price, rental_price
 from tests.billing.stripe_events import deliver, intent_event, refund_event
+from tests.support.factories import purchase_price, rental_price
 
 pytestmark = pytest.mark.django_db
 

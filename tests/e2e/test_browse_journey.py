@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from store.models import Listing, ListingReport
-from tests.store.factories import ListingFactory, ListingVersionFactory, WeightFileFactory
+from tests.support.factories import ListingFactory, ListingVersionFactory, WeightFileFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

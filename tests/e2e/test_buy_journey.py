@@ -6,9 +6,13 @@ import time
 import pytest
 
 from billing.models import Order, StripeEvent
-from tests.billing.factories import ListingFactory, purchase_price, ready_version, rental_price
-from tests.billing.localstripe_webhook import localstripe_webhook_fixture  # noqa: F401 (a fixture)
-from tests.factories import UserFactory
+from tests.support.factories import (
+    ListingFactory,
+    UserFactory,
+    downloadable_version,
+    purchase_price,
+    rental_price,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -38,7 +42,7 @@ def test_a_customer_rents_buys_and_downloads_and_another_cannot_download(
 ):
     base = localstripe_webhook.url
     listing = ListingFactory(publisher=publisher, name="Pocket GPT", slug="pocket-gpt")
-    weight_file = ready_version(listing, content=CONTENT)
+    weight_file = downloadable_version(listing, content=CONTENT)
     rental_price(listing, amount=500, tokens=50_000, days=30)
     purchase_price(listing, amount=2500)
     customer = UserFactory(password=password)
@@ -113,7 +117,7 @@ def test_a_card_asking_for_3d_secure_is_authenticated_then_paid(
 ):
     base = localstripe_webhook.url
     listing = ListingFactory(publisher=publisher, name="Secure GPT", slug="secure-gpt")
-    ready_version(listing)
+    downloadable_version(listing)
     rental_price(listing, amount=300, tokens=10_000, days=7)
     customer = UserFactory(password=password)
     context = browser.new_context()

@@ -12,14 +12,11 @@ from billing.models import CreditAccount, CreditTopUp
 from billing.selectors import credit_ledger_mismatches, usage_earnings_totals
 from billing.services import token_price_set, usage_earnings_roll_up
 from inference.models import UsageRecord
-from tests.e2e.asgi_server import start_asgi_server
 from tests.e2e.test_buy_journey import pay_with_card
 from tests.e2e.test_playground_journey import DRAWN
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import servable_listing
-from tests.services import stop_process
+from tests.support.processes import start_asgi_server, stop_process
+from tests.support.servable import servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CENT = 1_000_000  # µ¢

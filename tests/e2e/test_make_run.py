@@ -20,7 +20,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from tests.launched_store import ROOT, LaunchedStore, alive
+from tests.support.launched_store import ROOT, LaunchedStore, alive
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

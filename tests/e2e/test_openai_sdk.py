@@ -15,18 +15,16 @@ from billing.selectors import quota_ledger_mismatches
 from inference.models import BlockedPattern, UsageRecord
 from inference.safeguards import patterns_changed
 from inference.tokenization import chat_prompt_ids, tokenizer_for
-from tests.e2e import asgi_server as asgi_server_module
-from tests.factories import PublisherFactory
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import (
+from tests.support.factories import PublisherFactory
+from tests.support.processes import UNSERVED_MODEL
+from tests.support.servable import (
+    SERVABLE_CONTEXT,
     available_tokens,
     grant_purchase,
     grant_rental,
     servable_listing,
 )
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HELLO = [{"role": "user", "content": "Say hello"}]
@@ -69,7 +67,7 @@ def test_it_lists_the_models_the_customer_may_use(sdk, user, other_user, listing
     assert [model.id for model in models.data] == [listing.model_id]
     card = sdk(user).models.retrieve(listing.model_id)
     assert card.id == listing.model_id
-    assert card.model_extra["context_length"] == api_model_builders.CONTEXT_LENGTH
+    assert card.model_extra["context_length"] == SERVABLE_CONTEXT
     assert sdk(other_user).models.list().data == []
     with pytest.raises(openai.NotFoundError):
         sdk(other_user).models.retrieve(listing.model_id)
@@ -331,7 +329,7 @@ def test_key_limits_raise_rate_limit_errors_with_retry_after(sdk, user, listing)
 
 
 def test_a_model_no_worker_serves_answers_503_and_keeps_the_quota(sdk, user, tiny_model_dirs):
-    publisher_slug, slug = asgi_server_module.UNSERVED_MODEL.split("/")
+    publisher_slug, slug = UNSERVED_MODEL.split("/")
     unserved = servable_listing(
         tiny_model_dirs[True], publisher=PublisherFactory(slug=publisher_slug), slug=slug
     )
@@ -447,8 +445,7 @@ def test_a_model_that_fails_to_load_answers_500_and_releases_the_hold(sdk, user,
 def test_a_broker_that_is_down_answers_503_and_releases_the_hold(
     celery_worker, user, listing, api_key_for, tmp_path
 ):
-    from tests.e2e.asgi_server import start_asgi_server
-    from tests.services import stop_process
+    from tests.support.processes import start_asgi_server, stop_process
 
     grant_rental(user, listing, tokens=1000)
     _, secret = api_key_for(user)

@@ -14,12 +14,8 @@ from billing.models import CreditAccount, CreditHold
 from billing.selectors import credit_ledger_mismatches
 from billing.services import credits_grant, token_price_set
 from inference.models import UsageRecord
-from tests.e2e import asgi_server as asgi_server_module
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_rental, servable_listing
+from tests.support.servable import grant_rental, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HELLO = [{"role": "user", "content": "Say hello"}]

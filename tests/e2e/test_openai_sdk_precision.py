@@ -10,12 +10,8 @@ import pytest
 
 from inference.engine.packing import bf16_supported
 from store.models import ListingVersion
-from tests.e2e import asgi_server as asgi_server_module
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_purchase, servable_listing, servable_version
+from tests.support.servable import grant_purchase, servable_listing, servable_version
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 

@@ -7,10 +7,8 @@ import openai
 import pytest
 from django.conf import settings
 
-from tests.e2e import asgi_server as asgi_server_module
-from tests.inference.api_model_builders import grant_purchase, servable_listing
+from tests.support.servable import grant_purchase, servable_listing
 
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 STORAGE_PATH = "models/slow-tests/smollm2-135m-instruct/v1"

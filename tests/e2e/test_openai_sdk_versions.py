@@ -10,13 +10,9 @@ from inference.models import UsageRecord
 from inference.tokenization import chat_prompt_ids
 from store.models import ListingVersion
 from store.services import version_review
-from tests.e2e import asgi_server as asgi_server_module
-from tests.factories import UserFactory
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_purchase, servable_listing, servable_version
+from tests.support.factories import UserFactory
+from tests.support.servable import grant_purchase, servable_listing, servable_version
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HELLO = [{"role": "user", "content": "Say hello"}]

@@ -8,12 +8,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from inference.models import UsageRecord
-from tests.e2e import asgi_server as asgi_server_module
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import available_tokens, grant_rental, servable_listing
+from tests.support.servable import available_tokens, grant_rental, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 

@@ -8,8 +8,8 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from store.models import ListingVersion
-from tests.store.model_builders import build_gpt2_folder
-from tests.store.publishing_support import draft_listing
+from tests.support.models import build_model_folder
+from tests.support.uploads import draft_listing
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +21,7 @@ def test_a_publisher_uploads_a_folder_and_sees_a_refusal_in_place(
     # The worker writes under the real MEDIA_ROOT; remove what this test stored.
     stored = settings.MEDIA_ROOT / "models" / str(listing.pk)
     request.addfinalizer(lambda: shutil.rmtree(stored, ignore_errors=True))
-    folder = build_gpt2_folder(tmp_path / "my-model")
+    folder = build_model_folder(tmp_path / "my-model", kind="gpt2")
     page.goto(live_server.url + "/accounts/login/")
     page.fill("#id_username", publisher.user.email)
     page.fill("#id_password", password)

@@ -8,7 +8,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from store.models import Listing
-from tests.store.model_builders import build_llama_gguf
+from tests.support.models import build_llama_gguf
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

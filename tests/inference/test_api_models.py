@@ -2,11 +2,14 @@
 
 import pytest
 
-from tests.billing.factories import purchase_price, rental_price
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_purchase, grant_rental, servable_listing
+from tests.support.factories import purchase_price, rental_price
+from tests.support.servable import (
+    SERVABLE_CONTEXT,
+    grant_purchase,
+    grant_rental,
+    servable_listing,
+)
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 
@@ -31,7 +34,7 @@ def test_owned_and_rented_models_are_listed_with_context_and_prices(
     card = get(client, f"/v1/models/{owned.model_id}", secret).json()
     assert card["object"] == "model"
     assert card["owned_by"] == owned.publisher.slug
-    assert card["context_length"] == api_model_builders.CONTEXT_LENGTH
+    assert card["context_length"] == SERVABLE_CONTEXT
     assert card["pricing"]["purchase"]["amount"] == 1500
     assert card["pricing"]["rental_packs"] == [
         {"tokens": 100_000, "days": 30, "amount": 500, "currency": "usd"}

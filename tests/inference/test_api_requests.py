@@ -7,16 +7,14 @@ import pytest
 
 from inference.models import BlockedPattern, UsageRecord
 from inference.tokenization import tokenizer_for
-from tests.inference import api_model_builders
-from tests.inference.api_checks import admitted
-from tests.inference.api_model_builders import (
+from tests.support.api_checks import admitted
+from tests.support.servable import (
     available_tokens,
     grant_purchase,
     grant_rental,
     servable_listing,
 )
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

@@ -6,11 +6,9 @@ import pytest
 
 from inference.models import BlockedPattern
 from inference.queues import queue_for
-from tests.inference import api_model_builders
-from tests.inference.api_checks import admitted
-from tests.inference.api_model_builders import grant_purchase, servable_listing
+from tests.support.api_checks import admitted
+from tests.support.servable import grant_purchase, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

@@ -4,10 +4,8 @@ format when it has none, exact counts either way."""
 import pytest
 
 from inference import tokenization
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import servable_listing
+from tests.support.servable import servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 MESSAGES = [
@@ -25,7 +23,7 @@ def test_a_model_with_a_chat_template_gets_its_template(tiny_model_dirs):
     ids = tokenization.chat_prompt_ids(
         storage_path=listing.versions.get().storage_path, messages=MESSAGES
     )
-    assert decode(listing, ids) == "<|system|>Be brief.\n<|user|>Hi\n<|assistant|>"
+    assert decode(listing, ids) == "<|system|>Be brief.<|end|><|user|>Hi<|end|><|assistant|>"
 
 
 def test_a_model_without_a_template_gets_role_prefixed_lines(tiny_model_dirs):

@@ -12,10 +12,9 @@ from config.api_errors import ApplicationError
 from inference import tokenization
 from store.publishing.smoke_test import smoke_test
 from store.publishing.validation import UploadRefused
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_rental, servable_listing
+from tests.support.models import CHAT_TEMPLATE
+from tests.support.servable import available_tokens, grant_rental, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 HELLO = [{"role": "user", "content": "Hi"}]
@@ -53,9 +52,10 @@ def test_a_template_that_loops_is_stopped_and_the_next_request_is_served(tiny_mo
     ids = tokenization.chat_prompt_ids(
         storage_path=sound.versions.get().storage_path, messages=HELLO
     )
-    assert tokenization.tokenizer_for(storage_path=sound.versions.get().storage_path).decode(
-        ids
-    ) == ("<|user|>Hi\n<|assistant|>")
+    assert (
+        tokenization.tokenizer_for(storage_path=sound.versions.get().storage_path).decode(ids)
+        == "<|user|>Hi<|end|><|assistant|>"
+    )
 
 
 def test_a_template_that_builds_a_huge_string_hits_the_memory_bound(tiny_model_dirs, tmp_path):
@@ -73,7 +73,7 @@ def test_a_template_that_writes_too_much_is_refused(tiny_model_dirs, tmp_path):
 
 @override_settings(CHAT_TEMPLATE_MAX_CHARS=1000)
 def test_a_template_over_the_size_limit_is_not_rendered(tiny_model_dirs, tmp_path):
-    template = "{# " + "padding " * 200 + "#}" + api_model_builders.CHAT_TEMPLATE
+    template = "{# " + "padding " * 200 + "#}" + CHAT_TEMPLATE
     error = refusal(servable_listing(with_template(tiny_model_dirs, tmp_path, template)))
     assert error.code == "chat_template_failed"
     assert "at most 1,000" in error.message
@@ -112,4 +112,4 @@ def test_an_api_request_on_a_looping_template_is_a_400_and_holds_nothing(
         "invalid_request_error",
     )
     assert not QuotaHold.objects.exists()
-    assert api_model_builders.available_tokens(user, listing) == 1000
+    assert available_tokens(user, listing) == 1000

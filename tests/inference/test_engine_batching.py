@@ -12,7 +12,7 @@ from inference.engine.model_cache import ModelCache
 from inference.engine.requests import ContextTooLong
 from inference.engine.sampling import Steering
 from inference.engine.scheduler import Scheduler
-from tests.inference.model_builders import build_model
+from tests.support.models import build_model_folder
 
 PROMPTS = [
     "Hello",
@@ -26,7 +26,7 @@ PROMPTS = [
 @pytest.fixture(scope="module", params=["gpt2", "llama"])
 def tiny(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
-    build_model(root / request.param, kind=request.param, seed=11)
+    build_model_folder(root / request.param, kind=request.param, seed=11)
     cache = ModelCache(root=root, budget_bytes=2**30)
     return cache.acquire(request.param)
 

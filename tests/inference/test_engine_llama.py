@@ -6,14 +6,14 @@ import torch
 from inference.engine.kv_cache import new_cache
 from inference.engine.llama import LaneInput
 from inference.engine.model_cache import ModelCache
-from tests.inference.model_builders import build_model
+from tests.support.models import build_model_folder
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     for kind in ("gpt2", "llama"):
-        build_model(root / kind, kind=kind, seed=5)
+        build_model_folder(root / kind, kind=kind, seed=5)
     cache = ModelCache(root=root, budget_bytes=2**30)
     return {kind: cache.acquire(kind) for kind in ("gpt2", "llama")}
 
@@ -24,7 +24,7 @@ def test_a_llama_runs_on_the_engines_own_forward_and_other_models_on_transformer
 
 
 def test_own_forward_is_off_when_the_setting_says_so(tmp_path):
-    build_model(tmp_path / "llama", kind="llama")
+    build_model_folder(tmp_path / "llama", kind="llama")
     cache = ModelCache(root=tmp_path, budget_bytes=2**30, own_forward=False)
     assert cache.acquire("llama").runner is None
 

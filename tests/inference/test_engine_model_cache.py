@@ -10,14 +10,14 @@ import torch
 from inference.engine.device import configure_torch_threads, cores_given, select_device
 from inference.engine.model_cache import ModelCache, ModelUnavailable, estimate_bytes
 from inference.engine.scheduler import Scheduler
-from tests.inference.model_builders import build_model
+from tests.support.models import build_model_folder
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
     for name, kind in [("a", "gpt2"), ("b", "llama"), ("c", "gpt2")]:
-        build_model(folder / name, kind=kind, seed=len(name))
+        build_model_folder(folder / name, kind=kind, seed=len(name))
     return folder
 
 

@@ -7,7 +7,7 @@ from transformers.pytorch_utils import Conv1D
 
 from inference.engine.model_cache import ModelCache, ModelUnavailable, parameter_bytes
 from inference.engine.packing import PackedLinear, bf16_supported, pack_linears
-from tests.inference.model_builders import build_model
+from tests.support.models import build_model_folder
 
 
 @pytest.mark.parametrize("rows", [1, 5, 16, 40])
@@ -38,7 +38,7 @@ def test_gpt2_conv1d_layers_are_packed_with_their_transposed_weight():
 
 @pytest.mark.parametrize("kind", ["gpt2", "llama"])
 def test_the_cache_packs_cpu_models_and_counts_the_packed_bytes(tmp_path, kind):
-    build_model(tmp_path / kind, kind=kind, seed=3)
+    build_model_folder(tmp_path / kind, kind=kind, seed=3)
     packed = ModelCache(root=tmp_path, budget_bytes=2**30).acquire(kind)
     plain = ModelCache(root=tmp_path, budget_bytes=2**30, pack_weights=False).acquire(kind)
 
@@ -77,7 +77,7 @@ def test_a_bfloat16_packed_linear_is_nn_linear_to_bfloat16_rounding_where_the_cp
 def test_the_cache_serves_a_smaller_precision_where_the_cpu_multiplies_bfloat16_else_float32(
     tmp_path, precision
 ):
-    build_model(tmp_path / "llama", kind="llama", seed=3)
+    build_model_folder(tmp_path / "llama", kind="llama", seed=3)
     cache = ModelCache(root=tmp_path, budget_bytes=2**30)
     small = cache.acquire("llama", precision)
     full = cache.acquire("llama")
@@ -138,6 +138,6 @@ def test_both_int8_products_agree_so_an_answer_does_not_depend_on_the_batch(monk
 
 
 def test_an_unknown_precision_is_refused_as_a_model_that_cannot_serve(tmp_path):
-    build_model(tmp_path / "llama", kind="llama", seed=3)
+    build_model_folder(tmp_path / "llama", kind="llama", seed=3)
     with pytest.raises(ModelUnavailable, match="precision must be one of"):
         ModelCache(root=tmp_path, budget_bytes=2**30).acquire("llama", "float8")

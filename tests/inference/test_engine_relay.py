@@ -11,7 +11,7 @@ from inference.engine.relay import Relay, coalesce, relay_job
 from inference.engine.runtime import Engine
 from inference.engine.scheduler import Scheduler
 from inference.protocol import GenerationJob
-from tests.inference.model_builders import build_model
+from tests.support.models import build_model_folder
 
 
 class Streams:
@@ -37,7 +37,7 @@ class Streams:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
-    build_model(root / "tiny", kind="llama", seed=4)
+    build_model_folder(root / "tiny", kind="llama", seed=4)
     return ModelCache(root=root, budget_bytes=2**30)
 
 

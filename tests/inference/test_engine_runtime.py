@@ -9,7 +9,7 @@ import sys
 
 from inference.engine import runtime
 from inference.protocol import GENERATE_TASK
-from tests.services import ROOT
+from tests.support.processes import ROOT
 
 
 def test_importing_the_worker_side_loads_no_engine_and_no_model():

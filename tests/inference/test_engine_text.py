@@ -5,18 +5,18 @@ import pytest
 from inference.engine.model_cache import ModelCache
 from inference.engine.scheduler import Scheduler
 from inference.engine.text import REPLACEMENT, IncrementalDecoder, StopMatcher
-from tests.inference.model_builders import build_model, build_tokenizer
+from tests.support.models import build_model_folder, build_tokenizer
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    return build_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+def tokenizer():
+    return build_tokenizer()
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
-    build_model(root / "gpt2", kind="gpt2", seed=11)
+    build_model_folder(root / "gpt2", kind="gpt2", seed=11)
     return ModelCache(root=root, budget_bytes=2**30).acquire("gpt2")
 
 

@@ -8,10 +8,8 @@ from billing.models import CreditAccount, CreditHold, QuotaHold
 from billing.services import credits_grant, token_price_set
 from inference.models import UsageRecord
 from inference.services import CompletionParams, completion_settle_from_events, completion_start
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import available_tokens, grant_rental, servable_listing
+from tests.support.servable import available_tokens, grant_rental, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 

@@ -7,11 +7,12 @@ from billing.models import CreditHold
 from billing.services import token_price_set
 from inference.limits import RateLimited
 from inference.services import CompletionParams, completion_settle, completion_start
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import servable_listing
+from inference.tokenization import chat_prompt_ids
+from tests.support.servable import servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
+
+HI = [{"role": "user", "content": "hi"}]
 
 
 def priced_listing(tiny_model_dirs, *, input_per_mtok: int, output_per_mtok: int):
@@ -25,12 +26,13 @@ def priced_listing(tiny_model_dirs, *, input_per_mtok: int, output_per_mtok: int
     return listing
 
 
+def prompt_tokens(listing) -> int:
+    return len(chat_prompt_ids(storage_path=listing.versions.get().storage_path, messages=HI))
+
+
 def ask(user, listing, *, max_tokens: int = 8):
     params = CompletionParams(
-        model=listing.model_id,
-        kind="chat",
-        messages=[{"role": "user", "content": "hi"}],
-        max_tokens=max_tokens,
+        model=listing.model_id, kind="chat", messages=HI, max_tokens=max_tokens
     )
     return completion_start(user=user, api_key=None, params=params)
 
@@ -55,8 +57,9 @@ def test_a_free_model_refuses_past_its_requests_per_minute(
 def test_free_tokens_per_day_count_the_most_then_the_real_use(
     celery_worker, user, tiny_model_dirs, settings
 ):
-    settings.FREE_MODEL_TOKENS_PER_DAY = 150  # a request here may use 20 + 60
     free = priced_listing(tiny_model_dirs, input_per_mtok=0, output_per_mtok=0)
+    most = prompt_tokens(free) + 60  # what a request here may use
+    settings.FREE_MODEL_TOKENS_PER_DAY = 2 * most - 10  # one request's most fits, two do not
     first = ask(user, free, max_tokens=60)
     with pytest.raises(RateLimited) as refused:
         ask(user, free, max_tokens=60)

@@ -10,10 +10,8 @@ import pytest
 from billing.models import QuotaHold
 from inference.limits import RateLimited, in_flight_admit
 from inference.services import CompletionParams, completion_settle, completion_start
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_rental, servable_listing
+from tests.support.servable import grant_rental, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 

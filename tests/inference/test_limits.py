@@ -6,10 +6,8 @@ import threading
 import pytest
 
 from inference.limits import RateLimited, limits_admit, limits_correct, limits_usage
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_purchase, servable_listing
+from tests.support.servable import grant_purchase, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

@@ -5,11 +5,9 @@ import pytest
 
 from billing.services import quota_hold
 from inference.models import WorkerPool
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_rental, servable_listing
 from tests.inference.prometheus_text import samples, value
+from tests.support.servable import grant_rental, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 TOKEN = "s3cret-metrics-token"
 

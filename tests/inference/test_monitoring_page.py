@@ -8,11 +8,9 @@ import re
 import pytest
 
 from inference.models import GenerationTiming, WorkerPool
-from tests.factories import PublisherFactory
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import servable_listing
+from tests.support.factories import PublisherFactory
+from tests.support.servable import servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

@@ -7,10 +7,8 @@ import pytest
 
 from inference.models import UsageRecord, WorkerPool
 from inference.pools.placement import placement_queue
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import available_tokens, grant_rental, servable_listing
+from tests.support.servable import available_tokens, grant_rental, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

@@ -5,10 +5,8 @@ import json
 import pytest
 from django.test import Client
 
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_purchase, grant_rental, servable_listing
+from tests.support.servable import grant_purchase, grant_rental, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

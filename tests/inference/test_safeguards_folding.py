@@ -8,12 +8,10 @@ import pytest
 
 from inference.models import BlockedPattern
 from inference.safeguards import AnswerScreen, Pattern, fold, patterns_changed
-from tests.inference import api_model_builders
-from tests.inference.api_checks import admitted
-from tests.inference.api_model_builders import grant_purchase, servable_listing
 from tests.inference.test_api_safeguards_admin import ask
+from tests.support.api_checks import admitted
+from tests.support.servable import grant_purchase, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from config.celery import app
 from inference.protocol import GENERATE_TASK, GenerationJob, cancel_key, stream_key
 from inference.streams import events_append, events_read
-from tests.inference.model_builders import build_model
+from tests.support.models import build_model_folder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +21,7 @@ MODEL_DIR = "test-models/task-gpt2"
 def tiny_model():
     path = settings.MEDIA_ROOT / MODEL_DIR
     if not (path / "config.json").exists():
-        build_model(path, kind="gpt2", seed=3)
+        build_model_folder(path, kind="gpt2", seed=3)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     return AutoModelForCausalLM.from_pretrained(str(path)), AutoTokenizer.from_pretrained(str(path))

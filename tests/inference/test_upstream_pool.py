@@ -1,5 +1,5 @@
 """The upstream backend end to end: a pool relays to a second running GPT Store (`make run`'s
-own stack, tests/launched_store.py) as its OpenAI-compatible upstream. Our customer gets the
+own stack, tests/support/launched_store.py) as its OpenAI-compatible upstream. Our customer gets the
 upstream's answer and usage through our API, errors map to ours, and a client that goes away
 cancels the upstream request too."""
 
@@ -10,12 +10,10 @@ import openai
 import pytest
 
 from inference.models import UsageRecord, WorkerPool
-from tests.e2e import asgi_server as asgi_server_module
-from tests.inference.api_model_builders import grant_purchase, servable_listing
-from tests.launched_store import LaunchedStore
-from tests.services import start_celery_worker, stop_process
+from tests.support.launched_store import LaunchedStore
+from tests.support.processes import start_celery_worker, stop_process
+from tests.support.servable import grant_purchase, servable_listing
 
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 UPSTREAM_MODEL = "gptstore-labs/pocket-parrot"

@@ -4,11 +4,9 @@ import pytest
 
 from inference.models import UsageRecord
 from inference.selectors import usage_for_publisher, usage_for_user
-from tests.factories import PublisherFactory
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_rental, servable_listing
+from tests.support.factories import PublisherFactory
+from tests.support.servable import grant_rental, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 
 

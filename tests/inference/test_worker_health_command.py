@@ -10,7 +10,7 @@ from django.conf import settings
 
 from config.ports import free_port
 from config.worker_heartbeat import HEARTBEAT_PREFIX, HEARTBEAT_TTL
-from tests.services import ROOT, database_url_for
+from tests.support.processes import ROOT, database_url_for
 
 
 def worker_health(*arguments: str, redis_url: str | None = None) -> subprocess.CompletedProcess:

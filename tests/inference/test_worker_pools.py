@@ -16,14 +16,15 @@ from config.worker_heartbeat import live_workers
 from inference.models import UsageRecord, WorkerPool
 from inference.protocol import stream_key
 from inference.streams import event_decode
-from tests.e2e import asgi_server as asgi_server_module
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_purchase, servable_listing
 from tests.inference.prometheus_text import samples, value
-from tests.services import redis_for_tests, start_celery_worker, stop_process
+from tests.support.processes import (
+    METRICS_TOKEN,
+    redis_for_tests,
+    start_celery_worker,
+    stop_process,
+)
+from tests.support.servable import grant_purchase, servable_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HELLO = [{"role": "user", "content": "Say hello"}]
@@ -50,7 +51,7 @@ def _wait_for(predicate, timeout: float = 60, what: str = "condition"):
 def scrape(base: str) -> dict:
     response = httpx.get(
         f"{base}/metrics",
-        headers={"Authorization": f"Bearer {asgi_server_module.METRICS_TOKEN}"},
+        headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
         timeout=30,
     )
     assert response.status_code == 200

@@ -15,9 +15,14 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from billing.services import order_start, topup_start
 from store.models import ListingReport, Review
-from tests.billing.factories import ListingFactory, rental_price
-from tests.factories import ApiKeyFactory, PublisherFactory, UserFactory
-from tests.store.factories import ListingVersionFactory
+from tests.support.factories import (
+    ApiKeyFactory,
+    ListingFactory,
+    ListingVersionFactory,
+    PublisherFactory,
+    UserFactory,
+    rental_price,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,6 @@ declared length or while a chunked body arrives; bodies under the limit pass unc
 import httpx
 import pytest
 
-from tests.e2e import asgi_server as asgi_server_module
-
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 TOO_MUCH = b'{"model": "x", "messages": [], "pad": "' + b"a" * (2 * 1024 * 1024) + b'"}'

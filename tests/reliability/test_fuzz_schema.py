@@ -24,13 +24,9 @@ from schemathesis.config import SchemathesisConfig
 from billing.services import credits_grant
 from inference.api.validation import ALIASES
 from inference.training import services as training
-from tests.e2e import asgi_server as asgi_server_module
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_purchase, servable_listing
-from tests.inference.training.builders import chat_lines, jsonl
+from tests.support.fine_tuning import chat_lines, jsonl
+from tests.support.servable import grant_purchase, servable_listing
 
-asgi_server = asgi_server_module.asgi_server
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SEED = int(os.environ.get("FUZZ_SEED", "20251"))

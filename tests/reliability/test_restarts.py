@@ -48,13 +48,15 @@ from config.embedded_postgres import Cluster
 from config.embedded_redis import redis_server_command
 from config.ports import free_port, wait_port
 from config.worker_heartbeat import HEARTBEAT_INTERVAL
-from tests.e2e.asgi_server import start_asgi_server
-from tests.factories import PublisherFactory
-from tests.inference import api_model_builders
-from tests.inference.api_model_builders import grant_rental, servable_listing
-from tests.services import ROOT, database_url_for, start_celery_worker, stop_process
-
-tiny_model_dirs = api_model_builders.tiny_model_dirs
+from tests.support.factories import PublisherFactory
+from tests.support.processes import (
+    ROOT,
+    database_url_for,
+    start_asgi_server,
+    start_celery_worker,
+    stop_process,
+)
+from tests.support.servable import grant_rental, servable_listing
 
 QUEUE = "inference.restarts"
 LANES = 8
@@ -498,8 +500,8 @@ import json
 from pathlib import Path
 
 from billing.services import grant_create
-from tests.factories import ApiKeyFactory, PublisherFactory, UserFactory
-from tests.inference.api_model_builders import servable_listing
+from tests.support.factories import ApiKeyFactory, PublisherFactory, UserFactory
+from tests.support.servable import servable_listing
 
 publisher = PublisherFactory(slug={publisher!r})
 listing = servable_listing(Path({model!r}), publisher=publisher, slug="tiny-chat")

@@ -17,12 +17,10 @@ from config.worker_heartbeat import HEARTBEAT_PREFIX, queue_has_worker
 from inference import streams
 from inference.protocol import GENERATE_TASK, GenerationJob
 from inference.streams import StreamTimeout, WorkerLost, events_append, events_read
-from tests.inference import api_model_builders
-from tests.inference.model_builders import build_model
-from tests.services import start_celery_worker
+from tests.support.models import build_model_folder
+from tests.support.processes import start_celery_worker
 
 MODEL_DIR = "test-models/reliability-gpt2"
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 
 
 def wait_until(predicate, *, timeout: float, every: float = 0.1):
@@ -65,7 +63,7 @@ def test_a_busy_but_living_worker_is_waited_for(redis_client, quick_watch):
 def test_killing_the_worker_mid_generation_is_noticed_within_seconds(redis_client, tmp_path):
     path = settings.MEDIA_ROOT / MODEL_DIR
     if not (path / "config.json").exists():
-        build_model(path, kind="gpt2", seed=5, context=4096)
+        build_model_folder(path, kind="gpt2", seed=5, context=4096)
     worker = start_celery_worker(
         database_name=settings.DATABASES["default"]["NAME"],
         queues=["inference.doomed"],
@@ -110,10 +108,9 @@ def test_a_customer_whose_worker_dies_gets_503_and_pays_nothing(
     from billing.models import QuotaHold
     from inference.models import UsageRecord
     from inference.protocol import cancel_key
-    from tests.e2e.asgi_server import start_asgi_server
-    from tests.factories import PublisherFactory
-    from tests.inference.api_model_builders import available_tokens, grant_rental, servable_listing
-    from tests.services import stop_process
+    from tests.support.factories import PublisherFactory
+    from tests.support.processes import start_asgi_server, stop_process
+    from tests.support.servable import available_tokens, grant_rental, servable_listing
 
     listing = servable_listing(tiny_model_dirs[True], publisher=PublisherFactory(slug="doomed"))
     grant_rental(user, listing, tokens=5000)

@@ -3,7 +3,7 @@
 import pytest
 
 from store.models import Listing
-from tests.store.factories import ListingFactory, published_listing
+from tests.support.factories import ListingFactory, published_listing
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from billing.models import PriceOption
 from store.models import Listing, ListingVersion
 from store.services import listing_update
-from tests.store.factories import ListingFactory, ListingVersionFactory, ReviewFactory
+from tests.support.factories import ListingFactory, ListingVersionFactory, ReviewFactory
 
 pytestmark = [
     pytest.mark.django_db,

@@ -11,7 +11,7 @@ from inference.models import UsageRecord
 from store.models import Listing, ListingVersion
 from store.selectors import catalog_listings
 from store.services import listing_usage_refresh
-from tests.store.factories import (
+from tests.support.factories import (
     ListingFactory,
     ListingVersionFactory,
     ReviewFactory,

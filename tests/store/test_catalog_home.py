@@ -9,7 +9,7 @@ from django.utils import timezone
 from inference.models import UsageRecord
 from store.models import Listing
 from store.services import collection_add_listing, collection_create
-from tests.store.factories import published_listing
+from tests.support.factories import published_listing
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.core.paginator import EmptyPage, Paginator
 
 from store.paging import SinglePassPaginator, paginator_class_for
 from store.selectors import catalog_listings
-from tests.store.factories import ListingFactory
+from tests.support.factories import ListingFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from config.celery import app
 from inference.models import UsageRecord
 from store.models import Listing
-from tests.store.factories import published_listing
+from tests.support.factories import published_listing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from store.models import Collection, Listing, ListingStatusChange, Review
-from tests.store.factories import (
+from tests.support.factories import (
     ListingFactory,
     ListingVersionFactory,
     ReviewFactory,

@@ -4,7 +4,7 @@ import pytest
 
 from store.models import Listing, ListingReport, ListingStatusChange
 from store.services import report_create
-from tests.store.factories import ListingFactory, ListingVersionFactory, published_listing
+from tests.support.factories import ListingFactory, ListingVersionFactory, published_listing
 
 pytestmark = pytest.mark.django_db
 

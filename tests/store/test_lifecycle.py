@@ -5,7 +5,7 @@ import pytest
 from config.api_errors import ApplicationError
 from store.models import Listing, ListingStatusChange, ListingVersion
 from store.services import listing_can_submit, listing_transition, listing_update
-from tests.store.factories import ListingFactory, ListingVersionFactory
+from tests.support.factories import ListingFactory, ListingVersionFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 
 from store.models import Listing, ListingVersion
-from tests.store.factories import (
+from tests.support.factories import (
     ListingFactory,
     ListingVersionFactory,
     WeightFileFactory,

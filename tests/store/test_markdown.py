@@ -3,7 +3,7 @@
 import pytest
 
 from store.markdown import render_markdown
-from tests.store.factories import published_listing
+from tests.support.factories import published_listing
 
 
 def test_it_removes_script_tags_and_their_content():

@@ -5,8 +5,8 @@ import pytest
 from config.api_errors import ApplicationError
 from store.models import ListingVersion, WeightFile
 from store.publishing.services import version_process
-from tests.store.model_builders import build_gpt2_folder
-from tests.store.publishing_support import draft_listing, folder_uploads, upload
+from tests.support.models import build_model_folder
+from tests.support.uploads import draft_listing, folder_uploads, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def media(settings, tmp_path):
 def ready_version(client, publisher, tmp_path):
     listing = draft_listing(publisher)
     client.force_login(publisher.user)
-    upload(client, listing, folder_uploads(build_gpt2_folder(tmp_path / "gpt2")))
+    upload(client, listing, folder_uploads(build_model_folder(tmp_path / "gpt2", kind="gpt2")))
     version = version_process(version_id=ListingVersion.objects.get(listing=listing).pk)
     assert version.status == "ready", version.error_message
     return version

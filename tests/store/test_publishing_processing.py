@@ -11,13 +11,8 @@ from django.urls import reverse
 
 from store.models import ListingVersion, WeightFile
 from store.publishing.services import version_process
-from tests.store.model_builders import (
-    build_bert_folder,
-    build_gpt2_folder,
-    build_llama_folder,
-    build_llama_gguf,
-)
-from tests.store.publishing_support import (
+from tests.support.models import build_llama_gguf, build_model_folder
+from tests.support.uploads import (
     draft_listing,
     files_under,
     folder_uploads,
@@ -39,9 +34,9 @@ def media(settings, tmp_path):
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     return {
-        "llama": build_llama_folder(root / "llama"),
-        "gpt2": build_gpt2_folder(root / "gpt2"),
-        "bert": build_bert_folder(root / "bert"),
+        "llama": build_model_folder(root / "llama", kind="llama", chat_template=True),
+        "gpt2": build_model_folder(root / "gpt2", kind="gpt2", context=128),
+        "bert": build_model_folder(root / "bert", kind="bert"),
         "gguf": build_llama_gguf(root / "gguf" / "tiny-llama.gguf"),
     }
 
@@ -84,7 +79,8 @@ def test_a_safetensors_folder_becomes_a_ready_version(owner_client, listing, mod
         assert row.sha256 == hashlib.sha256(data).hexdigest()
     assert version.size_bytes == sum(f.size_bytes for f in files.values())
     assert version.architecture == "LlamaForCausalLM"
-    assert version.parameter_count == 39072
+    # Embeddings and head (2 × 320 × 64), two layers of 36,992, the final norm (64).
+    assert version.parameter_count == 115_008
     assert version.context_length == 256
     assert version.vocab_size == 320
     assert version.dtype == "float32"
@@ -285,7 +281,7 @@ def test_a_version_that_killed_its_worker_twice_is_refused(owner_client, listing
 def test_a_model_over_the_parameter_limit_is_refused_before_loading(
     owner_client, listing, models, media, settings, kind
 ):
-    settings.MODEL_MAX_PARAMETERS = 10_000  # the tiny llama has 39,072
+    settings.MODEL_MAX_PARAMETERS = 10_000  # the tiny llama has 115,008
     source = models[kind]
     files = (
         [SimpleUploadedFile(source.name, source.read_bytes())]
@@ -294,7 +290,7 @@ def test_a_model_over_the_parameter_limit_is_refused_before_loading(
     )
     version = version_process(version_id=uploaded_version(owner_client, listing, files).pk)
     assert version.status == "failed"
-    assert "39,072 weights" in version.error_message
+    assert "115,008 weights" in version.error_message
     assert "up to 10,000" in version.error_message
     assert files_under(media) == []
 

@@ -6,9 +6,8 @@ from django.urls import reverse
 
 from store.models import Listing, ListingStatusChange
 from store.services import listing_transition
-from tests.factories import PublisherFactory
-from tests.store.factories import ListingVersionFactory
-from tests.store.publishing_support import draft_listing
+from tests.support.factories import ListingVersionFactory, PublisherFactory
+from tests.support.uploads import draft_listing
 
 pytestmark = pytest.mark.django_db
 

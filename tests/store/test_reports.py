@@ -5,7 +5,7 @@ import pytest
 from config.api_errors import ApplicationError
 from store.models import Listing, ListingReport
 from store.services import report_close, report_create
-from tests.store.factories import published_listing
+from tests.support.factories import published_listing
 
 pytestmark = pytest.mark.django_db
 

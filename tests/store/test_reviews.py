@@ -6,7 +6,7 @@ from billing.services.orders import grant_create
 from config.api_errors import ApplicationError
 from store.models import Listing, Review
 from store.services import review_create, review_delete, review_update
-from tests.store.factories import published_listing
+from tests.support.factories import published_listing
 
 pytestmark = pytest.mark.django_db
 

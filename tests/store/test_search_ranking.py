@@ -5,7 +5,7 @@ import pytest
 from store.models import Listing
 from store.selectors import catalog_listings
 from store.services import listing_update
-from tests.store.factories import ListingFactory
+from tests.support.factories import ListingFactory
 
 pytestmark = pytest.mark.django_db
 

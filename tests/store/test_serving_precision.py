@@ -10,8 +10,8 @@ from inference.engine.packing import bf16_supported
 from store.models import ListingVersion
 from store.models.version import ImmutableVersion
 from store.publishing.services import version_create, version_process
-from tests.store.model_builders import build_llama_folder
-from tests.store.publishing_support import draft_listing, folder_uploads
+from tests.support.models import build_model_folder
+from tests.support.uploads import draft_listing, folder_uploads
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,9 @@ def media(settings, tmp_path):
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
-    return build_llama_folder(tmp_path_factory.mktemp("models") / "llama")
+    return build_model_folder(
+        tmp_path_factory.mktemp("models") / "llama", kind="llama", chat_template=True
+    )
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from django.core.files.uploadhandler import StopUpload
 
 from store.models import ListingVersion
 from store.publishing.upload_limits import SizeLimitUploadHandler
-from tests.store.model_builders import build_llama_folder
-from tests.store.publishing_support import (
+from tests.support.models import build_model_folder
+from tests.support.uploads import (
     draft_listing,
     files_under,
     folder_uploads,
@@ -34,7 +34,9 @@ def media(settings, tmp_path):
 
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory):
-    return build_llama_folder(tmp_path_factory.mktemp("models") / "tiny-llama")
+    return build_model_folder(
+        tmp_path_factory.mktemp("models") / "tiny-llama", kind="llama", chat_template=True
+    )
 
 
 @pytest.fixture

@@ -13,13 +13,10 @@ from store.models import Listing, ListingVersion
 from store.publishing.services import version_create, version_process
 from store.selectors import listing_for_model
 from store.services import listing_transition, version_review
-from tests.factories import UserFactory
-from tests.inference import api_model_builders
-from tests.inference.api_checks import admitted
-from tests.inference.api_model_builders import grant_purchase, servable_listing, servable_version
-from tests.store.factories import ListingFactory
+from tests.support.api_checks import admitted
+from tests.support.factories import ListingFactory, UserFactory
+from tests.support.servable import grant_purchase, servable_listing, servable_version
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = pytest.mark.django_db
 R = ListingVersion.Review
 

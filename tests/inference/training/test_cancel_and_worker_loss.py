@@ -16,8 +16,8 @@ from inference.training.services import (
     fine_tuning_job_create,
     training_file_upload,
 )
-from tests.inference.training.builders import chat_lines, give_credits, jsonl, trainable_listing
-from tests.services import start_celery_worker, stop_process
+from tests.support.fine_tuning import chat_lines, give_credits, jsonl, trainable_listing
+from tests.support.processes import start_celery_worker, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 CENT = 1_000_000

@@ -10,8 +10,8 @@ from billing.models import CreditAccount, CreditHold
 from billing.selectors import credit_ledger_mismatches
 from inference.tokenization import text_prompt_ids, tokenizer_for
 from inference.training.models import FineTuningJob, TrainingFile
-from tests.inference.api_model_builders import grant_purchase, servable_listing
-from tests.inference.training.builders import chat_lines, give_credits, jsonl, trainable_listing
+from tests.support.fine_tuning import chat_lines, give_credits, jsonl, trainable_listing
+from tests.support.servable import grant_purchase, servable_listing
 
 pytestmark = pytest.mark.django_db
 CENT = 1_000_000

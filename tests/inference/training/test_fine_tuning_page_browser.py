@@ -9,10 +9,8 @@ from playwright.sync_api import expect
 
 from billing.models import CreditAccount
 from inference.training.models import FineTuningJob
-from tests.e2e import asgi_server as asgi_server_module
-from tests.inference.training.builders import chat_lines, give_credits, jsonl, trainable_listing
+from tests.support.fine_tuning import chat_lines, give_credits, jsonl, trainable_listing
 
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inference.training.models import FineTuningJob, FineTuningTerms
 from inference.training.services import training_file_upload
-from tests.inference.training.builders import (
+from tests.support.fine_tuning import (
     chat_lines,
     fine_tuned_model,
     give_credits,
@@ -85,7 +85,7 @@ def test_another_customer_gets_404_for_a_job_page(client, user, other_user, tiny
 
 
 def test_the_publisher_sets_the_fine_tuning_terms(client, publisher, user, tiny_llama_dir):
-    from tests.inference.api_model_builders import servable_listing
+    from tests.support.servable import servable_listing
 
     listing = servable_listing(tiny_llama_dir, publisher=publisher)
     client.force_login(user)

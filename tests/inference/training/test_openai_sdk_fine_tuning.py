@@ -11,8 +11,7 @@ from billing.models import CreditAccount, CreditHold, UsageEarningsEntry
 from billing.selectors import credit_ledger_mismatches
 from billing.services import usage_earnings_roll_up
 from inference.training.models import FineTunedModel
-from tests.e2e import asgi_server as asgi_server_module
-from tests.inference.training.builders import (
+from tests.support.fine_tuning import (
     ANSWER,
     chat_lines,
     give_credits,
@@ -20,7 +19,6 @@ from tests.inference.training.builders import (
     trainable_listing,
 )
 
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CENT = 1_000_000  # µ¢

@@ -13,8 +13,8 @@ from store.models import Listing, ListingVersion
 from store.publishing import storage
 from store.publishing.services import version_process
 from store.services import listing_transition
-from tests.factories import UserFactory
-from tests.inference.training.builders import fine_tuned_model, trainable_listing
+from tests.support.factories import UserFactory
+from tests.support.fine_tuning import fine_tuned_model, trainable_listing
 
 pytestmark = pytest.mark.django_db
 

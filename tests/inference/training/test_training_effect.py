@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from inference.training.models import FineTuningJob
 from inference.training.runner import job_run
 from inference.training.services import fine_tuning_job_create, training_file_upload
-from tests.inference.training.builders import (
+from tests.support.fine_tuning import (
     ANSWER,
     chat_lines,
     give_credits,

@@ -3,7 +3,7 @@
 from billing.services import token_price_set
 from store.gpts import services
 from store.gpts.models import Gpt, GptCategory
-from tests.inference.api_model_builders import servable_listing
+from tests.support.servable import servable_listing
 
 # Base model prices (cents per 1M tokens = µ¢ per token) and the builder's markup.
 INPUT, OUTPUT, MARKUP = 20, 40, 7

@@ -5,7 +5,6 @@ import pytest
 
 from store.gpts import services
 from store.gpts.models import BuilderProfile, GptAuditEntry, GptReport
-from tests.inference.api_model_builders import tiny_model_dirs  # noqa: F401
 from tests.store.gpts.builders import metered_listing, published_gpt
 from tests.test_admin_permissions import act, staff_with
 

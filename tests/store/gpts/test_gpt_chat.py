@@ -14,10 +14,8 @@ from inference.models import UsageRecord
 from inference.services import StartedCompletion, completion_stop
 from store.gpts import services
 from store.gpts.models import ChatMessage, Conversation
-from tests.inference import api_model_builders
 from tests.store.gpts.builders import draft_gpt, metered_listing
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 

@@ -7,9 +7,8 @@ from django.db import IntegrityError, InternalError, transaction
 from config.api_errors import ApplicationError
 from store.gpts import policies, services
 from store.gpts.models import Gpt, GptAuditEntry, GptRevision, KnowledgeFile
-from tests.factories import UserFactory
-from tests.inference.api_model_builders import tiny_model_dirs  # noqa: F401
 from tests.store.gpts.builders import draft_gpt, metered_listing, published_gpt, verified
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +48,7 @@ def test_a_bad_draft_is_refused_saying_what_is_wrong(user, listing, fields, fiel
 
 
 def test_a_model_not_sold_per_token_cannot_be_a_base(user, tiny_model_dirs):  # noqa: F811
-    from tests.inference.api_model_builders import servable_listing
+    from tests.support.servable import servable_listing
 
     with pytest.raises(ApplicationError) as refused:
         draft_gpt(user, servable_listing(tiny_model_dirs[True]))

@@ -14,13 +14,9 @@ from billing.services import credits_grant, usage_earnings_roll_up
 from inference.models import UsageRecord
 from store.gpts import services
 from store.gpts.models import Gpt
-from tests.e2e import asgi_server as asgi_server_module
-from tests.factories import UserFactory
-from tests.inference import api_model_builders
 from tests.store.gpts.builders import INPUT, MARKUP, OUTPUT, draft_gpt, metered_listing, verified
+from tests.support.factories import UserFactory
 
-tiny_model_dirs = api_model_builders.tiny_model_dirs
-asgi_server = asgi_server_module.asgi_server
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CENT = 1_000_000  # µ¢

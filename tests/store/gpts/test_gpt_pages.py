@@ -8,9 +8,8 @@ from django.urls import reverse
 
 from store.gpts import services
 from store.gpts.models import Gpt
-from tests.factories import UserFactory
-from tests.inference.api_model_builders import tiny_model_dirs  # noqa: F401
 from tests.store.gpts.builders import category, draft_gpt, metered_listing, published_gpt
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

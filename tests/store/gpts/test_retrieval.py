@@ -6,7 +6,6 @@ import pytest
 
 from store.gpts import services
 from store.gpts.knowledge import COMMON_FLOOR, passages_for
-from tests.inference.api_model_builders import tiny_model_dirs  # noqa: F401
 from tests.store.gpts.builders import draft_gpt, metered_listing
 
 pytestmark = pytest.mark.django_db

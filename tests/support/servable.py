@@ -1,83 +1,20 @@
-"""Tiny servable models for the API tests: a 2-layer GPT-2 with a byte-level BPE tokenizer
-trained on a few sentences, saved with save_pretrained, listed and approved in the store.
-
-Built once per session in a temporary folder, then copied into MEDIA_ROOT for each listing
-(a few hundred KB), so every test gets its own version folder.
-"""
+"""Listings a worker can serve: an approved listing whose ready version is a real tiny model
+folder under MEDIA_ROOT (a copy of one the ``tiny_model_dirs`` fixture built), and the
+access a customer holds on it."""
 
 import shutil
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
 from billing.services.orders import grant_create
 from store.models import Listing, ListingVersion
-from tests.factories import PublisherFactory
+from tests.support.factories import PublisherFactory
 
-CONTEXT_LENGTH = 1024
-CHAT_TEMPLATE = (
-    "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
-)
-CORPUS = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Hello, how are you today? I am fine, thank you.",
-    "A language model predicts the next token of a text.",
-    "Paris is the capital of France. Berlin is the capital of Germany.",
-    "user: tell me a story. assistant: once upon a time there was a small model.",
-]
-
-
-def build_tiny_model(folder: Path, *, chat_template: bool) -> Path:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tokenizer.train_from_iterator(CORPUS * 4, trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        eos_token="<|endoftext|>",
-        bos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-    )
-    if chat_template:
-        fast.chat_template = CHAT_TEMPLATE
-    folder.mkdir(parents=True, exist_ok=True)
-    fast.save_pretrained(folder)
-    eos = fast.convert_tokens_to_ids("<|endoftext|>")
-    config = GPT2Config(
-        vocab_size=len(fast),
-        n_positions=CONTEXT_LENGTH,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=eos,
-        eos_token_id=eos,
-    )
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(config)
-    model.save_pretrained(folder, safe_serialization=True)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dirs(tmp_path_factory) -> dict[bool, Path]:
-    root = tmp_path_factory.mktemp("tiny-models")
-    return {
-        True: build_tiny_model(root / "chat", chat_template=True),
-        False: build_tiny_model(root / "plain", chat_template=False),
-    }
+# The context of the ``tiny_model_dirs`` models, as their versions record it.
+SERVABLE_CONTEXT = 1024
 
 
 def servable_listing(
@@ -86,7 +23,7 @@ def servable_listing(
     publisher=None,
     chat_template: bool = True,
     storage_path: str = "",
-    context_length: int = CONTEXT_LENGTH,
+    context_length: int = SERVABLE_CONTEXT,
     **fields,
 ) -> Listing:
     """An approved listing whose ready version is a copy of ``source`` under MEDIA_ROOT
@@ -121,7 +58,7 @@ def servable_version(
     *,
     chat_template: bool = True,
     storage_path: str = "",
-    context_length: int = CONTEXT_LENGTH,
+    context_length: int = SERVABLE_CONTEXT,
     review: str = ListingVersion.Review.APPROVED,
 ) -> ListingVersion:
     """The listing's next version, ready, a copy of ``source`` under MEDIA_ROOT (or the model

@@ -17,8 +17,8 @@ import httpx
 
 from config.embedded_postgres import Cluster, database_url
 from config.ports import free_port
+from tests.support.processes import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 READY_LINE = "GPT Store is running at"
 # Settings of the suite's own processes that must not leak into the launched store.
 SUITE_ONLY = (

@@ -1,4 +1,10 @@
-"""Starting and stopping the real processes the suite talks to."""
+"""Starting and stopping the real processes the suite talks to: Celery workers, localstripe,
+and the store under uvicorn (the production ASGI server).
+
+Streaming answers are real Server-Sent Events only under ASGI: Django's threaded WSGI live
+server would buffer an async stream whole. Tests using uvicorn must see committed data, so
+they are marked ``django_db(transaction=True)``.
+"""
 
 import os
 import signal
@@ -9,13 +15,18 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
+import httpx
 import pytest
 import redis as redis_lib
 from django.conf import settings
 
 from config.ports import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+# Routed to a queue no test worker consumes: the "no worker" path end to end.
+UNSERVED_MODEL = "gpu-only/tiny-unserved"
+UNSERVED_QUEUE = "inference.gpu"
+METRICS_TOKEN = "metrics-token-for-tests"
 
 
 def require_service(name: str, url: str) -> None:
@@ -113,6 +124,48 @@ def start_localstripe(*, port: int, log_path: Path) -> subprocess.Popen:
             time.sleep(0.2)
     stop_process(process)
     raise RuntimeError("localstripe did not start in 30s")
+
+
+def start_asgi_server(
+    *, log_path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url_for(settings.DATABASES["default"]["NAME"]),
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "VAR_DIR": str(settings.VAR_DIR),
+        "INFERENCE_QUEUE_ROUTES": f"{UNSERVED_MODEL}={UNSERVED_QUEUE}",
+        "INFERENCE_REQUEST_TIMEOUT": "180",
+        # The burst tests send 200 calls of one account at once to try the ledger; the cap on
+        # answers in progress is tried on its own (tests/inference/test_in_flight_cap.py).
+        "INFERENCE_MAX_CONCURRENT_PER_USER": "0",
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server must run as in production
+    command = [
+        sys.executable, "-m", "uvicorn", "config.asgi:application",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"uvicorn exited early:\n{log_path.read_text()[-4000:]}")
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            return process, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop_process(process)
+    raise RuntimeError(f"uvicorn did not start:\n{log_path.read_text()[-4000:]}")
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:

@@ -4,7 +4,7 @@ import json
 
 from billing.services import credits_grant, token_price_set
 from inference.training.services import fine_tuning_terms_set
-from tests.inference.api_model_builders import servable_listing
+from tests.support.servable import servable_listing
 
 ANSWER = "Paris is the capital of France."
 QUESTIONS = [
