@@ -24,8 +24,8 @@ def generate(self, **payload) -> str:
     # Imported here so that web processes, which only send this task, never import torch.
     from config.redis_clients import redis_client
     from config.worker_heartbeat import current_worker
-    from inference.engine import process_engine
-    from inference.engine.relay import error_event, failure_event, relay_job
+    from inference.engine.relay import error_event, failure_event
+    from inference.engine.runtime import process_engine, relay_job
     from inference.monitoring.metrics import worker_tasks
     from inference.pools.upstream import pool_relay
     from inference.pools.warmup import model_id_for_dir, pool_for_queue
