@@ -15,6 +15,7 @@ from billing.models import (
     Order,
     UsageEarningsEntry,
 )
+from store.models import Gpt, Listing
 
 
 def platform_fee(gross: int, percent: int | None = None) -> int:
@@ -75,8 +76,6 @@ def usage_earnings_roll_up(*, batch: int = 10_000) -> int:
     exactly one pass. Holds being settled right now are skipped (SKIP LOCKED), and a GPT's
     hold whose markup part is not written yet waits; both are counted next time. Returns
     the number of entries made."""
-    from store.models import Gpt, Listing
-
     percent = settings.PLATFORM_FEE_PERCENT
     made = 0
     with transaction.atomic():

@@ -6,6 +6,7 @@ UPDATE, so when two requests race, the first id stays and the second reads it ba
 """
 
 from billing import gateway
+from config.api_errors import ApplicationError
 
 
 def payment_intent_for(
@@ -34,8 +35,6 @@ def payment_intent_charge_token(
 ) -> gateway.PaymentSnapshot:
     """Charges the card behind a localstripe token (see billing.gateway); a declined card
     calls ``declined(message)`` (the order or top-up fails) and answers 402."""
-    from config.api_errors import ApplicationError
-
     try:
         return gateway.payment_intent_pay_with_token(payment_intent_id=intent.id, token_id=token_id)
     except gateway.GatewayError as exc:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from transformers import AutoTokenizer
 
 from config.model_loading import causal_lm_from_pretrained
 from inference.engine.device import select_device
@@ -62,8 +64,6 @@ def parameter_bytes(model: torch.nn.Module) -> int:
 
 def estimate_bytes(path: Path, dtype: torch.dtype) -> int:
     """Bytes the model will take once loaded, from its safetensors headers (no tensor read)."""
-    from safetensors import safe_open
-
     itemsize = torch.empty((), dtype=dtype).element_size()
     total = 0
     for file in sorted(path.glob("*.safetensors")):
@@ -216,8 +216,6 @@ class ModelCache:
                 log.info("Evicted model %s to make room", key)
 
     def _load(self, key: str) -> LoadedModel:
-        from transformers import AutoTokenizer
-
         path = self.root / key
         if not (path / "config.json").is_file() or not list(path.glob("*.safetensors")):
             raise ModelUnavailable(f"No safetensors model in {key!r}.")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from config.redis_clients import redis_client
 from inference.engine.device import configure_torch_threads
 from inference.engine.model_cache import ModelCache, ModelUnavailable
 from inference.engine.relay import Relay, error_event
@@ -20,6 +21,7 @@ from inference.engine.requests import ContextTooLong, GenerationRequest
 from inference.engine.sampling import Steering
 from inference.engine.scheduler import Scheduler
 from inference.protocol import GenerationJob
+from inference.streams import events_exchange
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +46,6 @@ def process_engine() -> Engine:
     global _engine, _engine_pid
     with _lock:
         if _engine is None or _engine_pid != os.getpid():
-            from config.redis_clients import redis_client
-            from inference.streams import events_exchange
-
             threads = configure_torch_threads(settings.INFERENCE_TORCH_THREADS)
             _engine = Engine(
                 cache=ModelCache(

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 from django.conf import settings
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from config.api_errors import ApplicationError
 
@@ -20,8 +21,6 @@ def _refuse(message: str) -> ApplicationError:
 
 def avatar_png(data: bytes) -> bytes:
     """The avatar made of an upload: a SIZE×SIZE PNG; a clear error for anything else."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if len(data) > settings.GPT_AVATAR_MAX_BYTES:
         raise _refuse(f"An avatar is at most {settings.GPT_AVATAR_MAX_BYTES // (1024 * 1024)} MB.")
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from config.api_errors import ApplicationError
 from config.db import holds_nul
+from inference.tokenization import chat_prompt_ids, message_text, tokenizer_for
 from store.gpts import policies
 from store.gpts.knowledge import passages_for
 from store.gpts.models import Gpt, GptRevision
@@ -67,8 +68,6 @@ def gpt_for_use(*, user, model_id: str, draft: bool = False) -> Gpt:
 
 
 def _last_user_text(messages: list[dict]) -> str:
-    from inference.tokenization import message_text
-
     for message in reversed(messages):
         if message.get("role") == "user":
             return message_text(message.get("content"))
@@ -91,8 +90,6 @@ def turn_for(
 ) -> GptTurn:
     """The messages the base model answers for one user turn, knowledge included within
     ``context_length`` tokens (``max_tokens`` of them kept for the answer)."""
-    from inference.tokenization import chat_prompt_ids, tokenizer_for
-
     answer_tokens = max_tokens or revision.max_tokens
     instructions = revision.instructions.strip()
     base = ([{"role": "system", "content": instructions}] if instructions else []) + list(messages)

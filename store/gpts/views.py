@@ -12,9 +12,15 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from billing.money import format_microcents
+from billing.selectors import credit_balance
 from config.api_errors import ApplicationError
 from config.db import sync_to_async_released
 from config.html_refusals import REFUSED, act_on_form, refusals_shown_back
+from inference.api.views import sse_response
+from inference.completions import ChoiceFinished, Done, Failed, Text, follow
+from inference.models import UsageRecord
+from inference.services import CompletionParams, completion_start, completion_stop
 from store.gpts import policies, selectors, services
 from store.gpts.forms import BuilderProfileForm, GptForm, PublishForm
 from store.gpts.models import Gpt, GptReport
@@ -99,8 +105,6 @@ def gpt_report(request, handle: str, slug: str):
 
 @login_required
 def chat_page(request, handle: str, slug: str, conversation_id: int | None = None):
-    from billing.selectors import credit_balance
-
     gpt = _usable(request, handle, slug)
     conversation = None
     if conversation_id is not None:
@@ -126,8 +130,6 @@ def _stream_error(exc: ApplicationError) -> dict:
 
 
 def _sse(events):
-    from inference.api.views import sse_response
-
     async def lines():
         async for event in events:
             yield f"data: {json.dumps(event)}\n\n"
@@ -173,8 +175,6 @@ def _start_turn(user, handle: str, slug: str, body: dict):
 
 async def _answer_events(started, *, on_end):
     """The follower's events as the chat page's: text, then done (or error)."""
-    from inference.completions import ChoiceFinished, Done, Failed, Text, follow
-
     parts: list[str] = []
     reason = ""
     async for event in follow(started):
@@ -205,8 +205,6 @@ async def _answer_events(started, *, on_end):
 
 
 def _money(microcents: int) -> str:
-    from billing.money import format_microcents
-
     return format_microcents(microcents)
 
 
@@ -247,8 +245,6 @@ async def chat_send(request, handle: str, slug: str):
 @require_POST
 def chat_stop(request):
     """The stop button: the generation stops; what was written is kept and charged."""
-    from inference.services import completion_stop
-
     if not completion_stop(request_id=request.POST.get("request_id", ""), user=request.user):
         return JsonResponse(
             {"error": {"message": "No such answer in progress.", "code": "not_found"}}, status=404
@@ -442,9 +438,6 @@ def builder_publish(request, gpt_id: int):
 @require_POST
 async def builder_preview(request, gpt_id: int):
     """The preview chat beside the form: the draft answers (nothing is saved but usage)."""
-    from inference.models import UsageRecord
-    from inference.services import CompletionParams, completion_start
-
     user = await request.auser()
     if not user.is_authenticated:
         return JsonResponse(
