@@ -66,6 +66,7 @@ from inference.streams import StreamTimeout, events_read, generation_cancel
 from inference.training.selectors import FINE_TUNED_PREFIX, fine_tuned_for_completion
 from store.gpts.completion import GPT_PREFIX, gpt_for_use
 from store.gpts.completion import turn_for as gpt_turn_for
+from store.model_ids import model_not_found
 from store.selectors import listing_for_model, served_model_id
 
 logger = logging.getLogger(__name__)
@@ -183,12 +184,7 @@ def completion_start(
     else:
         listing, version = listing_for_model(model_id=params.model)
     if listing is None or version is None:
-        raise ApplicationError(
-            f"The model '{params.model}' does not exist.",
-            code="model_not_found",
-            status=404,
-            field="model",
-        )
+        raise model_not_found(params.model)
     if gpt is not None:
         # Always credits, at the base model's prices plus the builder's markup.
         access = Access(kind=None, available_tokens=0)

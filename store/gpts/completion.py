@@ -10,12 +10,12 @@ answer drew on.
 
 from dataclasses import dataclass, field
 
-from config.api_errors import ApplicationError
 from config.db import holds_nul
 from inference.tokenization import chat_prompt_ids, message_text, tokenizer_for
 from store.gpts import policies
 from store.gpts.knowledge import passages_for
 from store.gpts.models import Gpt, GptRevision
+from store.model_ids import model_not_found
 
 GPT_PREFIX = "gpt:"
 KNOWLEDGE_HEADER = (
@@ -58,12 +58,7 @@ def gpt_for_use(*, user, model_id: str, draft: bool = False) -> Gpt:
     if gpt is None or not (
         policies.is_builder(user, gpt) if draft else policies.may_use(user, gpt)
     ):
-        raise ApplicationError(
-            f"The model '{model_id}' does not exist.",
-            code="model_not_found",
-            status=404,
-            field="model",
-        )
+        raise model_not_found(model_id)
     return gpt
 
 
