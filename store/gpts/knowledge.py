@@ -71,6 +71,18 @@ def kind_of(name: str) -> str:
     return kind
 
 
+def upload_size_check(*, name: str, size: int) -> None:
+    """A knowledge file is at most GPT_KNOWLEDGE_MAX_BYTES: checked on an upload's declared
+    size before it is read, and on the bytes a service receives."""
+    if size > settings.GPT_KNOWLEDGE_MAX_BYTES:
+        raise ApplicationError(
+            f"{name} is {size:,} bytes; a knowledge file is at most "
+            f"{settings.GPT_KNOWLEDGE_MAX_BYTES:,}.",
+            code="file_too_large",
+            field="file",
+        )
+
+
 def text_of(*, name: str, data: bytes) -> tuple[str, str]:
     """(kind, text) of an upload; a clear error for anything unreadable or empty."""
     kind = kind_of(name)

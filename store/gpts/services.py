@@ -250,13 +250,7 @@ def knowledge_file_create(*, builder, name: str, data: bytes) -> KnowledgeFile:
     """Extracts, chunks and indexes an upload of ``builder``'s (in the caller's transaction,
     or its own): a refused upload leaves nothing behind."""
     name = (name or "").rsplit("/", 1)[-1].strip()[:200] or "knowledge.txt"
-    if len(data) > settings.GPT_KNOWLEDGE_MAX_BYTES:
-        raise ApplicationError(
-            f"{name} is {len(data):,} bytes; a knowledge file is at most "
-            f"{settings.GPT_KNOWLEDGE_MAX_BYTES:,}.",
-            code="file_too_large",
-            field="file",
-        )
+    knowledge.upload_size_check(name=name, size=len(data))
     kind, text = knowledge.text_of(name=name, data=data)
     pieces = knowledge.chunks_of(text)
     with transaction.atomic():

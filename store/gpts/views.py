@@ -21,7 +21,8 @@ from inference.api.views import sse_response
 from inference.completions import ChoiceFinished, Done, Failed, Text, follow
 from inference.models import UsageRecord
 from inference.services import CompletionParams, completion_start, completion_stop
-from store.gpts import policies, selectors, services
+from store.gpts import knowledge, policies, selectors, services
+from store.gpts.avatars import avatar_size_check
 from store.gpts.forms import BuilderProfileForm, GptForm, PublishForm
 from store.gpts.models import Gpt, GptReport
 
@@ -40,6 +41,14 @@ def _own(request, gpt_id: int) -> Gpt:
     if gpt is None or not policies.is_builder(request.user, gpt):
         raise Http404("No such GPT of yours.")
     return gpt
+
+
+def _upload(request, field: str, *, missing: str):
+    """The file posted as ``field`` (not read yet), or a refusal saying ``missing``."""
+    upload = request.FILES.get(field)
+    if upload is None:
+        raise ApplicationError(missing, field=field)
+    return upload
 
 
 # --- the GPT store ---------------------------------------------------------------------
@@ -380,14 +389,8 @@ def builder_edit(request, gpt_id: int):
 @_acting
 def builder_knowledge_add(request, gpt_id: int):
     gpt = _own(request, gpt_id)
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise ApplicationError("Choose a file to upload.", field="file")
-    if upload.size > settings.GPT_KNOWLEDGE_MAX_BYTES:
-        raise ApplicationError(
-            f"{upload.name} is too large: a knowledge file is at most {settings.GPT_KNOWLEDGE_MAX_BYTES:,} bytes.",
-            code="file_too_large",
-        )
+    upload = _upload(request, "file", missing="Choose a file to upload.")
+    knowledge.upload_size_check(name=upload.name, size=upload.size)
     item = services.knowledge_add(gpt=gpt, actor=request.user, name=upload.name, data=upload.read())
     messages.success(request, f"{item.name} added: {item.chunks.count()} passages indexed.")
     return redirect("gpts:edit", gpt_id=gpt.pk)
@@ -408,11 +411,8 @@ def builder_knowledge_remove(request, gpt_id: int, file_id: int):
 @_acting
 def builder_avatar(request, gpt_id: int):
     gpt = _own(request, gpt_id)
-    upload = request.FILES.get("avatar")
-    if upload is None:
-        raise ApplicationError("Choose an image.", field="avatar")
-    if upload.size > settings.GPT_AVATAR_MAX_BYTES:
-        raise ApplicationError("That image is too large for an avatar.", code="invalid_image")
+    upload = _upload(request, "avatar", missing="Choose an image.")
+    avatar_size_check(size=upload.size)
     services.gpt_avatar_set(gpt=gpt, actor=request.user, data=upload.read())
     messages.success(request, "Avatar saved.")
     return redirect("gpts:edit", gpt_id=gpt.pk)
