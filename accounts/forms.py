@@ -1,6 +1,7 @@
 from django import forms
 
 from accounts.models import PublisherProfile
+from billing.money import cents_from_major
 
 
 class SignUpForm(forms.Form):
@@ -42,8 +43,6 @@ class ApiKeyForm(forms.Form):
     )
 
     def clean_monthly_spend_limit(self):
-        from billing.money import cents_from_major
-
         text = (self.cleaned_data.get("monthly_spend_limit") or "").strip()
         if not text:
             return None

@@ -9,6 +9,7 @@ from accounts.models import User
 from billing.models import CreditLedgerEntry, Order
 from billing.selectors import listing_by_model_id, live_packs, token_price_for
 from billing.services import credits_grant, grant_create, price_option_add, token_price_set
+from store.models import Listing
 
 DEMO_CUSTOMER = "customer@example.com"
 DEMO_PUBLISHER = "gptstore-labs"
@@ -29,8 +30,6 @@ DEMO_CREDITS_CENTS = 500
 
 def demo_prices_ensure() -> int:
     """Prices the demo publisher's approved listings that have none yet; returns how many."""
-    from store.models import Listing
-
     priced = 0
     unpriced = Listing.objects.filter(
         publisher__slug=DEMO_PUBLISHER, status=Listing.Status.APPROVED, price_options__isnull=True

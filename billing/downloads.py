@@ -12,6 +12,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core import signing
+from django.db.models import F
+
+from billing.selectors import has_entitlement
+from config.api_errors import ApplicationError
+from store.models import WeightFile
+from store.policies import version_is_live
 
 SALT = "billing.download"
 LINK_MAX_AGE = 60 * 60  # seconds; long enough for a multi-GB download to be resumed
@@ -37,11 +43,6 @@ def download_token_read(token: str, *, max_age: int = LINK_MAX_AGE) -> tuple[int
 def download_authorize(*, token: str, user):
     """The WeightFile a link opens for ``user``, or ApplicationError: 410 expired link, 404
     altered link or missing file, 403 a link made for someone else or a model no longer owned."""
-    from billing.selectors import has_entitlement
-    from config.api_errors import ApplicationError
-    from store.models import WeightFile
-    from store.policies import version_is_live
-
     try:
         user_id, weight_file_id = download_token_read(token)
     except signing.SignatureExpired:
@@ -68,8 +69,6 @@ def download_authorize(*, token: str, user):
 
 def download_count(*, weight_file) -> None:
     """Counts one download of the file (atomically: concurrent downloads all count)."""
-    from django.db.models import F
-
     type(weight_file).objects.filter(pk=weight_file.pk).update(
         download_count=F("download_count") + 1
     )

@@ -1,6 +1,7 @@
 from django import forms
 
 from billing.models import PriceOption
+from billing.money import cents_from_major
 
 
 class PriceOptionForm(forms.Form):
@@ -80,8 +81,6 @@ class TopUpForm(forms.Form):
     amount = forms.CharField(label="Amount", max_length=12, required=False)
 
     def clean(self):
-        from billing.money import cents_from_major
-
         data = super().clean()
         if data.get("preset"):
             data["cents"] = data["preset"]
@@ -101,8 +100,6 @@ class CreditGrantForm(forms.Form):
     reason = forms.CharField(max_length=200, help_text="Shown in the customer's credit history.")
 
     def clean_amount(self):
-        from billing.money import cents_from_major
-
         try:
             return cents_from_major(self.cleaned_data["amount"])
         except ValueError as exc:

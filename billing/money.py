@@ -1,5 +1,9 @@
 """Showing amounts kept as integers in the smallest currency unit."""
 
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+
 # Currencies Stripe counts in whole units (no cents).
 ZERO_DECIMAL = {
     "bif",
@@ -47,8 +51,6 @@ MICROUNITS = 1_000_000  # µ¢ per cent (per smallest currency unit)
 
 
 def _currency() -> str:
-    from django.conf import settings
-
     return settings.STORE_CURRENCY
 
 
@@ -83,8 +85,6 @@ def per_mtok_label(cents_per_mtok: int, currency: str | None = None) -> str:
 def cents_from_major(value, currency: str | None = None) -> int:
     """What a person typed ("12.50", a Decimal) → 1250 smallest units, exactly. ValueError
     for more decimals than the currency has, or for something that is not a number."""
-    from decimal import Decimal, InvalidOperation
-
     currency = currency or _currency()
     try:
         amount = Decimal(str(value).strip().replace(",", ""))

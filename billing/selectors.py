@@ -23,6 +23,10 @@ from billing.models import (
     TokenPrice,
     UsageEarningsEntry,
 )
+from billing.money import exact_major_units, major_units
+from store import model_ids
+from store.models import Listing, WeightFile
+from store.policies import live_version_q
 
 
 @dataclass(frozen=True)
@@ -263,9 +267,6 @@ def payout_rows(
 def downloadable_files_for(*, user, listing) -> list:
     """Weight files of the listing's live (processed, approved) versions, newest version
     first (owners only)."""
-    from store.models import WeightFile
-    from store.policies import live_version_q
-
     if not has_entitlement(user=user, listing=listing):
         return []
     return list(
@@ -277,9 +278,6 @@ def downloadable_files_for(*, user, listing) -> list:
 
 def listing_by_model_id(*, model_id: str):
     """The listing named "<publisher_slug>/<listing_slug>", whatever its status, or None."""
-    from store import model_ids
-    from store.models import Listing
-
     ref = model_ids.parse(model_id)
     if ref is None:
         return None
@@ -304,8 +302,6 @@ def quota_ledger_mismatches() -> list[QuotaPack]:
 
 def downloads_per_listing(*, publisher) -> dict[int, int]:
     """Downloads of each of the publisher's listings (all versions and files)."""
-    from store.models import WeightFile
-
     rows = (
         WeightFile.objects.filter(version__listing__publisher=publisher)
         .values("version__listing_id")
@@ -421,8 +417,6 @@ def usage_earnings_rows(*, publisher, start: date | None = None, end: date | Non
 def payout_report(*, publisher, start: date | None = None, end: date | None = None) -> list[list]:
     """The payout CSV's rows: a header, each sale or refund row in the range and a total per
     currency (whole cents), then the per-token usage rows and their total (exact µ¢)."""
-    from billing.money import exact_major_units, major_units
-
     store_currency = settings.STORE_CURRENCY.upper()
     rows: list[list] = [
         ["date", "order", "model", "kind", "gross", "fee", "net", "currency", "fee_percent"]

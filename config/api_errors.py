@@ -4,6 +4,7 @@
 """
 
 from rest_framework import exceptions
+from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
@@ -25,8 +26,6 @@ class ApplicationError(Exception):
 
 
 def store_exception_handler(exc, context):
-    from rest_framework.response import Response
-
     if isinstance(exc, ApplicationError):
         body = {"error": {"message": exc.message, "code": exc.code}}
         if exc.field:

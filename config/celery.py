@@ -44,7 +44,6 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["inference.training"])
 app.conf.beat_schedule["training-upkeep"] = {"task": "training.upkeep", "schedule": 60.0}
 
-# Imported for their signal handlers: workers announce themselves in Redis, and warm the
-# models of the pools whose queues they consume.
+# Imported for its signal handlers: workers announce themselves in Redis. (Warming the models
+# of a worker's pools reads the database: inference/apps.py connects it once apps are ready.)
 import config.worker_heartbeat  # noqa: E402,F401
-import inference.pools.warmup  # noqa: E402,F401

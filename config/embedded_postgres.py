@@ -26,6 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
+from psycopg import sql
+
 MAJOR_VERSION = "18"
 SUPERUSER = "postgres"
 DATABASE = "gptstore"
@@ -196,8 +199,6 @@ class Cluster:
         return process
 
     def wait_ready(self, process: subprocess.Popen | None = None, timeout: float = 60) -> None:
-        import psycopg
-
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -232,9 +233,6 @@ class Cluster:
         return database_url(self.data_dir, database)
 
     def ensure_database(self, name: str = DATABASE) -> None:
-        import psycopg
-        from psycopg import sql
-
         with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
             exists = connection.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", [name]

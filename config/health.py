@@ -9,6 +9,9 @@ import logging
 from django.db import connection
 from django.http import JsonResponse
 
+from config.redis_clients import redis_dedicated_client
+from config.worker_heartbeat import live_workers
+
 log = logging.getLogger(__name__)
 
 
@@ -23,8 +26,6 @@ def _check_database() -> str | None:
 
 
 def _check_redis() -> str | None:
-    from config.redis_clients import redis_dedicated_client
-
     try:
         client = redis_dedicated_client(socket_connect_timeout=1, socket_timeout=1)
         try:
@@ -37,8 +38,6 @@ def _check_redis() -> str | None:
 
 
 def _check_worker() -> str | None:
-    from config.worker_heartbeat import live_workers
-
     try:
         workers = live_workers()
     except Exception as exc:  # noqa: BLE001

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import django
+
 from config.embedded_postgres import Cluster, EmbeddedPostgresError
 from config.embedded_redis import redis_server_command
 from config.ports import port_open, wait_port
@@ -308,6 +310,7 @@ class Supervisor:
         )
 
     def banner(self) -> None:
+        # Models import once main() has run django.setup(), after the services started.
         from accounts.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 
         url = f"http://{HOST}:{PORT}/"
@@ -430,8 +433,6 @@ def main() -> None:
         supervisor.prepare()
         supervisor.start_services()
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        import django
-
         django.setup()
         supervisor.banner()
         supervisor.watch()

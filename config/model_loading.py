@@ -18,6 +18,7 @@ _loading = threading.Lock()
 def causal_lm_from_pretrained(path, **options):
     """``AutoModelForCausalLM.from_pretrained(path, **options)``, local and code-free,
     serialised with every other load of this process."""
+    # Imported here: the web process imports this module and must not load transformers.
     from transformers import AutoModelForCausalLM
 
     with _loading:

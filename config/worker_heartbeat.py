@@ -6,11 +6,14 @@ a key with a short TTL answers at once and disappears by itself when a worker di
 """
 
 import json
+import os
 import socket
 import threading
 import time
 
 from celery.signals import worker_ready, worker_shutdown
+
+from config.redis_clients import redis_client
 
 HEARTBEAT_PREFIX = "gptstore:worker-heartbeat:"
 HEARTBEAT_INTERVAL = 2.0
@@ -48,8 +51,6 @@ def consumed_queues(sender) -> list[str]:
 
 
 def _redis():
-    from config.redis_clients import redis_client
-
     return redis_client()
 
 
@@ -132,8 +133,6 @@ def _beat(hostname: str, queues: list[str], pid: int) -> None:
 
 @worker_ready.connect
 def _start_heartbeat(sender=None, **kwargs):
-    import os
-
     queues = consumed_queues(sender)
     hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}-{os.getpid()}"
     global _identity

@@ -16,11 +16,13 @@ tokens, ``add_generation_prompt``.
 
 import logging
 import os
+import resource
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from multiprocessing import get_context
 
 from django.conf import settings
+from pebble import ProcessExpired, ProcessPool
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,6 @@ class ChatTemplateError(Exception):
 def _start_renderer(memory_bytes: int) -> None:
     """Pool process start: its memory bound, and transformers' Jinja loaded before any task
     (so a task's time limit counts rendering only)."""
-    import resource
-
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     import transformers.utils.chat_template_utils  # noqa: F401
 
@@ -77,8 +77,6 @@ def _renderers():
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid():
-            from pebble import ProcessPool
-
             context = get_context("forkserver")
             context.set_forkserver_preload([__name__, "transformers.utils.chat_template_utils"])
             _pool = ProcessPool(
@@ -108,7 +106,6 @@ def render(*, template: str, messages: list[dict], variables: dict) -> str:
             f"{settings.CHAT_TEMPLATE_MAX_CHARS:,}",
             bounds=True,
         )
-    from pebble import ProcessExpired
 
     seconds = settings.CHAT_TEMPLATE_SECONDS
     pool = _renderers()

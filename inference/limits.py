@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 
 import redis
+from django.conf import settings
 
 from config.api_errors import ApplicationError
+from config.redis_clients import redis_client
 from config.utc_windows import seconds_to_next_month
 
 _ADMIT = """
@@ -85,8 +87,6 @@ class LimitTicket:
 
 
 def _client() -> redis.Redis:
-    from config.redis_clients import redis_client
-
     return redis_client()
 
 
@@ -146,8 +146,6 @@ def free_limits_admit(*, user_id: int, tokens: int, now: float | None = None) ->
     """Counts one request to a free model against the account's free limits (requests per
     UTC minute, tokens per UTC day; FREE_MODEL_* settings), or raises RateLimited. Free
     models cost nothing, so this is what keeps one account from filling the workers."""
-    from django.conf import settings
-
     rpm_limit = settings.FREE_MODEL_REQUESTS_PER_MINUTE
     tpd_limit = settings.FREE_MODEL_TOKENS_PER_DAY
     if not (rpm_limit or tpd_limit):
@@ -209,8 +207,6 @@ def in_flight_admit(*, user_id: int, request_id: str, now: float | None = None) 
     has INFERENCE_MAX_CONCURRENT_PER_USER (0: no cap), so that one customer cannot fill the
     workers. False when nothing was counted. in_flight_release ends it (settlement does); an
     entry settlement never ended lapses after the longest a request may take."""
-    from django.conf import settings
-
     cap = settings.INFERENCE_MAX_CONCURRENT_PER_USER
     if not cap:
         return False

@@ -1,4 +1,7 @@
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -95,10 +98,6 @@ class BlockedPattern(models.Model):
         return f"{'/' + self.pattern + '/' if self.is_regex else self.pattern}"
 
     def clean(self):
-        import re
-
-        from django.core.exceptions import ValidationError
-
         if self.is_regex:
             try:
                 re.compile(self.pattern)

@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache as memoized
 
+from confusable_homoglyphs.utils import load
 from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
@@ -39,8 +40,6 @@ _DROPPED = {"Cf", "Mn", "Me"}  # format characters, combining marks
 @memoized
 def _look_alikes() -> dict[int, str]:
     """Each non-ASCII character Unicode lists as confusable with a Latin letter → that letter."""
-    from confusable_homoglyphs.utils import load
-
     table = {}
     for character, homoglyphs in load("confusables.json").items():
         if len(character) != 1 or character.isascii():

@@ -200,9 +200,7 @@ def _with_model_label(records):
     )
 
 
-def usage_for_user(*, user: User, days: int = 30) -> dict:
-    """A customer's requests and tokens per day, per model and per key, over ``days`` days."""
-    records = _with_model_label(UsageRecord.objects.filter(user=user, created_at__gte=_since(days)))
+def _usage_totals(records) -> dict[str, int]:
     totals = records.aggregate(
         requests=Count("id"),
         prompt=Sum("prompt_tokens"),
@@ -210,11 +208,17 @@ def usage_for_user(*, user: User, days: int = 30) -> dict:
         charged=Sum("charged_tokens"),
         cost=Sum("cost"),
     )
+    return {key: value or 0 for key, value in totals.items()}
+
+
+def usage_for_user(*, user: User, days: int = 30) -> dict:
+    """A customer's requests and tokens per day, per model and per key, over ``days`` days."""
+    records = _with_model_label(UsageRecord.objects.filter(user=user, created_at__gte=_since(days)))
     return {
         "days": days,
         "by_model": _daily(records, "listing_id", "model"),
         "by_key": _daily(records, "api_key_id", "api_key__name"),
-        "totals": {key: value or 0 for key, value in totals.items()},
+        "totals": _usage_totals(records),
     }
 
 
@@ -240,18 +244,11 @@ def usage_for_publisher(*, publisher, days: int = 30) -> dict:
     records = _with_model_label(
         UsageRecord.objects.filter(listing__publisher=publisher, created_at__gte=_since(days))
     )
-    totals = records.aggregate(
-        requests=Count("id"),
-        prompt=Sum("prompt_tokens"),
-        completion=Sum("completion_tokens"),
-        charged=Sum("charged_tokens"),
-        cost=Sum("cost"),
-    )
     customers = records.values("user_id").distinct().count()
     return {
         "days": days,
         "by_model": _daily(records, "listing_id", "model"),
-        "totals": {**{key: value or 0 for key, value in totals.items()}, "customers": customers},
+        "totals": {**_usage_totals(records), "customers": customers},
     }
 
 

@@ -27,7 +27,19 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import ApiKey, User
+from billing.models import CreditHold
+from billing.selectors import Access, access_for, gpt_token_price_for, payer_for, token_price_for
+from billing.services import (
+    credits_hold,
+    credits_release,
+    credits_settle,
+    quota_hold,
+    quota_release,
+    quota_settle,
+    token_cost,
+)
 from config.api_errors import ApplicationError
+from config.celery import app as celery_app
 from config.db import release_connections
 from config.redis_clients import redis_client, redis_dedicated_client
 from inference import tokenization
@@ -54,6 +66,7 @@ from inference.streams import StreamTimeout, events_read, generation_cancel
 from inference.training.selectors import FINE_TUNED_PREFIX, fine_tuned_for_completion
 from store.gpts.completion import GPT_PREFIX, gpt_for_use
 from store.gpts.completion import turn_for as gpt_turn_for
+from store.model_ids import model_not_found
 from store.selectors import listing_for_model, served_model_id
 
 logger = logging.getLogger(__name__)
@@ -141,8 +154,6 @@ def _prompt_ids(params: CompletionParams, storage_path: str) -> list[int]:
 
 
 def _send(job: GenerationJob, queue: str) -> None:
-    from config.celery import app as celery_app
-
     celery_app.send_task(GENERATE_TASK, kwargs=job.as_kwargs(), queue=queue)
 
 
@@ -160,21 +171,6 @@ def completion_start(
     Invariant: a refused request leaves no hold and no key-limit count behind; an admitted
     rental request holds prompt_tokens + n * max_tokens until it is settled or released.
     """
-    from billing.selectors import (
-        Access,
-        access_for,
-        gpt_token_price_for,
-        payer_for,
-        token_price_for,
-    )
-    from billing.services import (
-        credits_hold,
-        credits_release,
-        quota_hold,
-        quota_release,
-        token_cost,
-    )
-
     gpt = revision = None
     if params.model.startswith(GPT_PREFIX):
         # A GPT (store/gpts): its published revision (or its builder's draft) on its base
@@ -188,12 +184,7 @@ def completion_start(
     else:
         listing, version = listing_for_model(model_id=params.model)
     if listing is None or version is None:
-        raise ApplicationError(
-            f"The model '{params.model}' does not exist.",
-            code="model_not_found",
-            status=404,
-            field="model",
-        )
+        raise model_not_found(params.model)
     if gpt is not None:
         # Always credits, at the base model's prices plus the builder's markup.
         access = Access(kind=None, available_tokens=0)
@@ -412,9 +403,6 @@ def completion_settle(
 
     Idempotent: the first call writes the UsageRecord; any later call returns it unchanged.
     """
-    from billing.models import CreditHold
-    from billing.services import credits_release, credits_settle, quota_release, quota_settle
-
     client = _redis()
     raw = client.get(_context_key(request_id))
     if raw is None:

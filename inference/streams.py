@@ -17,7 +17,16 @@ from config.worker_heartbeat import (
     queue_has_worker,
     queue_has_worker_async,
 )
-from inference.protocol import CLAIMED
+from inference.protocol import (
+    CANCEL_TTL_SECONDS,
+    CLAIMED,
+    DELTA,
+    DONE,
+    ERROR,
+    STREAM_TTL_SECONDS,
+    cancel_key,
+    stream_key,
+)
 
 
 def event_encode(event: dict) -> dict[str, str]:
@@ -40,8 +49,6 @@ def events_exchange(
     """Appends the events of many generations and reads the cancel flags of others, in one
     round trip (the worker's relay calls this after every engine step). Returns the ids of
     ``check_cancel`` whose client asked for a stop."""
-    from inference.protocol import STREAM_TTL_SECONDS, cancel_key, stream_key
-
     pipe = client.pipeline(transaction=False)
     for request_id, events in events_by_request.items():
         key = stream_key(request_id)
@@ -58,8 +65,6 @@ def events_exchange(
 
 
 def cancel_requested(client, request_id: str) -> bool:
-    from inference.protocol import cancel_key
-
     return bool(client.exists(cancel_key(request_id)))
 
 
@@ -69,8 +74,6 @@ def stream_progress(client, request_id: str) -> tuple[bool, bool, int]:
     A task message is redelivered when its worker died (acks_late): the stream tells
     whether that earlier attempt already answered, or got part of the way.
     """
-    from inference.protocol import DELTA, DONE, ERROR, stream_key
-
     entries = client.xrange(stream_key(request_id))
     if not entries:
         return False, False, 0
@@ -123,8 +126,6 @@ class _Cursor:
     claimed it, and when a silent stream is due for a look at the worker heartbeats."""
 
     def __init__(self, request_id: str, *, timeout: float, queue: str | None):
-        from inference.protocol import stream_key
-
         self.request_id = request_id
         self.key = stream_key(request_id)
         self.queue = queue
@@ -178,8 +179,6 @@ def event_decode(fields: dict) -> dict:
 
 
 def _is_last(event: dict) -> bool:
-    from inference.protocol import DONE, ERROR
-
     return event.get("type") in (DONE, ERROR)
 
 
@@ -240,6 +239,4 @@ def events_read(client, request_id: str, *, timeout: float, queue: str | None = 
 def generation_cancel(client, request_id: str):
     """Asks the engine to stop this request at its next decode step (with an asyncio client,
     the returned awaitable does)."""
-    from inference.protocol import CANCEL_TTL_SECONDS, cancel_key
-
     return client.set(cancel_key(request_id), "1", ex=CANCEL_TTL_SECONDS)

@@ -12,7 +12,13 @@ from dataclasses import fields
 from celery import shared_task
 from django.conf import settings
 
+from config.redis_clients import redis_client
+from config.worker_heartbeat import current_worker
+from inference.monitoring.metrics import worker_tasks
+from inference.pools.upstream import pool_relay
+from inference.pools.warmup import model_id_for_dir, pool_for_queue
 from inference.protocol import CLAIMED, GENERATE_TASK, GenerationJob
+from inference.streams import cancel_requested, events_append, stream_progress
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +28,8 @@ _JOB_FIELDS = {f.name for f in fields(GenerationJob)}
 @shared_task(name=GENERATE_TASK, bind=True, acks_late=True, ignore_result=True)
 def generate(self, **payload) -> str:
     # Imported here so that web processes, which only send this task, never import torch.
-    from config.redis_clients import redis_client
-    from config.worker_heartbeat import current_worker
-    from inference.engine import process_engine
-    from inference.engine.relay import error_event, failure_event, relay_job
-    from inference.monitoring.metrics import worker_tasks
-    from inference.pools.upstream import pool_relay
-    from inference.pools.warmup import model_id_for_dir, pool_for_queue
-    from inference.streams import cancel_requested, events_append, stream_progress
+    from inference.engine.relay import error_event, failure_event
+    from inference.engine.runtime import process_engine, relay_job
 
     # Fields added to the protocol later are ignored by older workers, not fatal.
     job = GenerationJob(**{k: v for k, v in payload.items() if k in _JOB_FIELDS})

@@ -39,6 +39,7 @@ def tokenizer_for(*, storage_path: str):
         tokenizer = _cached(storage_path)
         if tokenizer is not None:
             return tokenizer
+        # Imported at the first load: a web process starts without transformers (seconds).
         from transformers import AutoTokenizer
 
         folder = Path(settings.MEDIA_ROOT) / storage_path

@@ -9,6 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from billing.money import exact_major_units
 from inference.api.errors import OpenAIError
 from inference.api.views import completion_response
 from inference.models import UsageRecord
@@ -85,8 +86,6 @@ def publisher_usage(request):
 @login_required
 def usage_csv(request):
     """Spend and tokens per day, model, key and way of paying, for accounting."""
-    from billing.money import exact_major_units
-
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="usage.csv"'
     writer = csv.writer(response)

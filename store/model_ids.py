@@ -4,6 +4,8 @@ or ``<publisher>/<listing>@v<N>`` (that version, pinned). Parsed here and nowher
 import re
 from dataclasses import dataclass
 
+from config.api_errors import ApplicationError
+
 # No NUL either: PostgreSQL text cannot hold one, so such an id names nothing.
 _MODEL_ID = re.compile(
     r"^(?P<publisher>[^/@\s\x00]+)/(?P<slug>[^/@\s\x00]+)(?:@v(?P<version>[1-9]\d{0,8}))?$"
@@ -30,3 +32,11 @@ def parse(model_id) -> ModelRef | None:
         return None
     version = found["version"]
     return ModelRef(found["publisher"], found["slug"], int(version) if version else None)
+
+
+def model_not_found(model_id) -> ApplicationError:
+    """The refusal of a model id (a store model's, a GPT's or a fine-tuned model's) that names
+    nothing the caller may use: a private model reads as no model at all."""
+    return ApplicationError(
+        f"The model '{model_id}' does not exist.", code="model_not_found", status=404, field="model"
+    )

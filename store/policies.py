@@ -7,6 +7,8 @@ view rights cannot approve, delist or feature a listing, close a report or delet
 
 from django.db.models import Q
 
+from store.models import ListingVersion
+
 CURATE_PERMISSION = "store.change_listing"
 REPORT_PERMISSION = "store.change_listingreport"
 MODERATE_REVIEWS_PERMISSION = "store.delete_review"
@@ -40,8 +42,6 @@ def may_moderate_reviews(user) -> bool:
 def live_version_q(prefix: str = "") -> Q:
     """A version customers get (served by /v1, listed, downloadable): processed and approved
     by the curators. ``prefix`` reaches it through a relation ("versions__")."""
-    from store.models import ListingVersion
-
     return Q(
         **{
             f"{prefix}status": ListingVersion.Status.READY,
@@ -51,8 +51,6 @@ def live_version_q(prefix: str = "") -> Q:
 
 
 def version_is_live(version) -> bool:
-    from store.models import ListingVersion
-
     return (
         version.status == ListingVersion.Status.READY
         and version.review == ListingVersion.Review.APPROVED

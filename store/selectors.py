@@ -28,6 +28,8 @@ from django.utils import timezone
 
 from accounts.models import PublisherProfile, PublisherSlug
 from billing.models import TokenPrice
+from billing.selectors import customer_can_review
+from inference.models import UsageRecord
 from store import model_ids, policies
 from store.models import Collection, CollectionItem, Listing, ListingReport, ListingVersion, Review
 from store.search import normalize_query, search_listings
@@ -187,8 +189,6 @@ def newest_listings(*, limit: int = 8) -> list[Listing]:
 
 def trending_listings(*, days: int = TRENDING_DAYS, limit: int = 8) -> list[Listing]:
     """Public listings with the most usage records in the last ``days``; each gets ``recent_uses``."""
-    from inference.models import UsageRecord
-
     since = timezone.now() - timedelta(days=days)
     counts = list(
         UsageRecord.objects.filter(created_at__gte=since, listing__status=APPROVED)
@@ -325,8 +325,6 @@ def user_can_review(*, user, listing: Listing) -> bool:
         or _is_owner(user, listing)
     ):
         return False
-    from billing.selectors import customer_can_review
-
     return customer_can_review(user=user, listing=listing)
 
 

@@ -14,8 +14,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import PublisherProfile, User
+from billing.selectors import customer_can_review
+from billing.services import orders_cancel_pending
 from config.api_errors import ApplicationError
+from inference.models import UsageRecord
 from store import policies
+from store.licenses import LICENSE_IDS
 from store.models import (
     Collection,
     CollectionItem,
@@ -62,8 +66,6 @@ def _clean_list(values, *, field: str, limit: int = 20) -> list[str]:
 
 
 def _validate(fields: dict) -> dict:
-    from store.licenses import LICENSE_IDS
-
     if "name" in fields:
         fields["name"] = fields["name"].strip()
         if not fields["name"]:
@@ -194,8 +196,6 @@ def listing_transition(
             listing=listing, actor=actor, from_status=current, to_status=to_status, reason=reason
         )
         if current == S.APPROVED and to_status != S.APPROVED:
-            from billing.services import orders_cancel_pending
-
             orders_cancel_pending(message="This model is no longer on sale.", listing_id=listing.pk)
     return listing
 
@@ -379,8 +379,6 @@ def review_create(*, listing: Listing, author: User, stars: int, text: str = "")
 
     The listing's denormalised average and count change in the same transaction.
     """
-    from billing.selectors import customer_can_review
-
     stars, text = _clean_review(stars, text)
     if listing.status != Listing.Status.APPROVED:
         raise ApplicationError(
@@ -445,8 +443,6 @@ def listing_usage_refresh(*, days: int = RECENT_USAGE_DAYS) -> int:
     an indexed column instead of counting usage for every listing on every page. Only rows whose
     count changed are written. Returns how many listings changed.
     """
-    from inference.models import UsageRecord
-
     since = timezone.now() - timedelta(days=days)
     counts = dict(
         UsageRecord.objects.filter(created_at__gte=since)

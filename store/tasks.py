@@ -2,14 +2,14 @@
 
 from celery import shared_task
 
-from store.publishing.services import version_process
+from store.publishing.services import VERSION_PROCESS_TASK, version_process
 from store.services import listing_usage_refresh
 
 
 # Converting a multi-GB GGUF outlasts the default 10-minute limit; past the soft limit the
 # service records the version as failed and removes its partial files.
 @shared_task(
-    name="store.version_process",
+    name=VERSION_PROCESS_TASK,
     queue="default",
     acks_late=True,
     soft_time_limit=1800,

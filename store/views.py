@@ -12,7 +12,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from config.api_errors import ApplicationError
@@ -102,7 +101,7 @@ def listing_detail(request, publisher_slug: str, listing_slug: str):
 
 
 def _back_to(listing: Listing, anchor: str = ""):
-    return redirect(reverse("listing_detail", args=[listing.publisher.slug, listing.slug]) + anchor)
+    return redirect(listing.get_absolute_url() + anchor)
 
 
 @login_required

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from billing.models.credits import MICROCENTS_PER_CENT
+
 
 class CreditTopUp(models.Model):
     """One card payment for credits, in whole cents of the store currency.
@@ -74,8 +76,6 @@ class CreditTopUp(models.Model):
     @property
     def shortfall(self) -> int:
         """µ¢ refunded to the card that were no longer in the balance (already spent)."""
-        from billing.models.credits import MICROCENTS_PER_CENT
-
         return max(0, self.refunded * MICROCENTS_PER_CENT - self.removed)
 
     @property

@@ -15,6 +15,7 @@ from billing.models import (
     Order,
     UsageEarningsEntry,
 )
+from store.models import Gpt, Listing
 
 
 def platform_fee(gross: int, percent: int | None = None) -> int:
@@ -24,23 +25,26 @@ def platform_fee(gross: int, percent: int | None = None) -> int:
     return gross * percent // 100
 
 
+def earnings_split(gross: int, percent: int | None = None) -> dict[str, int]:
+    """The amounts of one earnings row: ``gross``, the store's ``fee`` (platform_fee), the
+    earner's ``net`` (the rest) and the ``fee_percent`` they were split at."""
+    percent = settings.PLATFORM_FEE_PERCENT if percent is None else percent
+    fee = platform_fee(gross, percent)
+    return {"gross": gross, "fee": fee, "net": gross - fee, "fee_percent": percent}
+
+
 def earnings_record_sale(*, order: Order) -> EarningsEntry | None:
     """Called inside the fulfilment transaction; grants (amount 0) earn nothing."""
     if order.amount <= 0:
         return None
-    percent = settings.PLATFORM_FEE_PERCENT
-    fee = platform_fee(order.amount, percent)
     entry, _ = EarningsEntry.objects.get_or_create(
         order=order,
         kind=EarningsEntry.Kind.SALE,
         defaults={
             "publisher_id": order.listing.publisher_id,
             "listing_id": order.listing_id,
-            "gross": order.amount,
-            "fee": fee,
-            "net": order.amount - fee,
             "currency": order.currency,
-            "fee_percent": percent,
+            **earnings_split(order.amount),
         },
     )
     return entry
@@ -75,8 +79,6 @@ def usage_earnings_roll_up(*, batch: int = 10_000) -> int:
     exactly one pass. Holds being settled right now are skipped (SKIP LOCKED), and a GPT's
     hold whose markup part is not written yet waits; both are counted next time. Returns
     the number of entries made."""
-    from store.models import Gpt, Listing
-
     percent = settings.PLATFORM_FEE_PERCENT
     made = 0
     with transaction.atomic():
@@ -97,16 +99,11 @@ def usage_earnings_roll_up(*, batch: int = 10_000) -> int:
             Listing.objects.filter(pk__in=per_listing).values_list("pk", "publisher_id")
         )
         for listing_id, rows in per_listing.items():
-            gross = sum(used for _, used in rows)
-            fee = platform_fee(gross, percent)
             entry = UsageEarningsEntry.objects.create(
                 publisher_id=publishers[listing_id],
                 listing_id=listing_id,
                 requests=len(rows),
-                gross=gross,
-                fee=fee,
-                net=gross - fee,
-                fee_percent=percent,
+                **earnings_split(sum(used for _, used in rows), percent),
             )
             CreditHold.objects.filter(pk__in=[hold_id for hold_id, _ in rows]).update(
                 earnings=entry
@@ -114,16 +111,11 @@ def usage_earnings_roll_up(*, batch: int = 10_000) -> int:
             made += 1
         builders = dict(Gpt.objects.filter(pk__in=per_gpt).values_list("pk", "builder_id"))
         for gpt_id, parts in per_gpt.items():
-            gross = sum(parts)
-            fee = platform_fee(gross, percent)
             BuilderEarningsEntry.objects.create(
                 builder_id=builders[gpt_id],
                 gpt_id=gpt_id,
                 requests=len(parts),
-                gross=gross,
-                fee=fee,
-                net=gross - fee,
-                fee_percent=percent,
+                **earnings_split(sum(parts), percent),
             )
             made += 1
     return made

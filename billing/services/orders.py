@@ -23,7 +23,11 @@ from billing import gateway, policies
 from billing.models import Entitlement, Order, PriceOption, TermsAcceptance
 from billing.selectors import has_entitlement, terms_accepted, terms_for
 from billing.services.earnings import earnings_record_refund, earnings_record_sale
-from billing.services.intents import payment_intent_charge_token, payment_intent_for
+from billing.services.intents import (
+    payment_intent_cancel_on_commit,
+    payment_intent_charge_token,
+    payment_intent_for,
+)
 from billing.services.quota import quota_pack_credit, quota_pack_revoke
 from config.api_errors import ApplicationError
 
@@ -231,17 +235,8 @@ def order_cancel(*, order_id: int, message: str) -> bool:
     if cancelled:
         intent_id = Order.objects.filter(pk=order_id).values_list("payment_intent_id", flat=True)[0]
         if intent_id:
-            transaction.on_commit(lambda: _cancel_intent(intent_id))
+            payment_intent_cancel_on_commit(payment_intent_id=intent_id)
     return bool(cancelled)
-
-
-def _cancel_intent(payment_intent_id: str) -> None:
-    try:
-        gateway.payment_intent_cancel(payment_intent_id=payment_intent_id)
-    except gateway.GatewayError as exc:
-        # Already paid (the webhook then refunds it) or Stripe unreachable (the intent
-        # expires on its own; a payment still arriving is refunded the same way).
-        log.warning("PaymentIntent %s not cancelled: %s", payment_intent_id, exc.message)
 
 
 def orders_cancel_pending(

@@ -29,7 +29,11 @@ from billing import gateway, policies
 from billing.models import MICROCENTS_PER_CENT, CreditAccount, CreditLedgerEntry, CreditTopUp
 from billing.money import format_amount
 from billing.services.credits import _credit
-from billing.services.intents import payment_intent_charge_token, payment_intent_for
+from billing.services.intents import (
+    payment_intent_cancel_on_commit,
+    payment_intent_charge_token,
+    payment_intent_for,
+)
 from config.api_errors import ApplicationError
 
 log = logging.getLogger(__name__)
@@ -157,15 +161,8 @@ def topup_cancel(*, topup_id: int, message: str) -> bool:
     intent_id = CreditTopUp.objects.filter(pk=topup_id).values_list("payment_intent_id", flat=True)
     intent_id = intent_id[0] if intent_id else None
     if cancelled and intent_id:
-        transaction.on_commit(lambda: _cancel_intent(intent_id))
+        payment_intent_cancel_on_commit(payment_intent_id=intent_id)
     return bool(cancelled)
-
-
-def _cancel_intent(payment_intent_id: str) -> None:
-    try:
-        gateway.payment_intent_cancel(payment_intent_id=payment_intent_id)
-    except gateway.GatewayError as exc:
-        log.warning("PaymentIntent %s not cancelled: %s", payment_intent_id, exc.message)
 
 
 def topups_expire() -> int:

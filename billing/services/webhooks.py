@@ -100,57 +100,49 @@ def _on_refunded(charge: dict) -> None:
     order_mark_refunded(order_id=order.pk, refund_id=refunds[0]["id"] if refunds else "")
 
 
-def _order_for_dispute(dispute: dict) -> Order | None:
+def _disputed(dispute: dict) -> CreditTopUp | Order | None:
+    """The top-up or the order whose payment the dispute is about."""
     intent_id = dispute.get("payment_intent")
     if not intent_id or not dispute.get("id"):
         return None  # a dispute on a charge made outside the store's PaymentIntents
-    return Order.objects.filter(payment_intent_id=intent_id).first()
-
-
-def _topup_for_dispute(dispute: dict) -> CreditTopUp | None:
-    intent_id = dispute.get("payment_intent")
-    if not intent_id or not dispute.get("id"):
-        return None
-    return CreditTopUp.objects.filter(payment_intent_id=intent_id).first()
+    topup = CreditTopUp.objects.filter(payment_intent_id=intent_id).first()
+    return topup or Order.objects.filter(payment_intent_id=intent_id).first()
 
 
 def _on_dispute_opened(dispute: dict) -> None:
-    topup = _topup_for_dispute(dispute)
-    if topup is not None:
-        topup_dispute_open(topup_id=topup.pk)
-        return
-    order = _order_for_dispute(dispute)
-    if order is not None:
+    disputed = _disputed(dispute)
+    if isinstance(disputed, CreditTopUp):
+        topup_dispute_open(topup_id=disputed.pk)
+    elif disputed is not None:
         order_dispute_open(
-            order_id=order.pk, dispute_id=dispute["id"], reason=str(dispute.get("reason") or "")
+            order_id=disputed.pk, dispute_id=dispute["id"], reason=str(dispute.get("reason") or "")
         )
 
 
+def _dispute_won(disputed: CreditTopUp | Order) -> None:
+    if isinstance(disputed, CreditTopUp):
+        topup_dispute_won(topup_id=disputed.pk)
+    else:
+        order_dispute_won(order_id=disputed.pk)
+
+
 def _on_dispute_reinstated(dispute: dict) -> None:
-    topup = _topup_for_dispute(dispute)
-    if topup is not None:
-        topup_dispute_won(topup_id=topup.pk)
-        return
-    order = _order_for_dispute(dispute)
-    if order is not None:
-        order_dispute_won(order_id=order.pk)
+    disputed = _disputed(dispute)
+    if disputed is not None:
+        _dispute_won(disputed)
 
 
 def _on_dispute_closed(dispute: dict) -> None:
-    topup = _topup_for_dispute(dispute)
-    if topup is not None:
-        if dispute.get("status") in {"won", "warning_closed"}:
-            topup_dispute_won(topup_id=topup.pk)
-        elif dispute.get("status") == "lost":
-            topup_dispute_lost(topup_id=topup.pk)
-        return
-    order = _order_for_dispute(dispute)
-    if order is None:
+    disputed = _disputed(dispute)
+    if disputed is None:
         return
     if dispute.get("status") in {"won", "warning_closed"}:
-        order_dispute_won(order_id=order.pk)
+        _dispute_won(disputed)
     elif dispute.get("status") == "lost":
-        order_dispute_lost(order_id=order.pk)
+        if isinstance(disputed, CreditTopUp):
+            topup_dispute_lost(topup_id=disputed.pk)
+        else:
+            order_dispute_lost(order_id=disputed.pk)
 
 
 HANDLERS = {

@@ -4,6 +4,7 @@ from django import template
 
 from billing import selectors
 from billing.money import format_amount, format_microcents, per_mtok_label
+from billing.services.earnings import earnings_split
 
 register = template.Library()
 
@@ -54,6 +55,4 @@ def credit_card(context):
 @register.filter
 def publisher_net(option):
     """What the publisher keeps of a price after the platform fee (rounded like sales)."""
-    from billing.services.earnings import platform_fee
-
-    return format_amount(option.amount - platform_fee(option.amount), option.currency)
+    return format_amount(earnings_split(option.amount)["net"], option.currency)

@@ -55,16 +55,25 @@ def invalid_api_key(message: str = "Incorrect API key provided.") -> OpenAIError
     return OpenAIError(message, status=401, type="invalid_request_error", code="invalid_api_key")
 
 
-def store_unavailable() -> OpenAIError:
-    """Redis (key limits, worker registry, answer streams, and the default broker) or the
-    database is down: 503 with Retry-After, so clients (the openai SDK among them) retry."""
+def unavailable(message: str, *, code: str) -> OpenAIError:
+    """503 with Retry-After: a part of the store is coming back, so clients (the openai SDK
+    among them) retry."""
     return OpenAIError(
-        "The store's inference service is unreachable right now; nothing was charged. "
-        "Try again shortly.",
+        message,
         status=503,
         type="server_error",
-        code="service_unavailable",
+        code=code,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def store_unavailable() -> OpenAIError:
+    """Redis (key limits, worker registry, answer streams, and the default broker) or the
+    database is down."""
+    return unavailable(
+        "The store's inference service is unreachable right now; nothing was charged. "
+        "Try again shortly.",
+        code="service_unavailable",
     )
 
 

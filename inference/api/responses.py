@@ -8,7 +8,7 @@ asynchronously (through the follower), so a waiting or streaming request holds n
 import json
 
 from billing.money import exact_major_units
-from inference.api.errors import RETRY_AFTER_SECONDS, OpenAIError, store_unavailable
+from inference.api.errors import RETRY_AFTER_SECONDS, OpenAIError, store_unavailable, unavailable
 from inference.api.logprobs import chat_logprobs, text_logprobs
 from inference.completions import CONTENT_FILTER, ChoiceFinished, Done, Failed, Text, follow
 from inference.services import StartedCompletion
@@ -69,13 +69,10 @@ def _error_from_event(event: dict) -> OpenAIError:
 
 
 def _worker_lost_error() -> OpenAIError:
-    return OpenAIError(
+    return unavailable(
         "The worker serving this model stopped while answering; your quota hold was released. "
         "Try again.",
-        status=503,
-        type="server_error",
         code="worker_lost",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

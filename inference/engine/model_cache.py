@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from transformers import AutoTokenizer
 
 from config.model_loading import causal_lm_from_pretrained
 from inference.engine.device import select_device
@@ -70,8 +72,6 @@ def parameter_bytes(model: torch.nn.Module) -> int:
 
 def estimate_bytes(path: Path, dtype: torch.dtype) -> int:
     """Bytes the model will take once loaded, from its safetensors headers (no tensor read)."""
-    from safetensors import safe_open
-
     itemsize = torch.empty((), dtype=dtype).element_size()
     total = 0
     for file in sorted(path.glob("*.safetensors")):
@@ -225,8 +225,6 @@ class ModelCache:
                 log.info("Evicted model %s to make room", key)
 
     def _load(self, model: tuple[str, str]) -> LoadedModel:
-        from transformers import AutoTokenizer
-
         key, precision_name = model
         path = self.root / key
         if not (path / "config.json").is_file() or not list(path.glob("*.safetensors")):

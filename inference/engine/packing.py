@@ -35,6 +35,7 @@ import logging
 
 import torch
 from torch import nn
+from transformers.pytorch_utils import Conv1D
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +149,6 @@ def bf16_supported() -> bool:
 
 
 def _packable(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    from transformers.pytorch_utils import Conv1D
-
     if isinstance(module, nn.Linear):
         return module.weight, module.bias
     if isinstance(module, Conv1D):  # GPT-2: y = x @ W + b with W [in, out]

@@ -17,18 +17,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
-from inference.engine.model_cache import ModelUnavailable
-from inference.engine.requests import ContextTooLong, GenerationRequest
-from inference.engine.sampling import Steering
-from inference.protocol import DELTA, DONE, ERROR, GenerationJob
-
-if TYPE_CHECKING:
-    from inference.engine.runtime import Engine
+from inference.engine.requests import GenerationRequest
+from inference.protocol import DELTA, DONE, ERROR
 
 log = logging.getLogger(__name__)
 
@@ -179,74 +173,3 @@ def _drain(request: GenerationRequest) -> list[dict]:
     while not request.events.empty():
         events.append(request.events.get_nowait())
     return events
-
-
-def relay_job(
-    job: GenerationJob, *, engine: "Engine", timeout_seconds: float, cancelled: bool = False
-) -> dict:
-    """Generates ``job``; every event goes to its stream through the engine's relay, in order.
-
-    ``cancelled``: the client left while the job was queued (nothing is computed).
-    Returns the last event (done or error). Never raises for a bad job or a model
-    failure: those end as an "error" event, so the web side always sees an ending.
-    """
-    try:
-        model = engine.cache.acquire(job.model_dir, job.precision)
-    except ModelUnavailable as exc:
-        return _refuse(engine.relay, job, error_event("model_unavailable", str(exc)))
-    try:
-        try:
-            request = engine.scheduler.submit(
-                model=model,
-                prompt_ids=job.prompt_ids,
-                max_tokens=job.max_tokens,
-                temperature=job.temperature,
-                top_p=job.top_p,
-                n=job.n,
-                stop=job.stop,
-                seed=job.seed,
-                steering=Steering(
-                    presence_penalty=job.presence_penalty,
-                    frequency_penalty=job.frequency_penalty,
-                    logit_bias={int(token): float(bias) for token, bias in job.logit_bias},
-                ),
-                logprobs=job.logprobs,
-                cancelled=cancelled,
-            )
-        except ContextTooLong as exc:
-            return _refuse(engine.relay, job, error_event("context_length_exceeded", str(exc)))
-        except ValueError as exc:
-            return _refuse(engine.relay, job, error_event("invalid_request", str(exc)))
-        last = engine.relay.follow(job.request_id, request, timeout=timeout_seconds)
-        _log_timings(job, request, last)
-        return last
-    finally:
-        engine.cache.release(model)
-
-
-def _refuse(relay: Relay, job: GenerationJob, last: dict) -> dict:
-    try:
-        relay.send_now(job.request_id, [last])
-    except Exception:  # noqa: BLE001 - the web side's reader times out on its own
-        log.exception("Cannot write the error event of %s", job.request_id)
-    return last
-
-
-def _log_timings(job: GenerationJob, request: GenerationRequest, last: dict) -> None:
-    """One line per request: where its time went (queue, wait for admission, first token)."""
-    now, wall = time.monotonic(), time.time()
-    queued = (wall - (now - request.submitted_at) - job.enqueued_at) if job.enqueued_at else 0.0
-    admitted = (request.admitted_at or now) - request.submitted_at
-    first = (request.first_token_at or now) - request.submitted_at
-    log.info(
-        "Generation %s %s: %d+%d tokens; broker %.0f ms, admission %.0f ms, "
-        "first token %.0f ms, total %.2f s",
-        job.request_id,
-        last.get("code") or last["type"],
-        request.prompt_tokens,
-        request.completion_tokens,
-        queued * 1000,
-        admitted * 1000,
-        first * 1000,
-        now - request.submitted_at,
-    )

@@ -3,14 +3,16 @@ so that they are right whichever web process answers and wherever the workers ru
 queue depth per queue, live workers and models loaded per worker (their heartbeats), live
 workers per pool, and holds outstanding."""
 
+from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily
+
+from billing.models import CreditHold, QuotaHold
+from config.redis_clients import redis_client
+from config.worker_heartbeat import live_workers
+from inference.pools.models import WorkerPool
 
 
 def known_queues(workers: list[dict]) -> list[str]:
-    from django.conf import settings
-
-    from inference.pools.models import WorkerPool
-
     queues = set(settings.CELERY_TASK_QUEUES_NAMES) | {settings.INFERENCE_DEFAULT_QUEUE}
     queues |= set(settings.INFERENCE_QUEUE_ROUTES.values())
     queues |= set(WorkerPool.objects.values_list("queue", flat=True))
@@ -22,10 +24,6 @@ def known_queues(workers: list[dict]) -> list[str]:
 def queue_depths(queues: list[str]) -> dict[str, int]:
     """Messages waiting per queue: with Celery's Redis transport, a queue is a Redis list of
     that name (the broker may be another Redis than the streams')."""
-    from django.conf import settings
-
-    from config.redis_clients import redis_client
-
     client = redis_client(settings.CELERY_BROKER_URL)
     pipe = client.pipeline(transaction=False)
     for queue in queues:
@@ -35,10 +33,6 @@ def queue_depths(queues: list[str]) -> dict[str, int]:
 
 class StoreCollector:
     def collect(self):
-        from billing.models import CreditHold, QuotaHold
-        from config.worker_heartbeat import live_workers
-        from inference.pools.models import WorkerPool
-
         workers = live_workers()
         depth = GaugeMetricFamily(
             "gptstore_queue_depth", "Tasks waiting in each Celery queue.", labels=["queue"]

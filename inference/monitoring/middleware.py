@@ -8,6 +8,8 @@ import json
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
+from inference.monitoring import metrics
+
 UNMATCHED = "unmatched"
 
 
@@ -28,8 +30,6 @@ def _error_code(response) -> str:
 
 
 def request_record(request, response) -> None:
-    from inference.monitoring import metrics
-
     route, status = _route(request), str(response.status_code)
     metrics.http_requests.labels(route, request.method, status).inc()
     if response.status_code >= 400:

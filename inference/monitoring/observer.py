@@ -9,7 +9,11 @@ import logging
 import threading
 import time
 
+from django.db import connection
+
 from config.db import sync_to_async_released
+from inference.monitoring import metrics
+from inference.monitoring.models import GenerationTiming
 from inference.protocol import DELTA, DONE, ERROR, FINISH
 from inference.streams import StreamTimeout, WorkerLost
 
@@ -27,8 +31,6 @@ class AnswerTiming:
         self.recorded = False
 
     def see(self, event: dict) -> None:
-        from inference.monitoring import metrics
-
         kind = event.get("type")
         if kind == FINISH and event.get("finish_reason") == "cancelled":
             self.cancelled = True
@@ -50,8 +52,6 @@ class AnswerTiming:
 
     def finish(self, outcome: str, code: str = "") -> dict | None:
         """Counts the answer once; returns the fields of its row (None if already counted)."""
-        from inference.monitoring import metrics
-
         if self.recorded:
             return None
         self.recorded = True
@@ -71,8 +71,6 @@ class AnswerTiming:
 
 
 def timing_write(row: dict | None) -> None:
-    from inference.monitoring.models import GenerationTiming
-
     if row is None:
         return
     try:
@@ -85,8 +83,6 @@ _write = sync_to_async_released(timing_write)
 
 
 def _write_in_background(row: dict | None) -> None:
-    from django.db import connection
-
     def run():
         try:
             timing_write(row)

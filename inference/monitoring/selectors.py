@@ -8,6 +8,8 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from inference.monitoring.models import GenerationTiming
+from inference.pools.models import WorkerPool
+from inference.pools.placement import listing_is_served, pool_workers
 
 # The periods the page offers: hours covered -> bucket.
 PERIODS = {24: "hour", 24 * 7: "day", 24 * 30: "day"}
@@ -84,9 +86,6 @@ def model_monitoring(*, listing, hours: int = 24) -> dict:
 
 def model_serving(*, listing) -> dict:
     """Whether a request would find a live worker now, and the pools placing the model."""
-    from inference.pools.models import WorkerPool
-    from inference.pools.placement import listing_is_served, pool_workers
-
     pools = [
         {
             "name": pool.name,

@@ -9,8 +9,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
+from inference.monitoring.collector import StoreCollector
 from inference.monitoring.selectors import PERIODS, model_monitoring, model_serving
+from store.publishing.selectors import studio_listing_for
 
 
 def _authorized(request) -> bool:
@@ -29,10 +33,6 @@ def metrics(request):
         response = HttpResponse("A valid metrics token is required.\n", status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-    from prometheus_client.multiprocess import MultiProcessCollector
-
-    from inference.monitoring.collector import StoreCollector
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
@@ -43,8 +43,6 @@ def metrics(request):
 @login_required
 def model_monitoring_page(request, listing_id: int):
     """One model's monitoring for its publisher (or staff)."""
-    from store.publishing.selectors import studio_listing_for
-
     listing = studio_listing_for(user=request.user, listing_id=listing_id)
     if listing is None:
         raise Http404("No such listing in your studio.")

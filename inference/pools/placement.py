@@ -10,6 +10,7 @@ INFERENCE_DEFAULT_QUEUE), 503 ``no_worker_available`` when nothing consumes it.
 import random
 
 from config.api_errors import ApplicationError
+from config.worker_heartbeat import live_workers
 from inference.pools.models import WorkerPool
 from inference.queues import queue_for, queue_is_served
 
@@ -58,6 +59,4 @@ def listing_is_served(*, listing) -> bool:
 
 def pool_workers(*, queue: str) -> int:
     """How many live workers consume ``queue`` (their heartbeats)."""
-    from config.worker_heartbeat import live_workers
-
     return sum(1 for worker in live_workers() if queue in worker.get("queues", []))

@@ -7,10 +7,17 @@ while its model is still loading waits on that load (the cache loads a model onc
 """
 
 import logging
+import sys
 import threading
 import time
 
 from celery.signals import worker_ready
+from django.db import connection
+
+from config.worker_heartbeat import consumed_queues, set_models_reporter
+from inference.pools.models import WorkerPool
+from store.models import ListingVersion
+from store.selectors import listing_for_model
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +30,6 @@ POOL_CACHE_SECONDS = 10.0
 
 
 def pools_consuming(queues: list[str]):
-    from inference.pools.models import WorkerPool
-
     return list(
         WorkerPool.objects.filter(enabled=True, queue__in=queues).prefetch_related(
             "listings__publisher"
@@ -35,8 +40,6 @@ def pools_consuming(queues: list[str]):
 def pool_for_queue(queue: str):
     """The enabled pool consuming ``queue`` (None: a plain queue), remembered a few seconds
     so that a task does not query the database for every request."""
-    from inference.pools.models import WorkerPool
-
     now = time.monotonic()
     cached = _pools_cache.get(queue)
     if cached is not None and now - cached[0] < POOL_CACHE_SECONDS:
@@ -53,8 +56,6 @@ def model_named(storage_path: str, model_id: str) -> None:
 def model_id_for_dir(model_dir: str) -> str:
     """The store's model id of a version folder, remembered (one query per folder)."""
     if model_dir not in _model_ids:
-        from store.models import ListingVersion
-
         version = (
             ListingVersion.objects.select_related("listing__publisher")
             .filter(storage_path=model_dir)
@@ -66,8 +67,6 @@ def model_id_for_dir(model_dir: str) -> str:
 
 def loaded_models() -> list[str]:
     """Model ids loaded in this process's engine, plus those its upstream pools serve."""
-    import sys
-
     names = set(_upstream_models)
     # Read from sys.modules: the heartbeat thread must not be the one importing torch.
     runtime = sys.modules.get("inference.engine.runtime")
@@ -82,9 +81,9 @@ def pool_warm(*, queues: list[str]) -> list[str]:
 
     A model that cannot load is logged and skipped: the others still serve.
     """
+    # The engine imports torch: imported here, as the web process imports this module too.
     from inference.engine import process_engine
     from inference.engine.model_cache import ModelUnavailable
-    from store.selectors import listing_for_model
 
     warmed: list[str] = []
     pools = pools_consuming(queues)
@@ -116,14 +115,10 @@ def pool_warm(*, queues: list[str]) -> list[str]:
 
 @worker_ready.connect
 def _warm_at_start(sender=None, **kwargs):
-    from config.worker_heartbeat import consumed_queues, set_models_reporter
-
     queues = consumed_queues(sender)
     set_models_reporter(loaded_models)
 
     def run():
-        from django.db import connection
-
         try:
             pool_warm(queues=queues)
         except Exception:  # noqa: BLE001 - a worker that cannot warm still serves on demand

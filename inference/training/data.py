@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from config.api_errors import ApplicationError
+from inference.tokenization import chat_prompt_ids, chat_text, text_prompt_ids, tokenizer_for
 
 ROLES = {"system", "developer", "user", "assistant"}
 MIN_EXAMPLES = 10
@@ -188,8 +189,6 @@ def _answer_ids(tokenizer, *, prompt_text: str | None, full_text: str | None, co
 
 
 def _encode_chat(record: dict, *, storage_path: str, tokenizer) -> EncodedExample:
-    from inference.tokenization import chat_prompt_ids, chat_text
-
     messages = _plain(record["messages"])
     templated = bool(getattr(tokenizer, "chat_template", None))
     input_ids: list[int] = []
@@ -227,8 +226,6 @@ def _encode_chat(record: dict, *, storage_path: str, tokenizer) -> EncodedExampl
 
 
 def _encode_completion(record: dict, *, storage_path: str, tokenizer) -> EncodedExample:
-    from inference.tokenization import text_prompt_ids
-
     prompt = text_prompt_ids(storage_path=storage_path, prompt=record["prompt"])
     answer = list(tokenizer(record["completion"], add_special_tokens=False)["input_ids"])
     if tokenizer.eos_token_id is not None:
@@ -241,8 +238,6 @@ def examples_encode(
 ) -> list[EncodedExample]:
     """Token ids and labels of every example with the base model's tokenizer, or
     InvalidTrainingData naming each example over the model's context length."""
-    from inference.tokenization import tokenizer_for
-
     tokenizer = tokenizer_for(storage_path=storage_path)
     encode = _encode_chat if parsed.format == "chat" else _encode_completion
     encoded: list[EncodedExample] = []

@@ -2,12 +2,14 @@
 
 from django.conf import settings
 
+from accounts.models import PublisherProfile
+from billing import policies as billing_policies
+from billing.selectors import access_for
+from inference.training.models import FineTuningTerms
 from store.models import Listing
 
 
 def _terms(listing: Listing):
-    from inference.training.models import FineTuningTerms
-
     return FineTuningTerms.objects.filter(listing=listing).first()
 
 
@@ -16,8 +18,6 @@ def training_price_for(*, user, listing: Listing) -> int | None:
     ``listing``, or None when they may not: the publisher's terms when they allow it; a
     model the customer owns (purchase, or their own listing) may always be fine-tuned, at
     the store's price for owned models when its publisher set none."""
-    from billing.selectors import access_for
-
     if listing.status != Listing.Status.APPROVED or not getattr(user, "is_authenticated", False):
         return None
     terms = _terms(listing)
@@ -29,8 +29,6 @@ def training_price_for(*, user, listing: Listing) -> int | None:
 
 
 def may_edit_terms(user, listing: Listing) -> bool:
-    from billing import policies as billing_policies
-
     return billing_policies.may_edit_pricing(user, listing)
 
 
@@ -39,8 +37,6 @@ def derived_publish_refusal(user, fine_tuned_model) -> str | None:
     when they may: they own it, are an approved publisher, and the base listing's publisher
     allows derived models (the terms as they are now; a listing already made keeps its
     lineage if the terms change later)."""
-    from accounts.models import PublisherProfile
-
     if not getattr(user, "is_authenticated", False) or fine_tuned_model.owner_id != user.pk:
         return "Only the owner of a fine-tuned model can publish it."
     terms = _terms(fine_tuned_model.base_listing)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from inference.tokenization import _load_lock, tokenizer_for
 from inference.training import data, services
 from inference.training.models import FineTuningJob
 
@@ -47,8 +48,6 @@ def _transformers_imported(attempts: int = 5) -> None:
     """transformers' lazy first import is not thread-safe: in a worker just started, the
     pool-warmup thread may be importing it too, and this thread then gets an ImportError
     for a name that is there a moment later. Imported here first, again if that happens."""
-    from inference.tokenization import _load_lock
-
     for attempt in range(attempts):
         try:
             with _load_lock:
@@ -99,8 +98,8 @@ def job_run(*, job_id: str, runner: str) -> str:
 
 
 def _train(job: FineTuningJob, runner: str) -> str:
+    # torch: not imported with the task module, which web processes may import.
     from inference.engine.device import configure_torch_threads, select_device
-    from inference.tokenization import tokenizer_for
     from inference.training.trainer import Plan, Trainer
 
     examples = _encoded(job, job.training_file, "training_file")

@@ -3,7 +3,7 @@ models as the API and the playground see them, and what a job would cost."""
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from config.db import holds_nul
 from inference.training.models import (
@@ -14,6 +14,7 @@ from inference.training.models import (
     FineTuningTerms,
     TrainingFile,
 )
+from inference.training.policies import training_price_for
 from store.models import Listing
 
 FINE_TUNED_PREFIX = "ft:"
@@ -79,10 +80,6 @@ def terms_for(*, listing: Listing) -> FineTuningTerms | None:
 def trainable_listings(*, user) -> list[tuple[Listing, int]]:
     """The approved listings ``user`` may fine-tune, with the price per 1M training tokens:
     those whose publisher allows it, and the models the user owns."""
-    from django.db.models import Q
-
-    from inference.training.policies import training_price_for
-
     candidates = (
         Listing.objects.filter(status=Listing.Status.APPROVED)
         .filter(

@@ -52,6 +52,7 @@ from inference.training.models import (
 )
 from inference.training.policies import derived_publish_refusal, may_edit_terms, training_price_for
 from inference.training.selectors import FINE_TUNED_PREFIX, file_for
+from store.model_ids import model_not_found
 from store.publishing.checksum import sha256_file
 from store.publishing.services import version_create
 from store.selectors import listing_for_model
@@ -302,12 +303,7 @@ def fine_tuning_job_create(
 
     listing, version = listing_for_model(model_id=model) if isinstance(model, str) else (None,) * 2
     if listing is None or version is None:
-        raise ApplicationError(
-            f"The model '{model}' does not exist.",
-            code="model_not_found",
-            status=404,
-            field="model",
-        )
+        raise model_not_found(model)
     if suffix and (not isinstance(suffix, str) or not SUFFIX.match(suffix)):
         raise ApplicationError(
             "suffix: up to 40 letters, digits, '-' or '_'.", code="invalid_suffix", field="suffix"

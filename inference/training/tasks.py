@@ -6,7 +6,8 @@ import uuid
 
 from celery import shared_task
 
-from inference.training.services import TRAIN_TASK
+from inference.training.runner import job_run
+from inference.training.services import TRAIN_TASK, training_upkeep
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-training hands the message back,
@@ -21,14 +22,10 @@ from inference.training.services import TRAIN_TASK
     soft_time_limit=None,
 )
 def fine_tune(job_id: str) -> str:
-    from inference.training.runner import job_run
-
     runner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     return job_run(job_id=job_id, runner=runner)
 
 
 @shared_task(name="training.upkeep", ignore_result=True)
 def upkeep() -> int:
-    from inference.training.services import training_upkeep
-
     return training_upkeep()

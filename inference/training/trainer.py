@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+from safetensors.torch import load_file, save_file
+from transformers import AutoTokenizer
 
 from config.model_loading import causal_lm_from_pretrained
 from inference.training.data import IGNORE, EncodedExample
@@ -82,8 +85,6 @@ def _tensors(batch: list[EncodedExample], pad_id: int, device):
 
 class Trainer:
     def __init__(self, plan: Plan, *, device: torch.device, dtype: torch.dtype):
-        from peft import LoraConfig, get_peft_model
-
         self.plan = plan
         self.device = device
         self.dtype = dtype
@@ -164,9 +165,6 @@ class Trainer:
     # --- checkpoints ---------------------------------------------------------------
 
     def checkpoint_save(self, folder: Path) -> None:
-        from peft import get_peft_model_state_dict
-        from safetensors.torch import save_file
-
         folder.mkdir(parents=True, exist_ok=True)
         adapters = {
             name: tensor.detach().to("cpu").contiguous()
@@ -178,9 +176,6 @@ class Trainer:
             (folder / "scaler.json").write_text(json.dumps(self.scaler.state_dict()))
 
     def checkpoint_load(self, folder: Path) -> None:
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
-
         set_peft_model_state_dict(
             self.model, load_file(str(folder / "adapters.safetensors"), device=str(self.device))
         )
@@ -193,8 +188,6 @@ class Trainer:
     def merged_save(self, folder: Path) -> None:
         """The base weights with the adapters merged in: a plain model folder (config,
         safetensors, tokenizer), in the precision the base was trained in."""
-        from transformers import AutoTokenizer
-
         folder.mkdir(parents=True, exist_ok=True)
         merged = self.model.merge_and_unload()
         merged.save_pretrained(str(folder), safe_serialization=True)

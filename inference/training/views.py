@@ -19,8 +19,9 @@ from config.html_refusals import REFUSED, act, act_on_form
 from inference.training import selectors, services
 from inference.training.api.shapes import event_object, file_object, job_object
 from inference.training.forms import JobForm, PublishForm, TermsForm
-from inference.training.policies import derived_publish_refusal
+from inference.training.policies import derived_publish_refusal, may_edit_terms
 from store.models import Listing
+from store.selectors import listing_for_model
 
 
 def _refusal(exc: ApplicationError, status: int | None = None) -> JsonResponse:
@@ -84,8 +85,6 @@ def file_upload(request):
 @login_required
 def estimate(request):
     """What a job would train and cost (nothing is held): the form's cost line."""
-    from store.selectors import listing_for_model
-
     form = _job_form(request.user, request.POST)
     if not form.is_valid():
         problems = "; ".join(
@@ -219,8 +218,6 @@ def model_publish(request, model_id: int):
 @login_required
 def terms_page(request, listing_id: int):
     """The publisher's fine-tuning terms for one listing."""
-    from inference.training.policies import may_edit_terms
-
     listing = get_object_or_404(Listing.objects.select_related("publisher"), pk=listing_id)
     if not may_edit_terms(request.user, listing):
         return HttpResponseForbidden("Only the listing's publisher can change these terms.")

@@ -105,7 +105,7 @@ def smollm2_files(**_options) -> Iterator[list[File]]:
 
 @contextmanager
 def toy_files(*, toy_train_seconds: float = 60.0, log=print) -> Iterator[list[File]]:
-    from store.demo.toy_model import build_toy_model
+    from store.demo.toy_model import build_toy_model  # torch: only when the toy is built
 
     workdir = Path(tempfile.mkdtemp(prefix="toy-model-", dir=settings.FILE_UPLOAD_TEMP_DIR))
     try:

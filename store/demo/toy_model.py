@@ -7,6 +7,10 @@ weights, chat template) with nothing downloaded. It writes simple, often wrong s
 import time
 from pathlib import Path
 
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"]
 CHAT_TEMPLATE = (
@@ -25,9 +29,6 @@ def corpus_text() -> str:
 
 
 def build_tokenizer(text: str, *, vocab_size: int = 1024):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
@@ -51,9 +52,6 @@ def build_tokenizer(text: str, *, vocab_size: int = 1024):
 
 def build_toy_model(output_dir: Path, *, train_seconds: float = 60.0, seed: int = 1234) -> dict:
     """Trains the tokenizer and the model, saves a complete model folder; returns training stats."""
-    import torch
-    from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
-
     torch.manual_seed(seed)
     text = corpus_text()
     tokenizer = build_tokenizer(text)

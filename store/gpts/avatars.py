@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 from django.conf import settings
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from config.api_errors import ApplicationError
 
@@ -18,12 +19,16 @@ def _refuse(message: str) -> ApplicationError:
     return ApplicationError(message, code="invalid_image", field="avatar")
 
 
+def avatar_size_check(*, size: int) -> None:
+    """An avatar upload is at most GPT_AVATAR_MAX_BYTES: checked on an upload's declared size
+    before it is read, and on the bytes."""
+    if size > settings.GPT_AVATAR_MAX_BYTES:
+        raise _refuse(f"An avatar is at most {settings.GPT_AVATAR_MAX_BYTES // (1024 * 1024)} MB.")
+
+
 def avatar_png(data: bytes) -> bytes:
     """The avatar made of an upload: a SIZE×SIZE PNG; a clear error for anything else."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    if len(data) > settings.GPT_AVATAR_MAX_BYTES:
-        raise _refuse(f"An avatar is at most {settings.GPT_AVATAR_MAX_BYTES // (1024 * 1024)} MB.")
+    avatar_size_check(size=len(data))
     try:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.format not in FORMATS:

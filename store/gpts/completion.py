@@ -10,11 +10,12 @@ answer drew on.
 
 from dataclasses import dataclass, field
 
-from config.api_errors import ApplicationError
 from config.db import holds_nul
+from inference.tokenization import chat_prompt_ids, message_text, tokenizer_for
 from store.gpts import policies
 from store.gpts.knowledge import passages_for
 from store.gpts.models import Gpt, GptRevision
+from store.model_ids import model_not_found
 
 GPT_PREFIX = "gpt:"
 KNOWLEDGE_HEADER = (
@@ -57,18 +58,11 @@ def gpt_for_use(*, user, model_id: str, draft: bool = False) -> Gpt:
     if gpt is None or not (
         policies.is_builder(user, gpt) if draft else policies.may_use(user, gpt)
     ):
-        raise ApplicationError(
-            f"The model '{model_id}' does not exist.",
-            code="model_not_found",
-            status=404,
-            field="model",
-        )
+        raise model_not_found(model_id)
     return gpt
 
 
 def _last_user_text(messages: list[dict]) -> str:
-    from inference.tokenization import message_text
-
     for message in reversed(messages):
         if message.get("role") == "user":
             return message_text(message.get("content"))
@@ -91,8 +85,6 @@ def turn_for(
 ) -> GptTurn:
     """The messages the base model answers for one user turn, knowledge included within
     ``context_length`` tokens (``max_tokens`` of them kept for the answer)."""
-    from inference.tokenization import chat_prompt_ids, tokenizer_for
-
     answer_tokens = max_tokens or revision.max_tokens
     instructions = revision.instructions.strip()
     base = ([{"role": "system", "content": instructions}] if instructions else []) + list(messages)

@@ -10,6 +10,7 @@ from django.conf import settings
 from accounts.models import User
 from store.gpts import services
 from store.gpts.models import Gpt, GptCategory
+from store.gpts.selectors import base_models
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "demo" / "gpts"
 BUILDER = "publisher@example.com"
@@ -75,8 +76,6 @@ DEMO_GPTS = (
 def demo_gpts_ensure(*, base_model_id: str) -> list[Gpt]:
     """Makes the demo GPTs that are missing on ``base_model_id``; [] while it or the demo
     accounts do not exist yet."""
-    from store.gpts.selectors import base_models
-
     if settings.PRODUCTION:
         raise RuntimeError("Demo GPTs are never made with production settings.")
     builder = User.objects.filter(email=BUILDER).first()

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVector
 from django.db import connection
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
 
 from config.api_errors import ApplicationError
+from store.gpts.models import KnowledgeChunk
 
 CHUNK_CHARS = 1000
 KINDS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
@@ -67,13 +71,22 @@ def kind_of(name: str) -> str:
     return kind
 
 
+def upload_size_check(*, name: str, size: int) -> None:
+    """A knowledge file is at most GPT_KNOWLEDGE_MAX_BYTES: checked on an upload's declared
+    size before it is read, and on the bytes a service receives."""
+    if size > settings.GPT_KNOWLEDGE_MAX_BYTES:
+        raise ApplicationError(
+            f"{name} is {size:,} bytes; a knowledge file is at most "
+            f"{settings.GPT_KNOWLEDGE_MAX_BYTES:,}.",
+            code="file_too_large",
+            field="file",
+        )
+
+
 def text_of(*, name: str, data: bytes) -> tuple[str, str]:
     """(kind, text) of an upload; a clear error for anything unreadable or empty."""
     kind = kind_of(name)
     if kind == "pdf":
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-
         try:
             reader = PdfReader(io.BytesIO(data))
             text = "\n\n".join(page.extract_text() or "" for page in reader.pages)
@@ -146,8 +159,6 @@ def sha256_of(data: bytes) -> str:
 def index_file(knowledge_file) -> None:
     """Writes the chunks' search vectors, then how many chunks hold each of their words
     (two statements, in the database)."""
-    from store.gpts.models import KnowledgeChunk
-
     KnowledgeChunk.objects.filter(file=knowledge_file).update(search=_vector_sql())
     with connection.cursor() as cursor:
         cursor.execute(
@@ -161,8 +172,6 @@ def index_file(knowledge_file) -> None:
 
 
 def _vector_sql():
-    from django.contrib.postgres.search import SearchVector
-
     return SearchVector("text", config="english")
 
 

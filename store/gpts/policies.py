@@ -1,7 +1,7 @@
 """Who may do what with a GPT, and which GPTs are live: each rule once, for the views,
 templates, selectors, services, the admin and /v1 alike."""
 
-from store.gpts.models import Gpt
+from store.gpts.models import BuilderProfile, Gpt
 
 CURATE_PERMISSION = "store.change_gpt"
 
@@ -21,8 +21,6 @@ def is_builder(user, gpt: Gpt) -> bool:
 
 def may_publish_publicly(user) -> bool:
     """The public GPT store needs a builder profile staff have verified."""
-    from store.gpts.models import BuilderProfile
-
     # Read fresh: a profile cached on the user object may predate the verification.
     return _signed_in(user) and BuilderProfile.objects.filter(user=user, verified=True).exists()
 

@@ -14,9 +14,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from billing.selectors import token_price_for
 from config.api_errors import ApplicationError
+from inference.models import UsageRecord
+from inference.safeguards import prompt_screen
+from inference.services import CompletionParams, completion_start
 from store.gpts import knowledge, policies
 from store.gpts.avatars import avatar_png, avatar_store
+from store.gpts.completion import gpt_named
 from store.gpts.models import (
     INSTRUCTIONS_MAX_CHARS,
     STARTER_MAX_CHARS,
@@ -33,6 +38,8 @@ from store.gpts.models import (
     KnowledgeChunk,
     KnowledgeFile,
 )
+from store.gpts.selectors import has_chatted
+from store.selectors import listing_for_model
 
 DRAFT_FIELDS = (
     "name", "description", "category", "instructions", "starters", "temperature",
@@ -134,9 +141,6 @@ def _clean_starters(starters) -> list[str]:
 
 
 def _check_base(user, listing) -> None:
-    from billing.selectors import token_price_for
-    from store.selectors import listing_for_model
-
     _, version = listing_for_model(model_id=listing.model_id)
     if version is None or token_price_for(listing=listing) is None:
         raise ApplicationError(
@@ -246,13 +250,7 @@ def knowledge_file_create(*, builder, name: str, data: bytes) -> KnowledgeFile:
     """Extracts, chunks and indexes an upload of ``builder``'s (in the caller's transaction,
     or its own): a refused upload leaves nothing behind."""
     name = (name or "").rsplit("/", 1)[-1].strip()[:200] or "knowledge.txt"
-    if len(data) > settings.GPT_KNOWLEDGE_MAX_BYTES:
-        raise ApplicationError(
-            f"{name} is {len(data):,} bytes; a knowledge file is at most "
-            f"{settings.GPT_KNOWLEDGE_MAX_BYTES:,}.",
-            code="file_too_large",
-            field="file",
-        )
+    knowledge.upload_size_check(name=name, size=len(data))
     kind, text = knowledge.text_of(name=name, data=data)
     pieces = knowledge.chunks_of(text)
     with transaction.atomic():
@@ -311,8 +309,6 @@ def knowledge_remove(*, gpt: Gpt, actor, file_id: int) -> None:
 
 def _screen(gpt: Gpt) -> None:
     """The store's safeguards read what a public GPT says and knows."""
-    from inference.safeguards import prompt_screen
-
     texts = [
         ("instructions", "\n".join([gpt.name, gpt.description, gpt.instructions, *gpt.starters]))
     ]
@@ -473,8 +469,6 @@ def gpt_report_close(*, report: GptReport, actor) -> GptReport:
 
 
 def gpt_rate(*, gpt: Gpt, user, stars: int, text: str = "") -> GptRating:
-    from store.gpts.selectors import has_chatted
-
     if not policies.may_rate(user, gpt, has_chatted=has_chatted(user=user, gpt=gpt)):
         raise ApplicationError(
             "Only people who have chatted with a GPT rate it.", code="not_allowed", status=403
@@ -528,9 +522,6 @@ def chat_turn_start(*, conversation: Conversation, user, text: str):
     """Records the user's message and admits the GPT's answer to the conversation so far
     (the newest HISTORY_MESSAGES messages). Returns the StartedCompletion; a refusal
     (no credit, content policy) removes the message again and raises."""
-    from inference.models import UsageRecord
-    from inference.services import CompletionParams, completion_start
-
     _owned(conversation, user)
     gpt = conversation.gpt
     text = _storable(text).strip()
@@ -560,8 +551,6 @@ def chat_answer_record(
     *, conversation: Conversation, started, text: str, finish_reason: str
 ) -> ChatMessage:
     """The GPT's answer as the customer saw it, with the knowledge files it drew on."""
-    from store.gpts.completion import gpt_named
-
     gpt = gpt_named(started.model_id)
     message = ChatMessage.objects.create(
         conversation=conversation,

@@ -12,10 +12,17 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from billing.money import format_microcents
+from billing.selectors import credit_balance
 from config.api_errors import ApplicationError
 from config.db import sync_to_async_released
 from config.html_refusals import REFUSED, act_on_form, refusals_shown_back
-from store.gpts import policies, selectors, services
+from inference.api.views import sse_response
+from inference.completions import ChoiceFinished, Done, Failed, Text, follow
+from inference.models import UsageRecord
+from inference.services import CompletionParams, completion_start, completion_stop
+from store.gpts import knowledge, policies, selectors, services
+from store.gpts.avatars import avatar_size_check
 from store.gpts.forms import BuilderProfileForm, GptForm, PublishForm
 from store.gpts.models import Gpt, GptReport
 
@@ -34,6 +41,14 @@ def _own(request, gpt_id: int) -> Gpt:
     if gpt is None or not policies.is_builder(request.user, gpt):
         raise Http404("No such GPT of yours.")
     return gpt
+
+
+def _upload(request, field: str, *, missing: str):
+    """The file posted as ``field`` (not read yet), or a refusal saying ``missing``."""
+    upload = request.FILES.get(field)
+    if upload is None:
+        raise ApplicationError(missing, field=field)
+    return upload
 
 
 # --- the GPT store ---------------------------------------------------------------------
@@ -99,8 +114,6 @@ def gpt_report(request, handle: str, slug: str):
 
 @login_required
 def chat_page(request, handle: str, slug: str, conversation_id: int | None = None):
-    from billing.selectors import credit_balance
-
     gpt = _usable(request, handle, slug)
     conversation = None
     if conversation_id is not None:
@@ -126,8 +139,6 @@ def _stream_error(exc: ApplicationError) -> dict:
 
 
 def _sse(events):
-    from inference.api.views import sse_response
-
     async def lines():
         async for event in events:
             yield f"data: {json.dumps(event)}\n\n"
@@ -173,8 +184,6 @@ def _start_turn(user, handle: str, slug: str, body: dict):
 
 async def _answer_events(started, *, on_end):
     """The follower's events as the chat page's: text, then done (or error)."""
-    from inference.completions import ChoiceFinished, Done, Failed, Text, follow
-
     parts: list[str] = []
     reason = ""
     async for event in follow(started):
@@ -205,8 +214,6 @@ async def _answer_events(started, *, on_end):
 
 
 def _money(microcents: int) -> str:
-    from billing.money import format_microcents
-
     return format_microcents(microcents)
 
 
@@ -247,8 +254,6 @@ async def chat_send(request, handle: str, slug: str):
 @require_POST
 def chat_stop(request):
     """The stop button: the generation stops; what was written is kept and charged."""
-    from inference.services import completion_stop
-
     if not completion_stop(request_id=request.POST.get("request_id", ""), user=request.user):
         return JsonResponse(
             {"error": {"message": "No such answer in progress.", "code": "not_found"}}, status=404
@@ -384,14 +389,8 @@ def builder_edit(request, gpt_id: int):
 @_acting
 def builder_knowledge_add(request, gpt_id: int):
     gpt = _own(request, gpt_id)
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise ApplicationError("Choose a file to upload.", field="file")
-    if upload.size > settings.GPT_KNOWLEDGE_MAX_BYTES:
-        raise ApplicationError(
-            f"{upload.name} is too large: a knowledge file is at most {settings.GPT_KNOWLEDGE_MAX_BYTES:,} bytes.",
-            code="file_too_large",
-        )
+    upload = _upload(request, "file", missing="Choose a file to upload.")
+    knowledge.upload_size_check(name=upload.name, size=upload.size)
     item = services.knowledge_add(gpt=gpt, actor=request.user, name=upload.name, data=upload.read())
     messages.success(request, f"{item.name} added: {item.chunks.count()} passages indexed.")
     return redirect("gpts:edit", gpt_id=gpt.pk)
@@ -412,11 +411,8 @@ def builder_knowledge_remove(request, gpt_id: int, file_id: int):
 @_acting
 def builder_avatar(request, gpt_id: int):
     gpt = _own(request, gpt_id)
-    upload = request.FILES.get("avatar")
-    if upload is None:
-        raise ApplicationError("Choose an image.", field="avatar")
-    if upload.size > settings.GPT_AVATAR_MAX_BYTES:
-        raise ApplicationError("That image is too large for an avatar.", code="invalid_image")
+    upload = _upload(request, "avatar", missing="Choose an image.")
+    avatar_size_check(size=upload.size)
     services.gpt_avatar_set(gpt=gpt, actor=request.user, data=upload.read())
     messages.success(request, "Avatar saved.")
     return redirect("gpts:edit", gpt_id=gpt.pk)
@@ -442,9 +438,6 @@ def builder_publish(request, gpt_id: int):
 @require_POST
 async def builder_preview(request, gpt_id: int):
     """The preview chat beside the form: the draft answers (nothing is saved but usage)."""
-    from inference.models import UsageRecord
-    from inference.services import CompletionParams, completion_start
-
     user = await request.auser()
     if not user.is_authenticated:
         return JsonResponse(

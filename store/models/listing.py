@@ -1,5 +1,6 @@
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.urls import reverse
 
 
 class Listing(models.Model):
@@ -91,8 +92,6 @@ class Listing(models.Model):
         return self.model_id
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("listing_detail", args=[self.publisher.slug, self.slug])
 
     @property

@@ -8,6 +8,8 @@ from store.publishing.validation import UploadRefused, check_parameter_count
 
 def gguf_parameter_count(gguf_path: Path) -> int:
     """The number of weights a GGUF file holds, read from its tensor index (no dequantizing)."""
+    # gguf, torch and transformers are imported in the functions: the web process imports
+    # this module (through the publishing services) and must not load them.
     from gguf import GGUFReader
 
     try:

@@ -18,6 +18,8 @@ class ModelMetadata:
 
 
 def causal_lm_class_names() -> set[str]:
+    # transformers is imported in the functions: the web process imports this module
+    # (through the publishing services) and must not load it.
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     names: set[str] = set()

@@ -4,7 +4,9 @@ its publisher, and staff may open any."""
 from django.db.models import Count, Prefetch, Q
 
 from accounts.models import User
+from inference.selectors import usage_by_version
 from store.models import Listing, ListingStatusChange, ListingVersion
+from store.selectors import mark_served
 
 
 def studio_listings_of(*, user: User) -> list[Listing]:
@@ -58,9 +60,6 @@ def studio_versions(*, listing: Listing) -> list[ListingVersion]:
     """The listing's versions, newest first (prefetched by studio_listing_for), each with
     ``is_served`` (what /v1 serves when no version is pinned) and ``usage`` over the last
     USAGE_DAYS days (requests, errors, tokens, customers; None when unused)."""
-    from inference.selectors import usage_by_version
-    from store.selectors import mark_served
-
     versions = mark_served(list(listing.versions.all()))
     usage = usage_by_version(listing=listing, days=USAGE_DAYS)
     for version in versions:

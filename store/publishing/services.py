@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.api_errors import ApplicationError
+from config.celery import app as celery_app
 from store.models import Listing, ListingVersion, WeightFile
 from store.publishing import storage
 from store.publishing.checksum import sha256_file
@@ -43,6 +44,8 @@ from store.publishing.validation import (
 logger = logging.getLogger(__name__)
 V = ListingVersion.Status
 MAX_ATTEMPTS = 2
+# Sent by name: store/tasks.py imports this module, not the reverse.
+VERSION_PROCESS_TASK = "store.version_process"
 
 
 def _can_publish(listing: Listing, user: User | None) -> bool:
@@ -108,9 +111,11 @@ def version_create(
             storage.remove_tree(staging)
             raise
         if enqueue:
-            from store.tasks import version_process_task
-
-            transaction.on_commit(lambda: version_process_task.delay(version.pk))
+            transaction.on_commit(
+                lambda: celery_app.send_task(
+                    VERSION_PROCESS_TASK, args=[version.pk], queue="default"
+                )
+            )
     return version
 
 

@@ -15,6 +15,7 @@ NEW_TOKENS = 8
 def smoke_test(folder: Path, *, chat: bool) -> dict:
     """Returns the sample (prompt, text, timings) and the parameter count; refuses a model
     that does not load, lacks weights its config needs, or cannot generate."""
+    # Imported here: the web process imports this module and must not load torch.
     import torch
     from transformers import AutoTokenizer
 

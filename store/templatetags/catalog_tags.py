@@ -3,14 +3,14 @@
 from django import template
 from django.conf import settings
 
+from billing.money import format_amount
+
 register = template.Library()
 
 
 @register.filter
 def money(cents, currency: str = "") -> str:
     """12345 → "$123.45": billing.money's one formatter (integers, the currency's exponent)."""
-    from billing.money import format_amount
-
     if cents in (None, ""):
         return ""
     return format_amount(int(cents), currency or settings.STORE_CURRENCY)

@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from inference.engine.model_cache import ModelCache
-from inference.engine.relay import Relay, coalesce, relay_job
-from inference.engine.runtime import Engine
+from inference.engine.relay import Relay, coalesce
+from inference.engine.runtime import Engine, relay_job
 from inference.engine.scheduler import Scheduler
 from inference.protocol import GenerationJob
 from tests.support.models import build_model_folder

@@ -12,6 +12,9 @@ import socket
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from config.redis_clients import redis_dedicated_client
+from config.worker_heartbeat import live_workers_on
+
 
 class Command(BaseCommand):
     help = "Exits 0 when a Celery worker on this host has a live heartbeat (or Redis answers)."
@@ -27,7 +30,6 @@ class Command(BaseCommand):
     def handle(self, *args, queue, broker, **options):
         if broker:
             return self._check_broker()
-        from config.worker_heartbeat import live_workers_on
 
         host = socket.gethostname()
         try:
@@ -40,8 +42,6 @@ class Command(BaseCommand):
         self.stdout.write(", ".join(sorted(w["hostname"] for w in mine)) + " alive")
 
     def _check_broker(self):
-        from config.redis_clients import redis_dedicated_client
-
         # Beat talks to the broker only; its own short timeouts answer before Docker's.
         client = redis_dedicated_client(
             settings.CELERY_BROKER_URL, socket_connect_timeout=3, socket_timeout=3
