@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from store.models import Listing, ListingStatusChange, ListingVersion
+from tests.support.factories import gpt_categories_restore
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -14,6 +15,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def gpt_categories():
+    # The demo GPTs are filed under the migration's categories.
+    gpt_categories_restore()
 
 
 def seed() -> str:

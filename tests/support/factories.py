@@ -3,9 +3,11 @@ versions and their files (rows only, no weights on disk), collections, reviews, 
 API keys; and the few builders of rows that need more than one factory call."""
 
 import hashlib
+import importlib
 from pathlib import Path
 
 import factory
+from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
@@ -143,6 +145,12 @@ class ReviewFactory(factory.django.DjangoModelFactory):
     author = factory.SubFactory(UserFactory)
     stars = 4
     text = "Does what it says."
+
+
+def gpt_categories_restore() -> None:
+    """The GPT categories the store's migration writes, written again if missing: a
+    transactional test's flush removes them, and tests that run after one may need them."""
+    importlib.import_module("store.migrations.0006_gpts").add_categories(apps, None)
 
 
 def published_listing(**fields) -> Listing:
