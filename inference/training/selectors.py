@@ -111,6 +111,8 @@ class ServedWeights:
     storage_path: str
     context_length: int | None
     pk: None = None
+    # Merged weights of one customer: served exactly, whatever the base version's precision.
+    serving_precision: str = "float32"
 
 
 def owned_fine_tuned_model(*, user, pk: int) -> FineTunedModel | None:
