@@ -54,6 +54,8 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 os.environ["VAR_DIR"] = str(STACK_DIR)
 os.environ["MEDIA_ROOT"] = str(STACK_DIR / "media")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# One bench account sends every concurrent stream (the store caps an account at 8 by default).
+os.environ.setdefault("INFERENCE_MAX_CONCURRENT_PER_USER", "256")
 
 PROMPTS = [
     "Write a short story about a robot who learns to paint.",

@@ -39,8 +39,6 @@ os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 # The store may batch as many streams as llama-server has slots.
 os.environ.setdefault("WORKER_CONCURRENCY", "64")
 os.environ.setdefault("INFERENCE_MAX_BATCH_ROWS", "64")
-# Every open stream holds one of the web process's pooled connections until it ends.
-os.environ.setdefault("DATABASE_POOL_MAX", "72")
 
 # Loaded under its own name: "inference" is the store's app package.
 _spec = importlib.util.spec_from_file_location("bench_inference", ROOT / "bench" / "inference.py")
