@@ -8,13 +8,7 @@ from store.publishing.services import version_process
 from tests.support.models import build_model_folder
 from tests.support.uploads import draft_listing, folder_uploads, upload
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from store.models import ListingVersion, WeightFile
 from store.publishing.services import version_process
 from tests.support.models import build_llama_gguf, build_model_folder
 from tests.support.uploads import (
-    draft_listing,
     files_under,
     folder_uploads,
     tar_of,
@@ -21,13 +20,7 @@ from tests.support.uploads import (
     zip_of,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +32,6 @@ def models(tmp_path_factory):
         "bert": build_model_folder(root / "bert", kind="bert"),
         "gguf": build_llama_gguf(root / "gguf" / "tiny-llama.gguf"),
     }
-
-
-@pytest.fixture
-def listing(publisher):
-    return draft_listing(publisher)
-
-
-@pytest.fixture
-def owner_client(client, publisher):
-    client.force_login(publisher.user)
-    return client
 
 
 def uploaded_version(client, listing, files) -> ListingVersion:

@@ -9,12 +9,7 @@ from store.services import listing_transition
 from tests.support.factories import ListingVersionFactory, PublisherFactory
 from tests.support.uploads import draft_listing
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture

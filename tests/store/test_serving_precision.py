@@ -11,38 +11,15 @@ from store.models import ListingVersion
 from store.models.version import ImmutableVersion
 from store.publishing.services import version_create, version_process
 from tests.support.models import build_model_folder
-from tests.support.uploads import draft_listing, folder_uploads
+from tests.support.uploads import folder_uploads, upload
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
     return build_model_folder(
         tmp_path_factory.mktemp("models") / "llama", kind="llama", chat_template=True
-    )
-
-
-@pytest.fixture
-def listing(publisher):
-    return draft_listing(publisher)
-
-
-@pytest.fixture
-def owner_client(client, publisher):
-    client.force_login(publisher.user)
-    return client
-
-
-def upload(client, listing, files, **fields):
-    return client.post(
-        reverse("studio:upload", kwargs={"listing_id": listing.pk}), {"files": files, **fields}
     )
 
 

@@ -13,7 +13,6 @@ from store.models import ListingVersion
 from store.publishing.upload_limits import SizeLimitUploadHandler
 from tests.support.models import build_model_folder
 from tests.support.uploads import (
-    draft_listing,
     files_under,
     folder_uploads,
     tar_of,
@@ -21,15 +20,7 @@ from tests.support.uploads import (
     zip_of,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-tmp")
-    (tmp_path / "upload-tmp").mkdir()
-    return settings.MEDIA_ROOT
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +28,6 @@ def model_folder(tmp_path_factory):
     return build_model_folder(
         tmp_path_factory.mktemp("models") / "tiny-llama", kind="llama", chat_template=True
     )
-
-
-@pytest.fixture
-def listing(publisher):
-    return draft_listing(publisher)
-
-
-@pytest.fixture
-def owner_client(client, publisher):
-    client.force_login(publisher.user)
-    return client
 
 
 def assert_refused(response, fragment: str, media, listing):

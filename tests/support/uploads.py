@@ -52,10 +52,15 @@ def tar_of(
     return buffer.getvalue()
 
 
-def upload(client, listing: Listing, files: list[SimpleUploadedFile], *, xhr: bool = False):
+def upload(
+    client, listing: Listing, files: list[SimpleUploadedFile], *, xhr: bool = False, **fields
+):
+    """Posts the studio's upload form; ``fields`` are its other fields (serving_precision)."""
     headers = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"} if xhr else {}
     return client.post(
-        reverse("studio:upload", kwargs={"listing_id": listing.pk}), {"files": files}, **headers
+        reverse("studio:upload", kwargs={"listing_id": listing.pk}),
+        {"files": files, **fields},
+        **headers,
     )
 
 
