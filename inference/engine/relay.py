@@ -6,6 +6,11 @@ the new events of every request in flight, merges each choice's deltas, and hand
 every POLL_SECONDS, which requests the clients cancelled; and it enforces each request's
 time limit (the threads pool has none).
 
+A write that fails (Redis restarting) loses nothing: the events stay with their request and
+go out, merged, with the next round that gets through, and a request is finished only once
+its last event is written. Only when writes have failed for GIVE_UP_SECONDS are the requests
+cancelled and their events dropped: nobody could read those answers.
+
 Task threads only submit and then sleep until their request's last event is written, so
 the engine thread competes for the interpreter lock with one thread, not with one per
 request: with 16 requests polling and writing on their own, the engine spent a large share
@@ -27,6 +32,9 @@ from inference.protocol import DELTA, DONE, ERROR
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
+# How long the events of a request may wait for Redis before it is given up (a Redis restart
+# takes a few seconds; the web side waits for the stream longer than this).
+GIVE_UP_SECONDS = 30.0
 
 # send(events by request id, request ids whose cancel flag to check) -> the ids cancelled.
 Send = Callable[[dict[str, list[dict]], list[str]], set[str]]
@@ -76,12 +84,21 @@ class _Relayed:
     deadline: float
     finished: threading.Event = field(default_factory=threading.Event)
     last: dict | None = None
+    unsent: list[dict] = field(default_factory=list)  # a failed write's events, sent next
+    failing_since: float | None = None
 
 
 class Relay:
-    def __init__(self, *, send: Send, poll_seconds: float = POLL_SECONDS):
+    def __init__(
+        self,
+        *,
+        send: Send,
+        poll_seconds: float = POLL_SECONDS,
+        give_up_seconds: float = GIVE_UP_SECONDS,
+    ):
         self.send = send
         self.poll_seconds = poll_seconds
+        self.give_up_seconds = give_up_seconds
         self._jobs: list[_Relayed] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -129,7 +146,8 @@ class Relay:
         now = time.monotonic()
         batch: dict[str, list[dict]] = {}
         for relayed in jobs:
-            events = _drain(relayed.request)
+            events = relayed.unsent + _drain(relayed.request)
+            relayed.unsent = []
             if events:
                 batch[relayed.request_id] = coalesce(events)
         check: list[str] = []
@@ -137,19 +155,16 @@ class Relay:
             self._next_poll = now + self.poll_seconds
             check = [r.request_id for r in jobs if r.request.cancel_reason is None]
         cancelled: set[str] = set()
+        written = batch
         if batch or check:
             try:
                 cancelled = self.send(batch, check)
-            except Exception:  # noqa: BLE001 - nobody can read these answers; stop computing them
-                if batch:
-                    log.exception(
-                        "Cannot write the events of %d generations; cancelling", len(batch)
-                    )
-                else:  # only the cancel poll failed: a Redis blink must not end the answers
-                    log.warning("Cannot check the cancel flags", exc_info=True)
+            except Exception:  # noqa: BLE001 - kept for the next round, or given up below
+                written = self._keep_unsent(jobs, batch, now)
+            else:
                 for relayed in jobs:
                     if relayed.request_id in batch:
-                        relayed.request.cancel()
+                        relayed.failing_since = None
         done: list[_Relayed] = []
         for relayed in jobs:
             request = relayed.request
@@ -157,7 +172,7 @@ class Relay:
                 request.cancel()
             elif request.cancel_reason is None and now >= relayed.deadline:
                 request.cancel("timeout")
-            events = batch.get(relayed.request_id)
+            events = written.get(relayed.request_id)
             if events and events[-1]["type"] in (DONE, ERROR):
                 relayed.last = events[-1]
                 done.append(relayed)
@@ -166,6 +181,38 @@ class Relay:
                 self._jobs = [r for r in self._jobs if r not in done]
             for relayed in done:
                 relayed.finished.set()
+
+    def _keep_unsent(
+        self, jobs: list[_Relayed], batch: dict[str, list[dict]], now: float
+    ) -> dict[str, list[dict]]:
+        """After a failed write: each request keeps its events for the next round, unless
+        its writes have failed for give_up_seconds; those are cancelled and their events
+        dropped (returned, as if written, so that a finished one ends)."""
+        dropped: dict[str, list[dict]] = {}
+        for relayed in jobs:
+            events = batch.get(relayed.request_id)
+            if events is None:
+                continue
+            if relayed.failing_since is None:
+                relayed.failing_since = now
+            if now - relayed.failing_since < self.give_up_seconds:
+                relayed.unsent = events
+                continue
+            relayed.request.cancel()
+            dropped[relayed.request_id] = events
+        if dropped:
+            log.exception(
+                "Cannot write the events of %d generations for %.0f s; cancelled",
+                len(dropped),
+                self.give_up_seconds,
+            )
+        elif batch:
+            log.warning(
+                "Cannot write the events of %d generations; retrying", len(batch), exc_info=True
+            )
+        else:  # only the cancel poll failed: a Redis blink must not end the answers
+            log.warning("Cannot check the cancel flags", exc_info=True)
+        return dropped
 
 
 def _drain(request: GenerationRequest) -> list[dict]:

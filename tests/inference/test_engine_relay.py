@@ -142,7 +142,7 @@ def test_requests_in_flight_together_share_each_round_trip(engine, streams):
     assert max(len(batch) for batch in streams.rounds) >= 2
 
 
-def test_a_failing_send_cancels_the_requests_it_carried(models):
+def test_a_send_that_keeps_failing_cancels_the_requests_it_carried(models):
     failures = []
 
     def send(events, check):
@@ -151,7 +151,8 @@ def test_a_failing_send_cancels_the_requests_it_carried(models):
             raise ConnectionError("Redis is down")
         return set()
 
-    engine = Engine(cache=models, scheduler=Scheduler(), relay=Relay(send=send), torch_threads=1)
+    relay = Relay(send=send, give_up_seconds=0.3)
+    engine = Engine(cache=models, scheduler=Scheduler(), relay=relay, torch_threads=1)
     the_job = job(max_tokens=500, temperature=1.0, seed=5)
 
     last = relay_job(the_job, engine=engine, timeout_seconds=60)
@@ -159,6 +160,33 @@ def test_a_failing_send_cancels_the_requests_it_carried(models):
     assert last["type"] == "done"  # the job ends instead of generating for nobody
     assert last["completion_tokens"] < 500
     assert all(batch == [the_job.request_id] for batch in failures)
+
+
+def test_events_a_redis_blink_held_back_are_all_written_in_order_afterwards(models, streams):
+    calls = {"failed": 0}
+
+    def blinking(events, check):
+        if events and calls["failed"] < 5:  # Redis restarting: five writes fail
+            calls["failed"] += 1
+            raise ConnectionError("Redis is restarting")
+        return streams.send(events, check)
+
+    engine = Engine(
+        cache=models, scheduler=Scheduler(), relay=Relay(send=blinking), torch_threads=1
+    )
+    the_job = job(max_tokens=24, temperature=1.0, seed=7)
+
+    last = relay_job(the_job, engine=engine, timeout_seconds=60)
+
+    events = streams.events[the_job.request_id]
+    assert calls["failed"] == 5
+    assert last["type"] == "done" and events[-1] == last  # the ending was written, not lost
+    assert [e["type"] for e in events][0] == "start"
+    deltas = [e for e in events if e["type"] == "delta"]
+    # Nothing lost nor repeated: the deltas carry every token the answer counted.
+    assert sum(e["tokens"] for e in deltas) == last["completion_tokens"]
+    finish = next(e for e in events if e["type"] == "finish")
+    assert finish["finish_reason"] in ("length", "stop")  # not cancelled by the blink
 
 
 def test_the_time_limit_ends_the_job_with_a_timeout_error(engine, streams):
