@@ -1,7 +1,7 @@
 """What serving a version in bfloat16 or int8 changes, measured at processing against float32.
 
-The processed folder is loaded in float32 as the smoke test loads it; it answers a few fixed
-prompts greedily and scores a held-out text; then its linear layers are packed in the
+The model the smoke test loaded in float32 answers a few fixed prompts greedily and scores a
+held-out text; then its linear layers are packed in the
 version's serving precision, exactly as the CPU workers will hold them
 (inference/engine/packing.py), and it does both again. The report says how many greedy
 tokens agree before the answers part, and the perplexity of each. The studio and the
@@ -11,9 +11,7 @@ curators see what it costs.
 
 import math
 import time
-from pathlib import Path
 
-from config.model_loading import causal_lm_from_pretrained
 from inference.tokenization import chat_text
 
 # torch (and the engine's packing, built on it) is imported inside functions: the web
@@ -36,10 +34,10 @@ HELD_OUT = (
 )
 
 
-def precision_check(folder: Path, *, precision: str, chat: bool) -> dict:
-    """The report of serving the model in ``folder`` in ``precision`` instead of float32."""
+def precision_check(model, tokenizer, *, precision: str, chat: bool) -> dict:
+    """The report of serving ``model`` (loaded in float32, in eval mode) in ``precision``
+    instead of float32. Packs ``model`` in place: the caller is done with it otherwise."""
     import torch
-    from transformers import AutoTokenizer
 
     from inference.engine.packing import PRECISIONS, pack_linears, packing_supported
 
@@ -53,11 +51,6 @@ def precision_check(folder: Path, *, precision: str, chat: bool) -> dict:
         )
         return report
     started = time.monotonic()
-    tokenizer = AutoTokenizer.from_pretrained(
-        folder, local_files_only=True, trust_remote_code=False
-    )
-    model = causal_lm_from_pretrained(folder, dtype=torch.float32)
-    model.eval()
     prompts = [_prompt_ids(tokenizer, text, chat=chat) for text in PROMPTS]
     held_out = tokenizer(HELD_OUT, return_tensors="pt")["input_ids"][:, : _context(model)]
     reference = [_greedy(model, tokenizer, ids) for ids in prompts]

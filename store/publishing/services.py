@@ -27,7 +27,6 @@ from store.publishing import storage
 from store.publishing.checksum import sha256_file
 from store.publishing.conversion import gguf_to_safetensors
 from store.publishing.metadata import read_metadata
-from store.publishing.precision_check import precision_check
 from store.publishing.safetensors_header import check_safetensors
 from store.publishing.smoke_test import smoke_test
 from store.publishing.validation import (
@@ -210,15 +209,16 @@ def version_process(*, version_id: int, resume: bool = False) -> ListingVersion:
         )
         _progress(version.pk, 50, "Reading the model's metadata")
         metadata = read_metadata(build)
-        _progress(version.pk, 60, "Loading the model and generating a few tokens")
+        precision = version.serving_precision
+        measuring = (
+            "" if precision == "float32" else f", then measuring {precision} against float32"
+        )
+        _progress(version.pk, 60, f"Loading the model and generating a few tokens{measuring}")
         checked = time.monotonic()
-        result = smoke_test(build, chat=metadata.has_chat_template)
+        result = smoke_test(build, chat=metadata.has_chat_template, precision=precision)
         timings["smoke_test"] = round(time.monotonic() - checked, 2)
-        if version.serving_precision != ListingVersion.Precision.FLOAT32:
-            _progress(version.pk, 75, f"Measuring {version.serving_precision} against float32")
-            report["precision"] = precision_check(
-                build, precision=version.serving_precision, chat=metadata.has_chat_template
-            )
+        if "precision" in result:
+            report["precision"] = result["precision"]
         _progress(version.pk, 85, "Computing the sha256 of every file")
         files = [
             {"path": path.name, "size_bytes": path.stat().st_size, "sha256": sha256_file(path)}

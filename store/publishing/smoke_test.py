@@ -1,4 +1,5 @@
-"""Proof that a processed folder works: load it on the CPU in float32 and generate a few tokens."""
+"""Proof that a processed folder works: load it on the CPU in float32 and generate a few tokens;
+for a version served in another precision, measure that against float32 on the same load."""
 
 import time
 from pathlib import Path
@@ -6,15 +7,17 @@ from pathlib import Path
 from config.model_loading import causal_lm_from_pretrained
 from inference.chat_templates import ChatTemplateError
 from inference.tokenization import chat_text
+from store.publishing.precision_check import precision_check
 from store.publishing.validation import UploadRefused
 
 PROMPT = "Hello! In one sentence, what can you do?"
 NEW_TOKENS = 8
 
 
-def smoke_test(folder: Path, *, chat: bool) -> dict:
-    """Returns the sample (prompt, text, timings) and the parameter count; refuses a model
-    that does not load, lacks weights its config needs, or cannot generate."""
+def smoke_test(folder: Path, *, chat: bool, precision: str = "float32") -> dict:
+    """Returns the sample (prompt, text, timings) and the parameter count, and for a
+    ``precision`` other than float32 what serving in it changes (``precision``); refuses a
+    model that does not load, lacks weights its config needs, or cannot generate."""
     # Imported here: the web process imports this module and must not load torch.
     import torch
     from transformers import AutoTokenizer
@@ -62,7 +65,7 @@ def smoke_test(folder: Path, *, chat: bool) -> dict:
     except Exception as exc:
         raise UploadRefused(f"The model loads but cannot generate text: {_short(exc)}") from exc
     new_tokens = output[0][prompt_length:]
-    return {
+    result = {
         "parameter_count": sum(p.numel() for p in model.parameters()),
         "sample": {
             "prompt": PROMPT,
@@ -73,6 +76,9 @@ def smoke_test(folder: Path, *, chat: bool) -> dict:
             "generate_seconds": round(time.monotonic() - loaded, 2),
         },
     }
+    if precision != "float32":
+        result["precision"] = precision_check(model, tokenizer, precision=precision, chat=chat)
+    return result
 
 
 def _short(exc: Exception) -> str:
