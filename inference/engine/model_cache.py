@@ -52,10 +52,6 @@ class LoadedModel:
     last_used: float = field(default_factory=time.monotonic)
 
 
-def _name(precision: torch.dtype) -> str:
-    return next(name for name, dtype in PRECISIONS.items() if dtype == precision)
-
-
 def parameter_bytes(model: torch.nn.Module) -> int:
     tensors = list(model.parameters()) + list(model.buffers())
     seen: set[int] = set()
@@ -99,7 +95,9 @@ def _eos_ids(model, tokenizer) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _max_positions(model, tokenizer) -> int:
+def max_positions(model, tokenizer) -> int:
+    """The longest sequence the model takes: its config's position count, else the
+    tokenizer's limit, else 2,048."""
     config = (
         model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     )
@@ -244,13 +242,12 @@ class ModelCache:
             raise ModelUnavailable(f"Cannot load {key!r}: {exc}") from exc
         model.to(device)
         model.eval()
-        precision = PRECISIONS[precision_name]
-        if not packing_supported(device, dtype, precision):
+        if not packing_supported(device, dtype, PRECISIONS[precision_name]):
             # CUDA has its own dtype (device.py); a CPU without native bfloat16 serves float32.
-            precision = torch.float32
+            precision_name = "float32"
         packed = (
-            pack_linears(model, precision)
-            if self.pack_weights and packing_supported(device, dtype, precision)
+            pack_linears(model, PRECISIONS[precision_name])
+            if self.pack_weights and packing_supported(device, dtype, PRECISIONS[precision_name])
             else 0
         )
         seconds = time.monotonic() - started
@@ -263,9 +260,9 @@ class ModelCache:
             dtype=dtype,
             nbytes=parameter_bytes(model) + packed,
             packed=bool(packed),
-            precision=_name(precision) if packed else "float32",
+            precision=precision_name if packed else "float32",
             eos_token_ids=_eos_ids(model, tokenizer),
-            max_positions=_max_positions(model, tokenizer),
+            max_positions=max_positions(model, tokenizer),
             load_seconds=seconds,
             runner=LlamaRunner.for_model(model) if self.own_forward else None,
         )

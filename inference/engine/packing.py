@@ -70,15 +70,13 @@ class PackedLinear(nn.Module):
             )
         self.out_features, self.in_features = weight.shape
         self.precision = precision
-        weight = weight.detach()
+        weight = weight.detach().to(precision if precision != torch.int8 else torch.float32)
         if precision == torch.int8:
             self.qweight, self.scales = quantize_rows(weight)
             self.scale = self.scales.float()
             weight = self.qweight.to(torch.bfloat16)  # the same integers, for many rows
         # Neither parameter nor buffer: a oneDNN tensor has no storage to save or move.
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(
-            weight.to(torch.bfloat16 if precision == torch.int8 else precision), BATCH_HINT
-        )
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, BATCH_HINT)
         self.bias = None if bias is None else bias.detach()
 
     @property

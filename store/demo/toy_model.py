@@ -28,17 +28,26 @@ def corpus_text() -> str:
     return "\n".join(path.read_text() for path in sorted(CORPUS_DIR.glob("*.txt")))
 
 
-def build_tokenizer(text: str, *, vocab_size: int = 1024):
+def train_byte_level_bpe(
+    texts: list[str], *, vocab_size: int, special_tokens: list[str]
+) -> Tokenizer:
+    """A byte-level BPE tokenizer (every byte a token, no space added in front) trained on
+    ``texts``: what GPT-2-style models use, built here without downloading one."""
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    backend.train_from_iterator([text], trainer=trainer)
+    backend.train_from_iterator(texts, trainer=trainer)
+    return backend
+
+
+def build_tokenizer(text: str, *, vocab_size: int = 1024):
+    backend = train_byte_level_bpe([text], vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token="<|endoftext|>",

@@ -39,6 +39,7 @@ def precision_check(model, tokenizer, *, precision: str, chat: bool) -> dict:
     instead of float32. Packs ``model`` in place: the caller is done with it otherwise."""
     import torch
 
+    from inference.engine.model_cache import max_positions
     from inference.engine.packing import PRECISIONS, pack_linears, packing_supported
 
     wanted = PRECISIONS[precision]
@@ -52,7 +53,9 @@ def precision_check(model, tokenizer, *, precision: str, chat: bool) -> dict:
         return report
     started = time.monotonic()
     prompts = [_prompt_ids(tokenizer, text, chat=chat) for text in PROMPTS]
-    held_out = tokenizer(HELD_OUT, return_tensors="pt")["input_ids"][:, : _context(model)]
+    held_out = tokenizer(HELD_OUT, return_tensors="pt")["input_ids"][
+        :, : max_positions(model, tokenizer)
+    ]
     reference = [_greedy(model, tokenizer, ids) for ids in prompts]
     reference_perplexity = _perplexity(model, held_out)
     if not pack_linears(model, wanted):
@@ -90,15 +93,6 @@ def _prompt_ids(tokenizer, text: str, *, chat: bool):
             return_tensors="pt",
         )["input_ids"]
     return tokenizer(text, return_tensors="pt")["input_ids"]
-
-
-def _context(model) -> int:
-    config = model.config
-    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 1:
-            return value
-    return 512
 
 
 def _greedy(model, tokenizer, ids) -> list[int]:

@@ -211,7 +211,9 @@ def version_process(*, version_id: int, resume: bool = False) -> ListingVersion:
         metadata = read_metadata(build)
         precision = version.serving_precision
         measuring = (
-            "" if precision == "float32" else f", then measuring {precision} against float32"
+            ""
+            if precision == ListingVersion.Precision.FLOAT32
+            else f", then measuring {precision} against float32"
         )
         _progress(version.pk, 60, f"Loading the model and generating a few tokens{measuring}")
         checked = time.monotonic()

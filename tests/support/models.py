@@ -42,19 +42,11 @@ INITIALIZER_RANGE = 0.2
 
 @lru_cache
 def _tokenizer_json(vocab_size: int) -> str:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from store.demo.toy_model import train_byte_level_bpe
 
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(CORPUS, trainer=trainer)
-    return tokenizer.to_str()
+    return train_byte_level_bpe(
+        CORPUS, vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS
+    ).to_str()
 
 
 def build_tokenizer(*, chat_template: bool = False, vocab_size: int = VOCAB_SIZE):
